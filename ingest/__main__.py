@@ -1,0 +1,54 @@
+"""`python -m ingest PATH [PATH ...]`: load, split, embed and store documents, incrementally."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rag.cli_support import fail, setup_environment
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich")
+
+EPILOG = (
+    "Exit codes: 0 all files ingested (or unchanged); 1 some files failed or were not found (the rest "
+    "were ingested); 2 configuration or store error, nothing done; 130 interrupted (finished files saved)."
+)
+
+
+@app.command(epilog=EPILOG)
+def main(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (walked recursively)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would change; write nothing."),
+    prune: bool = typer.Option(True, "--prune/--no-prune", help="Remove chunks of files that disappeared."),
+    report_path: Path | None = typer.Option(None, "--report", help="Also write the summary as JSON here."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Ingest documents (PDF, HTML, Markdown, text, DOCX, JSON/JSONL, CSV) into the configured store."""
+    setup_environment(debug)
+    from rich.console import Console
+
+    from ingest.progress import RichProgress
+    from ingest.report import render
+    from ingest.run import ingest
+    from rag.config import load_config
+    from rag.errors import RagError
+
+    console = Console(stderr=True)
+    try:
+        settings = load_config(config)
+        with RichProgress(console, enabled=not quiet and not dry_run) as progress:
+            report = ingest(list(paths), settings, dry_run=dry_run, prune=prune, progress=progress,
+                            on_plan=progress.plan)
+    except RagError as exc:
+        fail(console, exc, debug)
+    render(report, console)
+    if report_path:
+        report_path.write_text(report.to_json(), encoding="utf-8")
+    raise typer.Exit(report.exit_code)
+
+
+if __name__ == "__main__":
+    app(prog_name="python -m ingest")

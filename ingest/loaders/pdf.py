@@ -1,0 +1,95 @@
+"""PDF: one Document per page (page numbers from 1); tables kept as text rows.
+
+pypdf opens the file (encryption, damage); pages with tables are read with pdfplumber so that
+each table row stays one line of ``cell | cell | cell``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rag.config import LoaderConfig
+from rag.documents import Document
+from rag.errors import LoaderError
+
+
+@contextmanager
+def _quiet_pypdf():
+    """pypdf logs every oddity it works around; the damage that matters is reported by the strict open."""
+    logger = logging.getLogger("pypdf")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
+    import pypdf
+    from pypdf.errors import PdfReadError
+
+    damage = ""
+    with _quiet_pypdf():
+        try:
+            try:
+                reader = pypdf.PdfReader(str(path), strict=True)
+            except PdfReadError as exc:  # damaged: recover what a lenient parse can, and say so
+                damage = str(exc)
+                reader = pypdf.PdfReader(str(path), strict=False)
+            password = None
+            if reader.is_encrypted:
+                if not reader.decrypt(""):
+                    raise LoaderError(str(path), "encrypted PDF: it needs a password (the empty one does not "
+                                      "open it); decrypt it first, e.g. qpdf --decrypt --password=PW in.pdf out.pdf")
+                password = ""
+            texts = [page.extract_text() or "" for page in reader.pages]
+            title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+        except LoaderError:
+            raise
+        except (PdfReadError, ValueError, KeyError, OSError) as exc:
+            raise LoaderError(str(path), f"corrupt PDF ({exc})") from None
+    if damage:
+        warnings.append(f"damaged PDF ({damage}); recovered {len(texts)} page(s), text may be incomplete")
+    if cfg.pdf_tables:
+        texts = _with_table_rows(path, texts, password, warnings)
+    title = str(title).strip() if title and str(title).strip() else path.stem
+    for number, text in enumerate(texts, start=1):
+        yield Document(text=text, metadata={"page": number, "title": title})
+
+
+def _with_table_rows(path: Path, texts: list[str], password: str | None, warnings: list[str]) -> list[str]:
+    import pdfplumber
+
+    result = list(texts)
+    try:
+        with pdfplumber.open(str(path), password=password) as pdf:
+            for index, page in enumerate(pdf.pages):
+                tables = page.find_tables()
+                if not tables:
+                    continue
+                boxes = [table.bbox for table in tables]
+                outside = page.filter(lambda obj, boxes=boxes: not _inside(obj, boxes))
+                parts = [outside.extract_text() or ""]
+                for table in tables:
+                    rows = table.extract()
+                    parts.append("\n".join(
+                        " | ".join((cell or "").replace("\n", " ").strip() for cell in row)
+                        for row in rows if any(cell for cell in row)
+                    ))
+                result[index] = "\n\n".join(part for part in parts if part.strip())
+    except Exception as exc:  # table extraction is a refinement; pypdf's text stands if it fails
+        warnings.append(f"damaged PDF: table extraction failed ({exc.__class__.__name__}); plain text kept")
+        return texts
+    return result
+
+
+def _inside(obj: dict, boxes: list[tuple[float, float, float, float]]) -> bool:
+    if "x0" not in obj:
+        return False
+    cx = (obj["x0"] + obj["x1"]) / 2
+    cy = (obj["top"] + obj["bottom"]) / 2
+    return any(x0 <= cx <= x1 and top <= cy <= bottom for x0, top, x1, bottom in boxes)

@@ -1,0 +1,121 @@
+"""What is indexed: per source, its content hash and chunk ids. SQLite beside the store.
+
+Crash-safety protocol: a source is marked *pending* (committed to disk) before the store is
+touched for it, and the mark is cleared in the same transaction that records its new state.
+A pending mark found at start-up means a run died mid-source: that source is wiped from the
+store and forgotten, so the next pass re-ingests it from scratch.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag.errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    source TEXT PRIMARY KEY, path TEXT NOT NULL, file_hash TEXT NOT NULL,
+    chunk_ids TEXT NOT NULL, chunk_count INTEGER NOT NULL, ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending (source TEXT PRIMARY KEY, started_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class SourceEntry:
+    source: str
+    path: str
+    file_hash: str
+    chunk_ids: list[str]
+    ingested_at: str
+
+
+class Manifest:
+    """The ingest ledger of one store collection; one writer at a time (file lock)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_file = open(self.path.with_suffix(self.path.suffix + ".lock"), "w")  # noqa: SIM115
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise StoreError(f"another ingest is running on this store (lock {self._lock_file.name}); "
+                             "wait for it to finish") from None
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._mutex = threading.Lock()
+
+    def entries(self) -> dict[str, SourceEntry]:
+        with self._mutex:
+            rows = self._db.execute(
+                "SELECT source, path, file_hash, chunk_ids, ingested_at FROM sources").fetchall()
+        return {row[0]: SourceEntry(row[0], row[1], row[2], json.loads(row[3]), row[4]) for row in rows}
+
+    def pending(self) -> list[str]:
+        with self._mutex:
+            return [row[0] for row in self._db.execute("SELECT source FROM pending ORDER BY source")]
+
+    def model_dimension(self, model: str) -> int | None:
+        """The vector size recorded for `model`, so a run with nothing to embed need not load it."""
+        with self._mutex:
+            rows = dict(self._db.execute("SELECT key, value FROM info").fetchall())
+        return int(rows["dimension"]) if rows.get("model") == model and "dimension" in rows else None
+
+    def record_model(self, model: str, dimension: int) -> None:
+        with self._mutex, self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO info VALUES ('model', ?)", (model,))
+            self._db.execute("INSERT OR REPLACE INTO info VALUES ('dimension', ?)", (str(dimension),))
+
+    def begin(self, source: str) -> None:
+        """Durably mark `source` as being changed, before the store is touched for it."""
+        with self._mutex:
+            self._db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?)", (source, _now()))
+
+    def commit(self, source: str, path: str, file_hash: str, chunk_ids: list[str]) -> None:
+        """Record the source's new state and clear its pending mark, atomically."""
+        with self._mutex, self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
+                (source, path, file_hash, json.dumps(chunk_ids), len(chunk_ids), _now()),
+            )
+            self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
+
+    def forget(self, source: str) -> None:
+        """Drop the source and its pending mark, atomically (after its chunks left the store)."""
+        with self._mutex, self._transaction():
+            self._db.execute("DELETE FROM sources WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+        fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._lock_file.close()
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,267 @@
+"""The streaming part of an ingest: load+split → embed → write, overlapped in three threads.
+
+A loader thread parses files into chunks, the calling thread embeds them in length-bucketed
+windows (sentence-transformers sorts each window by length), and a writer thread upserts and
+updates the manifest. Queues are bounded, so memory stays flat however large the corpus.
+Per source, the writer applies: begin (pending mark) → writes → delete stale ids → commit.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.discover import SourceFile
+from ingest.loaders import load
+from ingest.manifest import Manifest
+from ingest.report import FileOutcome, IngestReport
+from ingest.splitters import Splitter
+from rag.config import Settings
+from rag.documents import Chunk, Document, chunk_id, content_hash
+from rag.embeddings import Embedder
+from rag.errors import LoaderError
+from rag.stores import VectorStore
+
+_EMIT_EVERY = 64  # chunks per message from the loader thread
+_VECTOR_CACHE = 50_000  # vectors of repeated text kept for reuse within a run
+
+
+@dataclass
+class Job:
+    """One file to (re-)ingest, with what the manifest knew of it."""
+
+    file: SourceFile
+    file_hash: str
+    status: str  # "new" or "changed"
+    old_ids: set[str] = field(default_factory=set)
+    new_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Progress:
+    """Callbacks for a progress display; the default does nothing."""
+
+    def file_done(self, source: str) -> None: ...
+
+    def chunks_done(self, count: int) -> None: ...
+
+
+def crash_point(step: str, _counts: Counter = Counter()) -> None:  # noqa: B006 (a deliberate call counter)
+    """Test hook: RAG_INGEST_CRASH_AT=step[:n] SIGKILLs this process the n-th time it reaches `step`."""
+    spec = os.environ.get("RAG_INGEST_CRASH_AT")
+    if not spec:
+        return
+    name, _, nth = spec.partition(":")
+    if name == step:
+        _counts[step] += 1
+        if _counts[step] == int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class IngestPipeline:
+    def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore, manifest: Manifest,
+                 report: IngestReport, progress: Progress):
+        self.settings = settings
+        self.embedder = embedder
+        self.store = store
+        self.manifest = manifest
+        self.report = report
+        self.progress = progress
+        self.splitter = Splitter(settings.splitter, embedder.count_tokens, embedder.max_tokens)
+        self.ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._store_lock = threading.Lock()
+        self._vector_cache: dict[str, np.ndarray] = {}
+        self._stop = threading.Event()
+        self._writer_error: BaseException | None = None
+
+    def run(self, jobs: list[Job]) -> None:
+        events: queue.Queue = queue.Queue(maxsize=16)
+        writes: queue.Queue = queue.Queue(maxsize=4)
+        loader = threading.Thread(target=self._load_all, args=(jobs, events), name="ingest-loader", daemon=True)
+        writer = threading.Thread(target=self._write_all, args=(writes,), name="ingest-writer", daemon=True)
+        loader.start()
+        writer.start()
+        try:
+            self._embed_all(events, writes)
+        finally:
+            self._stop.set()
+            writes.put(None)
+            writer.join()
+            while loader.is_alive():  # unblock a loader waiting on a full queue
+                try:
+                    events.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+        if self._writer_error is not None:
+            raise self._writer_error
+
+    # -- loader thread ---------------------------------------------------------------------------
+    def _load_all(self, jobs: list[Job], events: queue.Queue) -> None:
+        try:
+            for job in jobs:
+                if self._stop.is_set():
+                    return
+                events.put(("begin", job))
+                try:
+                    buffer: list[Chunk] = []
+                    for chunk in self._chunks(job):
+                        buffer.append(chunk)
+                        if len(buffer) >= _EMIT_EVERY:
+                            events.put(("chunks", job, buffer))
+                            buffer = []
+                    events.put(("chunks", job, buffer))
+                    events.put(("end", job))
+                except LoaderError as exc:
+                    events.put(("fail", job, exc.reason))
+                except Exception as exc:  # a bug in one file's handling must not stop the others
+                    events.put(("fail", job, f"{exc.__class__.__name__}: {exc}"))
+        finally:
+            events.put(None)
+
+    def _chunks(self, job: Job):
+        source = job.file.source
+        occurrences: Counter[str] = Counter()
+        index = 0
+        document: Document
+        for document in load(job.file.path, self.settings.loaders, job.warnings):
+            for piece in self.splitter.split(document):
+                text_hash = content_hash(piece.text)
+                occurrence = occurrences[text_hash]
+                occurrences[text_hash] += 1
+                metadata = {
+                    "title": Path(source).stem, **document.metadata,
+                    "source": source, "file_type": job.file.path.suffix.lower().lstrip("."),
+                    "chunk_index": index, "start": piece.start, "end": piece.end,
+                    "file_hash": job.file_hash, "chunk_hash": text_hash, "ingested_at": self.ingested_at,
+                }
+                if piece.section:
+                    metadata["section"] = piece.section
+                yield Chunk(id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata)
+                index += 1
+
+    # -- calling thread: embedding ----------------------------------------------------------------
+    def _embed_all(self, events: queue.Queue, writes: queue.Queue) -> None:
+        window: list[tuple[Job, Chunk]] = []
+        finished: list[Job] = []  # files whose last chunks may still sit in the window
+        size = self.settings.ingest.window
+
+        def flush() -> None:
+            nonlocal window, finished
+            if window:
+                chunks = [chunk for _, chunk in window]
+                vectors = self._vectors(window)
+                self._put(writes, ("write", chunks, vectors))
+            for job in finished:
+                self._put(writes, ("commit", job))
+            window, finished = [], []
+
+        for event in iter(events.get, None):
+            kind, job = event[0], event[1]
+            if kind == "begin":
+                self._put(writes, ("begin", job))
+            elif kind == "chunks":
+                job.new_ids.extend(chunk.id for chunk in event[2])
+                window.extend((job, chunk) for chunk in event[2])
+                if len(window) >= size:
+                    flush()
+            elif kind == "end":
+                finished.append(job)
+            elif kind == "fail":
+                window = [(owner, chunk) for owner, chunk in window if owner is not job]
+                self._put(writes, ("fail", job, event[2]))
+        flush()
+
+    def _vectors(self, window: list[tuple[Job, Chunk]]) -> np.ndarray:
+        """Vectors for a window: reuse what the store or this run already has, embed the rest."""
+        vectors: list[np.ndarray | None] = [None] * len(window)
+        reusable = [chunk.id for job, chunk in window if chunk.id in job.old_ids]
+        if reusable:
+            with self._store_lock:
+                stored = {row.id: row.vector for row in self.store.get(reusable, include_vectors=True)}
+        else:
+            stored = {}
+        missing: dict[str, list[int]] = {}
+        for position, (_, chunk) in enumerate(window):
+            known = stored.get(chunk.id)
+            if known is None:
+                known = self._vector_cache.get(str(chunk.metadata["chunk_hash"]))
+            if known is not None:
+                vectors[position] = known
+                self.report.chunks_reused += 1
+            else:
+                missing.setdefault(chunk.text, []).append(position)
+        if missing:
+            texts = list(missing)
+            embedded = self.embedder.embed_documents(texts)
+            self.report.chunks_embedded += len(texts)
+            self.report.chunks_reused += sum(len(positions) - 1 for positions in missing.values())
+            for text, vector in zip(texts, embedded, strict=True):
+                for position in missing[text]:
+                    vectors[position] = vector
+                if len(self._vector_cache) < _VECTOR_CACHE:
+                    self._vector_cache[content_hash(text)] = vector
+        return np.vstack(vectors).astype(np.float32)
+
+    def _put(self, writes: queue.Queue, item: tuple[Any, ...]) -> None:
+        while True:
+            if self._writer_error is not None:
+                raise self._writer_error
+            try:
+                writes.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    # -- writer thread ---------------------------------------------------------------------------
+    def _write_all(self, writes: queue.Queue) -> None:
+        handlers: dict[str, Callable[..., None]] = {
+            "begin": self._begin, "write": self._write, "commit": self._commit, "fail": self._fail,
+        }
+        for item in iter(writes.get, None):
+            if self._writer_error is not None:
+                continue  # drain: nothing more is written after a store failure
+            try:
+                handlers[item[0]](*item[1:])
+            except BaseException as exc:
+                self._writer_error = exc
+
+    def _begin(self, job: Job) -> None:
+        self.manifest.begin(job.file.source)
+        crash_point("begin")
+
+    def _write(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        with self._store_lock:
+            self.store.upsert(chunks, vectors)
+        self.report.chunks_written += len(chunks)
+        self.progress.chunks_done(len(chunks))
+        crash_point("write")
+
+    def _commit(self, job: Job) -> None:
+        stale = job.old_ids - set(job.new_ids)
+        if stale:
+            with self._store_lock:
+                self.store.delete(ids=sorted(stale))
+        crash_point("stale")
+        self.manifest.commit(job.file.source, str(job.file.path), job.file_hash, job.new_ids)
+        crash_point("commit")
+        self.report.files.append(FileOutcome(job.file.source, job.status, len(job.new_ids),  # type: ignore[arg-type]
+                                             warnings=job.warnings))
+        self.progress.file_done(job.file.source)
+
+    def _fail(self, job: Job, reason: str) -> None:
+        # Nothing of a file that failed stays: not its partial writes, not an older version.
+        with self._store_lock:
+            self.store.delete(source=job.file.source)
+        self.manifest.forget(job.file.source)
+        self.report.files.append(FileOutcome(job.file.source, "failed", reason=reason, warnings=job.warnings))
+        self.progress.file_done(job.file.source)

@@ -1,0 +1,45 @@
+"""A rich progress display for ingest: one bar over files, a counter of chunks written."""
+
+from __future__ import annotations
+
+from ingest.pipeline import Job, Progress
+
+
+class RichProgress(Progress):
+    def __init__(self, console, enabled: bool = True):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichBar
+
+        self.enabled = enabled
+        self._bar = RichBar(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+            disable=not enabled,
+        )
+        self._files = None
+        self._chunks = None
+
+    def __enter__(self) -> RichProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._bar.__exit__(*exc)
+
+    def plan(self, jobs: list[Job]) -> None:
+        self._files = self._bar.add_task("files", total=len(jobs))
+        self._chunks = self._bar.add_task("chunks written", total=None)
+
+    def file_done(self, source: str) -> None:
+        if self._files is not None:
+            self._bar.advance(self._files)
+
+    def chunks_done(self, count: int) -> None:
+        if self._chunks is not None:
+            self._bar.advance(self._chunks, count)

@@ -1,0 +1,126 @@
+"""One ingest run: discover files, compare with the manifest, recover, prune, then stream the rest.
+
+Use from Python::
+
+    from ingest.run import ingest
+    report = ingest(["docs/"], load_config())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+
+from ingest.discover import Discovery, SourceFile, discover
+from ingest.manifest import Manifest, SourceEntry
+from ingest.pipeline import IngestPipeline, Job, Progress, crash_point
+from ingest.report import FileOutcome, IngestReport
+from rag.config import Settings
+from rag.embeddings import Embedder, build_embedder
+from rag.stores import VectorStore, build_store, manifest_path
+
+log = logging.getLogger(__name__)
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ingest(paths: list[str | Path], settings: Settings, *, dry_run: bool = False, prune: bool | None = None,
+           progress: Progress | None = None, embedder: Embedder | None = None,
+           on_plan=None) -> IngestReport:
+    """Bring the store in line with the files under `paths`; only what changed is touched."""
+    started = time.perf_counter()
+    prune = settings.ingest.prune if prune is None else prune
+    found = discover(paths, settings.loaders)
+    report = IngestReport(unsupported=found.unsupported, missing=found.missing, dry_run=dry_run)
+    manifest = Manifest(settings.ingest.manifest or manifest_path(settings.store))
+    report.manifest = str(manifest.path)
+    try:
+        entries = manifest.entries()
+        pending = manifest.pending()
+        jobs, removed = _plan(found, entries, set(pending), report, prune)
+        if on_plan is not None:
+            on_plan(jobs)
+        if dry_run:
+            report.recovered = pending
+            report.files.extend(FileOutcome(job.file.source, job.status) for job in jobs)  # type: ignore[arg-type]
+            report.files.extend(FileOutcome(source, "removed") for source in removed)
+            return report
+        if not (jobs or removed or pending):
+            return report
+        embedder = embedder or build_embedder(settings.embedding)
+        dimension = manifest.model_dimension(embedder.name) or embedder.dimension
+        store = build_store(settings.store, embedder.name, dimension)
+        manifest.record_model(embedder.name, dimension)
+        report.store = store.location
+        try:
+            _recover(pending, store, manifest, report)
+            for source in removed:
+                _remove(source, store, manifest, report)
+            if jobs:
+                pipeline = IngestPipeline(settings, embedder, store, manifest, report, progress or Progress())
+                try:
+                    pipeline.run(jobs)
+                except KeyboardInterrupt:
+                    report.interrupted = True
+        finally:
+            store.close()
+    finally:
+        manifest.close()
+        report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(found: Discovery, entries: dict[str, SourceEntry], pending: set[str], report: IngestReport,
+          prune: bool) -> tuple[list[Job], list[str]]:
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    for file in found.files:
+        seen.add(file.source)
+        try:
+            digest = file_hash(file.path)
+        except OSError as exc:
+            report.files.append(FileOutcome(file.source, "failed", reason=f"unreadable ({exc.strerror})"))
+            continue
+        entry = entries.get(file.source)
+        if entry is not None and entry.file_hash == digest and file.source not in pending:
+            report.files.append(FileOutcome(file.source, "unchanged", len(entry.chunk_ids)))
+            continue
+        # A pending source is wiped during recovery, so it is ingested from scratch.
+        known = entry is not None and file.source not in pending
+        jobs.append(Job(file=file, file_hash=digest, status="changed" if known else "new",
+                        old_ids=set(entry.chunk_ids) if known else set()))
+    removed = [source for source, entry in entries.items()
+               if prune and source not in seen and _under(Path(entry.path), found.scanned)]
+    return jobs, sorted(removed)
+
+
+def _under(path: Path, scanned: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in scanned)
+
+
+def _recover(pending: list[str], store: VectorStore, manifest: Manifest, report: IngestReport) -> None:
+    """Undo sources a killed run left half-written: wipe them; the plan re-ingests them whole."""
+    for source in pending:
+        log.warning("recovering %s, left half-written by an interrupted run", source)
+        store.delete(source=source)
+        manifest.forget(source)
+        report.recovered.append(source)
+
+
+def _remove(source: str, store: VectorStore, manifest: Manifest, report: IngestReport) -> None:
+    manifest.begin(source)
+    store.delete(source=source)
+    crash_point("remove")
+    manifest.forget(source)
+    report.files.append(FileOutcome(source, "removed"))
+
+
+__all__ = ["IngestReport", "SourceFile", "file_hash", "ingest"]

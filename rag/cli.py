@@ -1,0 +1,56 @@
+"""`python -m rag`: look inside the store (and, as they land, ask and chat)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from rag.cli_support import fail, setup_environment
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
+                  help="PowerHouse RAG: search your ingested documents.")
+
+
+@app.callback()
+def _root() -> None:
+    """PowerHouse RAG command line."""
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="What to look for."),
+    k: int = typer.Option(5, "-k", "--top-k", min=1, help="How many chunks to show."),
+    filters: list[str] = typer.Option([], "--filter", "-f", help="Metadata filter key=value (repeatable)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config."),
+    as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Dense search over the store: the top chunks with score, source, page and section."""
+    setup_environment(debug)
+    from rich.console import Console
+
+    from rag.config import load_config
+    from rag.errors import RagError
+    from rag.search import dense_search, parse_filters
+
+    console = Console()
+    try:
+        hits = dense_search(load_config(config), query, k=k, filter=parse_filters(filters) or None)
+    except RagError as exc:
+        fail(Console(stderr=True), exc, debug)
+    if as_json:
+        print(json.dumps([{"id": h.id, "score": round(h.score, 4), "text": h.text, "metadata": h.metadata}
+                          for h in hits], indent=2))
+        return
+    if not hits:
+        console.print("no chunks match (check --filter)")
+    for rank, hit in enumerate(hits, start=1):
+        meta = hit.metadata
+        where = " · ".join(str(part) for part in (
+            meta.get("source"), f"page {meta['page']}" if "page" in meta else None, meta.get("section"),
+        ) if part)
+        console.print(f"[bold]{rank}.[/] [green]{hit.score:.3f}[/]  [cyan]{where}[/]", highlight=False)
+        snippet = " ".join(hit.text.split())
+        console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False, markup=False)

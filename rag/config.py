@@ -1,0 +1,139 @@
+"""The YAML configuration, validated by pydantic; environment variables override keys.
+
+``RAG__<SECTION>__<KEY>`` overrides ``section.key`` (e.g. ``RAG__STORE__PATH=./other``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+STORE_KINDS = ("chroma", "milvus")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class JsonLoaderConfig(_Section):
+    text_fields: list[str] = Field(default_factory=list, description="fields joined into the text; [] = all")
+    metadata_fields: list[str] = Field(default_factory=list, description="fields copied into chunk metadata")
+    id_field: str | None = None
+    records_key: str | None = Field(None, description="key holding the record list in a JSON object")
+
+
+class CsvLoaderConfig(_Section):
+    rows_per_document: int = Field(1, ge=1)
+    delimiter: str | None = Field(None, description="None = sniffed")
+
+
+class LoaderConfig(_Section):
+    # fnmatch patterns on the path relative to the ingest root; `*` also matches `/`.
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    exclude: list[str] = Field(default_factory=lambda: [".*", "*/.*", "__pycache__/*", "*/__pycache__/*"])
+    max_file_mb: float = Field(100.0, gt=0)
+    pdf_tables: bool = True
+    json_records: JsonLoaderConfig = Field(default_factory=JsonLoaderConfig, alias="json")
+    csv: CsvLoaderConfig = Field(default_factory=CsvLoaderConfig)
+
+
+class SplitterConfig(_Section):
+    chunk_size: int = Field(0, ge=0, description="tokens of the embedding model; 0 = the model's window")
+    chunk_overlap: int = Field(24, ge=0)
+    header_aware: bool = True
+
+
+class EmbeddingConfig(_Section):
+    provider: Literal["sentence_transformers", "openai"] = "sentence_transformers"
+    model: str = "all-MiniLM-L6-v2"
+    device: str = "cpu"
+    batch_size: int = Field(32, ge=1)
+    normalize: bool = True
+    threads: int | None = Field(None, ge=1, description="torch threads; None = torch's default")
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    max_tokens: int = Field(512, ge=16, description="context of a remote embedding model")
+    timeout_s: float = Field(60.0, gt=0)
+
+
+class StoreConfig(_Section):
+    kind: str = "chroma"
+    path: str = ".rag/chroma"
+    uri: str | None = Field(None, description="Milvus server URI; None = Milvus Lite at `path`")
+    token_env: str | None = None
+    collection: str = "documents"
+    index: Literal["AUTO", "FLAT", "HNSW"] = "AUTO"
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in STORE_KINDS:
+            raise ValueError(f"unknown store {value!r}; choose one of {', '.join(STORE_KINDS)}")
+        return value
+
+
+class IngestConfig(_Section):
+    manifest: str | None = Field(None, description="manifest path; None = beside the store")
+    prune: bool = True
+    window: int = Field(512, ge=1, description="chunks embedded per model call (length-bucketed)")
+
+
+class Settings(BaseSettings):
+    """Every part of the system, selected by name."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG__", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    loaders: LoaderConfig = Field(default_factory=LoaderConfig)
+    splitter: SplitterConfig = Field(default_factory=SplitterConfig)
+    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first so that it overrides the YAML file passed as init kwargs.
+        return (env_settings, init_settings)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read a YAML config (default: configs/default.yaml), apply env overrides, validate."""
+    config_path = Path(path) if path else DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if path or config_path.exists():
+        if not config_path.is_file():
+            raise ConfigError(f"config file {config_path} does not exist")
+        try:
+            data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{config_path}: not valid YAML ({exc.__class__.__name__})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{config_path}: the top level must be a mapping of sections")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, config_path)) from None
+
+
+def _describe(exc: ValidationError, path: Path) -> str:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"invalid config key '{key}' in {path.name}: {message}{more}"

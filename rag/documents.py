@@ -1,0 +1,49 @@
+"""The records that flow between stages: a loaded Document, a Chunk of it, a search Hit."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Scalar metadata only: every store can filter on it (Chroma rejects nested values and None).
+Metadata = dict[str, str | int | float | bool]
+
+
+@dataclass
+class Document:
+    """One unit of a source file as a loader sees it (a page, a record, a whole file)."""
+
+    text: str
+    metadata: Metadata = field(default_factory=dict)
+    # "markdown": headings are `#` lines the splitter may use to record the section path.
+    format: Literal["text", "markdown"] = "text"
+
+
+@dataclass
+class Chunk:
+    """A piece of a Document, small enough for the embedding model, with a stable id."""
+
+    id: str
+    text: str
+    metadata: Metadata
+
+
+@dataclass
+class Hit:
+    """A chunk returned by a search, with its similarity score (higher is closer)."""
+
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_id(source: str, text_hash: str, occurrence: int) -> str:
+    """Stable id: the same text at the same source yields the same id on every run."""
+    key = f"{source}\x00{text_hash}\x00{occurrence}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

@@ -1,0 +1,108 @@
+"""Chroma, embedded (PersistentClient): the default store. We always pass our own vectors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.documents import Chunk, Hit
+from rag.errors import StoreError
+from rag.stores.base import Filter, StoredChunk, batched, check_model
+
+
+class ChromaStore:
+    def __init__(self, path: str, collection: str, model: str, dimension: int):
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        import chromadb
+        from chromadb.config import Settings
+
+        self.path = Path(path)
+        self.location = f"{self.path} (Chroma collection {collection!r})"
+        self.collection_name = collection
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(
+                path=str(self.path), settings=Settings(anonymized_telemetry=False)
+            )
+            self._collection = self._client.get_or_create_collection(
+                collection,
+                metadata={"hnsw:space": "cosine", "embedding_model": model, "embedding_dim": dimension},
+                embedding_function=None,
+            )
+        except Exception as exc:
+            raise StoreError(f"could not open Chroma store at {self.path}: {exc}") from None
+        recorded = self._collection.metadata or {}
+        check_model(self.location, recorded.get("embedding_model"), recorded.get("embedding_dim"),
+                    model, dimension)
+        self._max_batch = self._client.get_max_batch_size()
+
+    @classmethod
+    def from_config(cls, cfg, model: str, dimension: int) -> ChromaStore:
+        return cls(cfg.path, cfg.collection, model, dimension)
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        for start in range(0, len(chunks), self._max_batch):
+            part = chunks[start : start + self._max_batch]
+            self._collection.upsert(
+                ids=[chunk.id for chunk in part],
+                embeddings=np.asarray(vectors[start : start + self._max_batch], dtype=np.float32),
+                documents=[chunk.text for chunk in part],
+                metadatas=[chunk.metadata for chunk in part],
+            )
+
+    def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
+        if ids:
+            for part in batched(list(ids), self._max_batch):
+                self._collection.delete(ids=list(part))
+        if source is not None:
+            self._collection.delete(where={"source": source})
+
+    def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
+            where=_where(filter), include=["documents", "metadatas", "distances"],
+        )
+        return [
+            Hit(id=id_, text=text, metadata=meta or {}, score=1.0 - float(distance))
+            for id_, text, meta, distance in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0],
+                strict=True,
+            )
+        ]
+
+    def count(self) -> int:
+        return self._collection.count()
+
+    def get(self, ids: Sequence[str] | None = None, include_vectors: bool = False) -> list[StoredChunk]:
+        include = ["documents", "metadatas"] + (["embeddings"] if include_vectors else [])
+        if ids is not None and not ids:
+            return []
+        parts = batched(list(ids), self._max_batch) if ids is not None else [None]
+        found: list[StoredChunk] = []
+        for part in parts:
+            result = self._collection.get(ids=list(part) if part is not None else None, include=include)
+            vectors = result.get("embeddings") if include_vectors else None
+            for row, id_ in enumerate(result["ids"]):
+                found.append(StoredChunk(
+                    id=id_, text=result["documents"][row], metadata=result["metadatas"][row] or {},
+                    vector=np.asarray(vectors[row], dtype=np.float32) if vectors is not None else None,
+                ))
+        return found
+
+    @staticmethod
+    def default_manifest_path(cfg) -> Path:
+        return Path(cfg.path) / f"manifest-{cfg.collection}.sqlite"
+
+    def close(self) -> None:
+        self._collection = None
+
+
+def _where(filter: Filter | None) -> dict | None:
+    if not filter:
+        return None
+    clauses = [{key: {"$in": list(value)} if isinstance(value, list | tuple) else value}
+               for key, value in filter.items()]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
