@@ -75,16 +75,23 @@ def _with_table_rows(path: Path, texts: list[str], password: str | None, warning
                 outside = page.filter(lambda obj, boxes=boxes: not _inside(obj, boxes))
                 parts = [outside.extract_text() or ""]
                 for table in tables:
-                    rows = table.extract()
-                    parts.append("\n".join(
-                        " | ".join((cell or "").replace("\n", " ").strip() for cell in row)
-                        for row in rows if any(cell for cell in row)
-                    ))
+                    rows = [line for row in table.extract() for line in _unstack(row)]
+                    parts.append("\n".join(" | ".join(row) for row in rows if any(row)))
                 result[index] = "\n\n".join(part for part in parts if part.strip())
     except Exception as exc:  # table extraction is a refinement; pypdf's text stands if it fails
         warnings.append(f"damaged PDF: table extraction failed ({exc.__class__.__name__}); plain text kept")
         return texts
     return result
+
+
+def _unstack(row: list[str | None]) -> list[list[str]]:
+    """Rows pdfplumber merged into one (every filled cell holds the same number of lines) are split."""
+    cells = [(cell or "").strip() for cell in row]
+    heights = {cell.count("\n") + 1 for cell in cells if cell}
+    if len(heights) == 1 and (height := heights.pop()) > 1:
+        columns = [cell.split("\n") if cell else [""] * height for cell in cells]
+        return [[column[line].strip() for column in columns] for line in range(height)]
+    return [[cell.replace("\n", " ") for cell in cells]]
 
 
 def _inside(obj: dict, boxes: list[tuple[float, float, float, float]]) -> bool:

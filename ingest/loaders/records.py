@@ -101,6 +101,11 @@ def load_csv(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         raise LoaderError(str(path), "no rows")
+    caption = ""
+    # A title line above the header ("Stanley Cups,,") is a caption, not the column names.
+    while len(rows) > 1 and sum(1 for cell in rows[0] if cell.strip()) * 2 < len(rows[0]):
+        caption = " ".join(cell.strip() for cell in rows[0] if cell.strip())
+        rows = rows[1:]
     header, body = rows[0], rows[1:]
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
@@ -112,7 +117,10 @@ def load_csv(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
         group = body[start : start + step]
         text_rows = ["\n".join(f"{name}: {cell}" for name, cell in zip(header, row, strict=True) if cell)
                      for row in group]
-        yield Document(text="\n\n".join(text_rows), metadata={"row": start + 2, "rows": len(group)})
+        metadata: Metadata = {"row": start + 2, "rows": len(group)}
+        if caption:
+            metadata["title"] = caption
+        yield Document(text="\n\n".join(text_rows), metadata=metadata)
 
 
 def _sniff_delimiter(text: str, path: Path) -> str:

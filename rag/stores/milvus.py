@@ -167,8 +167,8 @@ def _expression(filter: Filter | None) -> str:
     clauses = []
     for key, value in filter.items():
         field = "source" if key == "source" else f"metadata[{json.dumps(key)}]"
-        if isinstance(value, list | tuple):
-            clauses.append(f"{field} in {json.dumps(list(value))}")
+        if isinstance(value, list | tuple):  # Lite has no `in` on JSON keys: spell it out
+            clauses.append("(" + " or ".join(f"{field} == {json.dumps(item)}" for item in value) + ")")
         else:
             clauses.append(f"{field} == {json.dumps(value)}")
     return " and ".join(clauses)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create the virtual environment if missing and install the project into it.
+# torch==2.13.0 goes first (pinned) so nothing else pulls another build.
+# Usage: scripts/setup.sh [EXTRAS]   e.g. scripts/setup.sh dev   (default: core only)
+# RAG_VENV=/path picks another environment folder (default: .venv in the repo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-}"
+venv="${RAG_VENV:-.venv}"
+python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+
+if [ ! -x "$venv/bin/python" ]; then
+    echo "creating virtual environment in $venv"
+    "$python" -m venv "$venv"
+fi
+pip=("$venv/bin/python" -m pip --disable-pip-version-check)
+
+# Re-install only when the requirements (or this script, or the checkout's place) changed.
+stamp="$venv/.powerhouse-installed"
+wanted="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $(pwd) [$extras]"
+if [ -f "$stamp" ] && grep -qxF "$wanted" "$stamp"; then
+    exit 0
+fi
+echo "installing torch==2.13.0 and the project${extras:+ [$extras]} (first time: a few minutes)"
+"${pip[@]}" install -q --upgrade pip
+"${pip[@]}" install -q "torch==2.13.0"
+"${pip[@]}" install -q -e ".${extras:+[$extras]}"
+echo "$wanted" >> "$stamp"

@@ -1,0 +1,95 @@
+"""Shared fixtures: offline environment, the real packaged model, shared datasets, a no-network guard."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+for key, value in {
+    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
+    "RAGAS_DO_NOT_TRACK": "true", "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ[key] = value
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "datasets"
+DOCUMENTS = SHARED / "documents"
+EXAMPLES = REPO / "examples" / "docs"
+
+
+def _is_local(address) -> bool:
+    if isinstance(address, tuple):
+        host = address[0]
+    else:
+        return True  # unix sockets
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network():
+    """Fail any test that opens a socket to a non-loopback address."""
+    original = socket.socket.connect
+
+    def guarded(self, address):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return original(self, address)
+
+    socket.socket.connect = guarded
+    yield
+    socket.socket.connect = original
+
+
+@pytest.fixture(scope="session")
+def documents_dir() -> Path:
+    assert DOCUMENTS.is_dir(), f"shared test documents missing at {DOCUMENTS}"
+    return DOCUMENTS
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real packaged all-MiniLM-L6-v2, loaded once."""
+    from rag.embeddings import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    model.warm_up()
+    return model
+
+
+@pytest.fixture
+def settings_for(tmp_path):
+    """Build Settings for a store under tmp_path, with section overrides as dicts."""
+    from rag.config import Settings
+
+    def build(kind: str = "chroma", **sections):
+        store = {"kind": kind, "path": str(tmp_path / ("milvus.db" if kind == "milvus" else "chroma")),
+                 "collection": "test_docs"}
+        store.update(sections.pop("store", {}))
+        return Settings(store=store, **sections)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """A real Milvus 2.3.5 standalone server (PyPI `milvus`) on 127.0.0.1; yields its URI."""
+    from milvus import MilvusServer
+
+    server = MilvusServer()
+    server.set_base_dir(str(tmp_path_factory.mktemp("milvus-server")))
+    server.config.set("listen_host", "127.0.0.1") if "listen_host" in server.config_keys else None
+    server.config.set("proxy.timeTickInterval", 20)  # reads after writes: ~40 ms instead of ~300 ms
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()

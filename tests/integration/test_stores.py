@@ -1,0 +1,88 @@
+"""One store test-suite, run against Chroma, Milvus Lite and a real Milvus server."""
+
+import numpy as np
+import pytest
+
+from rag.config import StoreConfig
+from rag.documents import Chunk
+from rag.errors import StoreMismatchError
+from rag.stores import build_store
+
+MODEL = "test-model"
+
+
+def unit(*values):
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+CHUNKS = [
+    Chunk("a1", "alpha one", {"source": "a.txt", "page": 1, "chunk_index": 0}),
+    Chunk("a2", "alpha two", {"source": "a.txt", "page": 2, "chunk_index": 1}),
+    Chunk("b1", "beta one", {"source": "b.pdf", "page": 1, "chunk_index": 0}),
+]
+VECTORS = np.vstack([unit(1, 0, 0, 0), unit(1, 1, 0, 0), unit(0, 0, 1, 0)])
+
+
+@pytest.fixture(params=["chroma", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.slow)])
+def store_config(request, tmp_path):
+    if request.param == "chroma":
+        return StoreConfig(kind="chroma", path=str(tmp_path / "chroma"), collection="unit_test")
+    if request.param == "milvus-lite":
+        return StoreConfig(kind="milvus", path=str(tmp_path / "lite.db"), collection="unit_test")
+    uri = request.getfixturevalue("milvus_server")
+    return StoreConfig(kind="milvus", uri=uri, collection=f"t_{abs(hash(request.node.name)) % 10**8}")
+
+
+@pytest.fixture
+def store(store_config):
+    store = build_store(store_config, MODEL, 4)
+    store.upsert(CHUNKS, VECTORS)
+    yield store
+    store.close()
+
+
+def test_search_ranks_by_cosine_similarity(store):
+    hits = store.search(unit(1, 0.1, 0, 0), k=3)
+    assert [h.id for h in hits] == ["a1", "a2", "b1"]
+    assert hits[0].score == pytest.approx(float(unit(1, 0.1, 0, 0) @ VECTORS[0]), abs=1e-4)
+    assert hits[0].text == "alpha one"
+    assert hits[0].metadata["source"] == "a.txt"
+    assert hits[0].metadata["page"] == 1
+
+
+def test_search_with_metadata_filter(store):
+    assert [h.id for h in store.search(unit(1, 0, 0, 0), k=3, filter={"source": "b.pdf"})] == ["b1"]
+    assert [h.id for h in store.search(unit(1, 0, 0, 0), k=3, filter={"source": "a.txt", "page": 2})] == ["a2"]
+    assert {h.id for h in store.search(unit(1, 0, 0, 0), k=3, filter={"page": [2, 1]})} == {"a1", "a2", "b1"}
+
+
+def test_count_get_and_upsert_is_idempotent(store):
+    assert store.count() == 3
+    store.upsert(CHUNKS, VECTORS)  # same ids again: replaced, not duplicated
+    assert store.count() == 3
+    [row] = store.get(["a2"], include_vectors=True)
+    assert row.text == "alpha two"
+    assert np.allclose(row.vector, VECTORS[1], atol=1e-6)
+    assert {row.id for row in store.get()} == {"a1", "a2", "b1"}
+    assert store.get(["missing"]) == []
+
+
+def test_delete_by_ids_and_by_source(store):
+    store.delete(ids=["a2"])
+    assert store.count() == 2
+    store.delete(source="a.txt")
+    assert [row.id for row in store.get()] == ["b1"]
+    store.delete(ids=["not-there"])  # deleting what is absent is not an error
+    assert store.count() == 1
+
+
+def test_store_refuses_another_embedding_model(store, store_config):
+    store.close()
+    with pytest.raises(StoreMismatchError, match="built with embedding model test-model"):
+        build_store(store_config, "other-model", 4)
+    with pytest.raises(StoreMismatchError, match=r"\(4 dims\)"):
+        build_store(store_config, MODEL, 8)
+    reopened = build_store(store_config, MODEL, 4)  # the same model opens fine and sees the data
+    assert reopened.count() == 3
+    reopened.close()

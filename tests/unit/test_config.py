@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+
+from rag.config import DEFAULT_CONFIG, load_config
+from rag.errors import ConfigError
+
+
+def test_default_config_selects_the_embedded_offline_parts():
+    settings = load_config()
+    assert settings.store.kind == "chroma"
+    assert settings.embedding.provider == "sentence_transformers"
+    assert settings.embedding.model == "all-MiniLM-L6-v2"
+    assert DEFAULT_CONFIG.exists()
+
+
+def test_environment_overrides_yaml_keys(monkeypatch, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("store:\n  path: from-yaml\n  collection: docs\nsplitter:\n  chunk_size: 100\n")
+    monkeypatch.setenv("RAG__STORE__PATH", "./other-store")
+    monkeypatch.setenv("RAG__SPLITTER__CHUNK_OVERLAP", "7")
+    settings = load_config(config)
+    assert settings.store.path == "./other-store"
+    assert settings.store.collection == "docs"  # untouched keys keep the YAML value
+    assert settings.splitter.chunk_size == 100
+    assert settings.splitter.chunk_overlap == 7
+
+
+@pytest.mark.parametrize(("yaml_text", "expected"), [
+    ("store:\n  kind: mongo\n", "invalid config key 'store.kind' in bad.yaml: unknown store 'mongo'; "
+                                "choose one of chroma, milvus"),
+    ("splitter:\n  chunk_size: -3\n", "invalid config key 'splitter.chunk_size' in bad.yaml"),
+    ("store:\n  colection: x\n", "invalid config key 'store.colection' in bad.yaml: Extra inputs are not permitted"),
+    ("- a list\n", "bad.yaml: the top level must be a mapping of sections"),
+    ("store: [unclosed\n", "bad.yaml: not valid YAML"),
+])
+def test_invalid_config_is_one_line_naming_the_key(tmp_path, yaml_text, expected):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml_text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert expected in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_missing_config_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(Path(tmp_path / "nope.yaml"))
+
+
+def test_json_loader_section_is_read_under_its_yaml_name(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("loaders:\n  json:\n    text_fields: [title, text]\n    id_field: _id\n")
+    settings = load_config(config)
+    assert settings.loaders.json_records.text_fields == ["title", "text"]
+    assert settings.loaders.json_records.id_field == "_id"

@@ -1,0 +1,68 @@
+"""Token-aware, header-aware splitting with exact spans — using the real model's tokenizer."""
+
+import pytest
+
+from ingest.loaders import load
+from ingest.splitters import Splitter, markdown_sections
+from rag.config import LoaderConfig, SplitterConfig
+from rag.documents import Document
+
+
+@pytest.fixture(scope="module")
+def splitter(embedder):
+    return Splitter(SplitterConfig(), embedder.count_tokens, embedder.max_tokens)
+
+
+def test_no_chunk_exceeds_the_model_window(splitter, embedder, documents_dir):
+    [doc] = load(documents_dir / "txt/unstructured_norwich-city.txt", LoaderConfig())
+    pieces = list(splitter.split(doc))
+    assert embedder.max_tokens == 254  # 256 word pieces minus [CLS] and [SEP]
+    assert len(pieces) > 20
+    counts = [len(embedder.model.tokenizer(p.text)["input_ids"]) for p in pieces]
+    assert max(counts) <= 256  # the model's own tokenizer, special tokens included: nothing truncated
+    assert sum(counts) / len(counts) > 150  # and chunks are not wastefully small
+
+
+def test_spans_point_at_the_chunk_text(splitter, documents_dir):
+    [doc] = load(documents_dir / "html/docling_wiki_duck.html", LoaderConfig())
+    for piece in splitter.split(doc):
+        assert doc.text[piece.start : piece.end] == piece.text
+
+
+def test_markdown_section_paths(splitter):
+    text = (
+        "# Guide\nintro\n\n## Install\nrun pip\n\n```bash\n# not a heading\n```\n\n"
+        "### On Linux\napt it\n\n## Use\ncall it\n"
+    )
+    pieces = list(splitter.split(Document(text=text, format="markdown")))
+    assert [p.section for p in pieces] == ["Guide", "Guide > Install", "Guide > Install > On Linux", "Guide > Use"]
+    assert "# not a heading" in pieces[1].text  # a comment in a code block is not a heading
+
+
+def test_text_before_the_first_heading_has_no_section():
+    sections = markdown_sections("preface\n# A\nbody\n")
+    assert [(s.path, s.text) for s in sections] == [("", "preface\n"), ("A", "# A\nbody\n")]
+
+
+def test_plain_text_ignores_hash_lines(splitter):
+    pieces = list(splitter.split(Document(text="# not markdown\nsome words", format="text")))
+    assert [p.section for p in pieces] == [""]
+
+
+def test_oversized_config_is_clamped_to_the_window(embedder):
+    splitter = Splitter(SplitterConfig(chunk_size=4000, chunk_overlap=10), embedder.count_tokens,
+                        embedder.max_tokens)
+    assert splitter.chunk_size == embedder.max_tokens
+
+
+def test_overlap_repeats_text_between_neighbours(embedder, documents_dir):
+    splitter = Splitter(SplitterConfig(chunk_size=64, chunk_overlap=16), embedder.count_tokens,
+                        embedder.max_tokens)
+    [doc] = load(documents_dir / "txt/unstructured_book-war-and-peace-1p.txt", LoaderConfig())
+    # langchain overlaps whole splits: words (no sentence or paragraph breaks) show it best
+    words = "".join(ch for ch in doc.text if ch.isalnum() or ch.isspace()).split()
+    one_paragraph = Document(text=" ".join(words))
+    pieces = list(splitter.split(one_paragraph))
+    assert all(embedder.count_tokens(p.text) <= 64 for p in pieces)
+    overlapping = sum(1 for a, b in zip(pieces, pieces[1:], strict=False) if b.start < a.end)
+    assert overlapping >= len(pieces) // 2
