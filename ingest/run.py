@@ -109,7 +109,7 @@ def _under(path: Path, scanned: list[Path]) -> bool:
 def _recover(pending: list[str], store: VectorStore, manifest: Manifest, report: IngestReport) -> None:
     """Undo sources a killed run left half-written: wipe them; the plan re-ingests them whole."""
     for source in pending:
-        log.warning("recovering %s, left half-written by an interrupted run", source)
+        log.info("recovering %s, left half-written by an interrupted run", source)
         store.delete(source=source)
         manifest.forget(source)
         report.recovered.append(source)

@@ -1,0 +1,106 @@
+"""SIGKILL an ingest at named steps (and at a random moment); the re-run must equal a clean run."""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ingest.run import ingest
+from rag.config import load_config
+
+from ..conftest import EXAMPLES, REPO
+from .test_ingest import snapshot
+
+pytestmark = pytest.mark.slow
+
+
+def write_config(tmp_path, name):
+    config = tmp_path / f"{name}.yaml"
+    # A small window makes several writes per file, so a kill can land in the middle of one.
+    config.write_text(f"store:\n  path: {tmp_path / name}\n  collection: crash_test\ningest:\n  window: 4\n")
+    return config
+
+
+def run_cli(folder, config, crash_at=None, timeout=180):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("RAG_INGEST_CRASH_AT", None)
+    if crash_at:
+        env["RAG_INGEST_CRASH_AT"] = crash_at
+    return subprocess.run([sys.executable, "-m", "ingest", str(folder), "--config", str(config), "-q"],
+                          env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def change(folder):
+    """The edit a crashed run was applying: one file changed, one deleted, one added."""
+    manual = folder / "aurora-e-bike-manual.md"
+    manual.write_text(manual.read_text().replace("## Maintenance", "## Maintenance and care"))
+    (folder / "unstructured_stanley-cups.csv").unlink()
+    shutil.copy(EXAMPLES / "northwind-support-faq.txt", folder / "faq-copy.txt")
+
+
+@pytest.fixture(scope="module")
+def clean_state(tmp_path_factory, embedder):
+    """What one clean run over the final folder leaves in a fresh store."""
+    tmp = tmp_path_factory.mktemp("clean")
+    folder = tmp / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    change(folder)
+    settings = load_config(write_config(tmp, "store"))
+    ingest([folder], settings, embedder=embedder)
+    return snapshot(settings, embedder)
+
+
+@pytest.mark.parametrize("crash_at", ["begin", "write:1", "write:2", "stale", "commit", "remove"])
+def test_kill_at_a_step_then_rerun_equals_a_clean_run(crash_at, tmp_path, clean_state, embedder):
+    folder = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    config = write_config(tmp_path, "store")
+    settings = load_config(config)
+    ingest([folder], settings, embedder=embedder)  # the state before the change
+    change(folder)
+
+    killed = run_cli(folder, config, crash_at=crash_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    report = ingest([folder], settings, embedder=embedder)
+    assert report.exit_code == 0
+    assert snapshot(settings, embedder) == clean_state
+
+
+def test_kill_during_a_first_ingest_then_rerun(tmp_path, clean_state, embedder):
+    folder = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    change(folder)
+    config = write_config(tmp_path, "store")
+    killed = run_cli(folder, config, crash_at="write:2")
+    assert killed.returncode == -signal.SIGKILL
+    rerun = run_cli(folder, config)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "left half-written by an interrupted run" in rerun.stderr
+    assert "aurora-e-bike-manual.md" in rerun.stderr.split("interrupted run")[-1]
+    assert snapshot(load_config(config), embedder) == clean_state
+
+
+def test_kill_at_a_random_moment_then_rerun(tmp_path, clean_state, embedder):
+    folder = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    change(folder)
+    config = write_config(tmp_path, "store")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "ingest", str(folder), "--config", str(config), "-q"],
+                               env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = tmp_path / "store" / "manifest-crash_test.sqlite"
+    deadline = time.monotonic() + 120
+    while not manifest.exists() and time.monotonic() < deadline:  # wait until it has started writing
+        time.sleep(0.05)
+    time.sleep(random.uniform(0.5, 4.0))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    rerun = run_cli(folder, config)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert snapshot(load_config(config), embedder) == clean_state

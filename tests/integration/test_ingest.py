@@ -1,0 +1,195 @@
+"""Ingest end to end with the real model and real stores: bad inputs, incremental runs, stable ids."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest.run import ingest
+from rag.stores import build_store
+
+from ..conftest import EXAMPLES
+
+BAD = {
+    "bad_inputs/docling_csv-inconsistent-header.csv": "ragged CSV",
+    "bad_inputs/docling_csv-too-many-columns.csv": "ragged CSV",
+    "bad_inputs/pdfplumber_empty.pdf": "empty file",
+    "bad_inputs/pdfplumber_password-example.pdf": "encrypted PDF",
+    "bad_inputs/pypdf_encrypted-file.pdf": "encrypted PDF",
+    "bad_inputs/unstructured_empty.txt": "empty file",
+    "bad_inputs/unstructured_fake-incomplete-json.txt": "invalid JSON",
+    "bad_inputs/unstructured_fake-text-all-whitespace.txt": "no extractable text",
+    "bad_inputs/unstructured_password.pdf": "encrypted PDF",
+}
+REQUIRED_METADATA = {"source", "title", "chunk_index", "start", "end", "file_hash", "chunk_hash", "ingested_at"}
+
+
+def snapshot(settings, embedder) -> dict[str, tuple[str, dict]]:
+    """Everything in the store except the ingest time: id -> (text, metadata)."""
+    store = build_store(settings.store, embedder.name, embedder.dimension)
+    try:
+        return {row.id: (row.text, {k: v for k, v in row.metadata.items() if k != "ingested_at"})
+                for row in store.get()}
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def shared_ingest(tmp_path_factory, documents_dir, embedder):
+    """All shared documents (good and bad) ingested once into a Chroma store."""
+    from rag.config import Settings
+
+    root = tmp_path_factory.mktemp("shared")
+    settings = Settings(store={"path": str(root / "chroma"), "collection": "shared_docs"})
+    report = ingest([documents_dir], settings, embedder=embedder)
+    return settings, report
+
+
+def test_bad_inputs_are_reported_and_good_files_land(shared_ingest, documents_dir, embedder):
+    settings, report = shared_ingest
+    failed = {outcome.source: outcome.reason for outcome in report.failed}
+    assert set(failed) == set(BAD)
+    for source, reason in BAD.items():
+        assert reason in failed[source]
+    assert report.exit_code == 1
+    good = {o.source for o in report.files if o.status == "new"}
+    expected_good = {p.relative_to(documents_dir).as_posix() for p in documents_dir.rglob("*")
+                     if p.is_file() and p.suffix in {".pdf", ".html", ".md", ".txt", ".docx", ".json",
+                                                     ".ndjson", ".csv"}} - set(BAD)
+    assert good == expected_good
+    assert "SHA256SUMS" in report.unsupported
+    warned = {o.source: o.warnings for o in report.files if o.warnings}
+    assert "damaged PDF" in warned["bad_inputs/pypdf_issue-297-broken-xref.pdf"][0]
+
+    rows = snapshot(settings, embedder)
+    assert len(rows) == report.chunks_written
+    sources = {meta["source"] for _, meta in rows.values()}
+    assert sources == good  # every good file has chunks, no failed file has any
+    assert all(REQUIRED_METADATA - {"ingested_at"} <= set(meta) for _, meta in rows.values())
+    store = build_store(settings.store, embedder.name, embedder.dimension)
+    assert all(REQUIRED_METADATA <= set(row.metadata) for row in store.get())
+    store.close()
+
+
+def test_chunk_metadata_locates_the_text(shared_ingest, documents_dir, embedder):
+    settings, _ = shared_ingest
+    rows = snapshot(settings, embedder)
+    pdf = [meta for _, meta in rows.values() if meta["source"] == "pdf/docling_multi_page.pdf"]
+    assert sorted({meta["page"] for meta in pdf}) == [1, 2, 3, 4, 5]
+    duck = [(text, meta) for text, meta in rows.values() if meta["source"] == "html/docling_wiki_duck.html"]
+    assert any(meta.get("section", "").endswith("Distribution and habitat") for _, meta in duck)
+    for text, meta in rows.values():
+        if meta["source"] == "markdown/docling_wiki.md":
+            original = (documents_dir / meta["source"]).read_text()
+            assert original[meta["start"] : meta["end"]] == text
+    indexes = sorted(meta["chunk_index"] for _, meta in duck)
+    assert indexes == list(range(len(duck)))
+
+
+def test_rerun_with_nothing_changed_writes_nothing(shared_ingest, documents_dir, embedder):
+    settings, first = shared_ingest
+    before = snapshot(settings, embedder)
+    again = ingest([documents_dir], settings, embedder=embedder)
+    assert again.chunks_written == 0 and again.chunks_embedded == 0
+    assert again.counts["unchanged"] == first.counts["new"]
+    assert len(again.failed) == len(BAD)  # still reported on every run
+    assert snapshot(settings, embedder) == before
+
+
+@pytest.fixture
+def docs(tmp_path):
+    folder = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    return folder
+
+
+def by_source(rows, source):
+    return {id_: value for id_, value in rows.items() if value[1]["source"] == source}
+
+
+def test_edit_replaces_only_that_files_chunks(docs, settings_for, embedder):
+    settings = settings_for()
+    ingest([docs], settings, embedder=embedder)
+    before = snapshot(settings, embedder)
+    manual = docs / "aurora-e-bike-manual.md"
+    manual.write_text(manual.read_text().replace("540 Wh", "625 Wh"))
+
+    report = ingest([docs], settings, embedder=embedder)
+    after = snapshot(settings, embedder)
+    assert report.counts == {"new": 0, "changed": 1, "unchanged": 7, "removed": 0, "failed": 0}
+    old, new = by_source(before, "aurora-e-bike-manual.md"), by_source(after, "aurora-e-bike-manual.md")
+    assert not any("540 Wh" in text for text, _ in new.values())
+    assert any("625 Wh" in text for text, _ in new.values())
+    assert len(after) == len(before) - len(set(old) - set(new)) + len(set(new) - set(old))
+    for source in {meta["source"] for _, meta in before.values()} - {"aurora-e-bike-manual.md"}:
+        assert by_source(after, source) == by_source(before, source)  # untouched, ids and all
+    # Only the edited section was embedded again; the other chunks' vectors were reused.
+    assert report.chunks_embedded == len(set(new) - set(old)) == 1
+    assert report.chunks_reused == len(new) - 1
+
+
+def test_deleted_file_is_pruned_unless_no_prune(docs, settings_for, embedder):
+    settings = settings_for()
+    ingest([docs], settings, embedder=embedder)
+    (docs / "northwind-support-faq.txt").unlink()
+    kept = ingest([docs], settings, embedder=embedder, prune=False)
+    assert kept.counts["removed"] == 0
+    assert by_source(snapshot(settings, embedder), "northwind-support-faq.txt")
+    pruned = ingest([docs], settings, embedder=embedder)
+    assert pruned.counts["removed"] == 1
+    rows = snapshot(settings, embedder)
+    assert not by_source(rows, "northwind-support-faq.txt")
+    assert by_source(rows, "aurora-e-bike-manual.md")
+
+
+def test_ingesting_another_folder_does_not_prune_the_first(docs, tmp_path, settings_for, embedder):
+    settings = settings_for()
+    ingest([docs], settings, embedder=embedder)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.txt").write_text("A separate note about tandem bicycles.")
+    report = ingest([other], settings, embedder=embedder)
+    assert report.counts["removed"] == 0
+    assert by_source(snapshot(settings, embedder), "aurora-e-bike-manual.md")
+
+
+def test_dry_run_reports_and_writes_nothing(docs, settings_for, embedder):
+    settings = settings_for()
+    ingest([docs], settings, embedder=embedder)
+    before = snapshot(settings, embedder)
+    (docs / "northwind-support-faq.txt").write_text("Completely different content.")
+    (docs / "unstructured_stanley-cups.csv").unlink()
+    (docs / "new.md").write_text("# New\nfresh text")
+    report = ingest([docs], settings, dry_run=True)
+    statuses = {o.source: o.status for o in report.files if o.status != "unchanged"}
+    assert statuses == {"northwind-support-faq.txt": "changed", "unstructured_stanley-cups.csv": "removed",
+                        "new.md": "new"}
+    assert snapshot(settings, embedder) == before
+
+
+def test_ids_are_stable_across_fresh_stores_and_store_kinds(docs, tmp_path, settings_for, embedder):
+    chroma_a = settings_for(store={"path": str(tmp_path / "a")})
+    chroma_b = settings_for(store={"path": str(tmp_path / "b")})
+    milvus = settings_for(kind="milvus")
+    for settings in (chroma_a, chroma_b, milvus):
+        ingest([docs], settings, embedder=embedder)
+    a, b, m = (snapshot(s, embedder) for s in (chroma_a, chroma_b, milvus))
+    assert set(a) == set(b) == set(m)
+    assert {id_: text for id_, (text, _) in a.items()} == {id_: text for id_, (text, _) in m.items()}
+
+
+def test_a_file_that_breaks_loses_its_old_chunks(docs, settings_for, embedder):
+    settings = settings_for()
+    ingest([docs], settings, embedder=embedder)
+    (docs / "unstructured_simple.jsonl").write_text('{"text": "fine"}\n{"text": broken\n')
+    report = ingest([docs], settings, embedder=embedder)
+    [failure] = report.failed
+    assert failure.source == "unstructured_simple.jsonl"
+    assert "invalid JSON on line 2" in failure.reason
+    assert not by_source(snapshot(settings, embedder), "unstructured_simple.jsonl")
+
+
+def test_missing_path_is_reported(tmp_path, settings_for, embedder):
+    report = ingest([Path(tmp_path / "nowhere")], settings_for(), embedder=embedder)
+    assert report.missing == [str(tmp_path / "nowhere")]
+    assert report.exit_code == 1
