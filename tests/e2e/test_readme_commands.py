@@ -1,0 +1,53 @@
+"""The README's two commands, run from a fresh clone of this repository.
+
+The clone gets its own virtual environment, layered over the current one with a .pth file so
+the test does not download torch again; the scripts' own steps (venv check, torch pin, the
+editable install of the clone) still run for real, offline.
+"""
+
+import os
+import site
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fresh_clone(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("clone")
+    clone = tmp / "repo"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    # The clone needs ../shared beside it, as a real checkout has.
+    (tmp / "shared").symlink_to(REPO.parent / "shared")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    venv_site = next((venv / "lib").glob("python3*/site-packages"))
+    (venv_site / "_outer_env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    env = {**os.environ, "RAG_VENV": str(venv), "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
+           "PYTHONPATH": ""}
+    return clone, env
+
+
+def test_demo_command_ingests_samples_and_answers_a_search(fresh_clone):
+    clone, env = fresh_clone
+    result = subprocess.run(["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "│   8 │" in result.stderr  # eight sample files ingested as new
+    top = result.stdout.split("2.")[0]
+    assert "aurora-e-bike-manual.md" in top and "60 and 110 km" in " ".join(top.split())
+    assert (clone / ".rag" / "chroma").is_dir()
+
+
+def test_test_command_runs_pytest_from_the_clone(fresh_clone):
+    clone, env = fresh_clone
+    result = subprocess.run(["bash", "scripts/test.sh", "tests/unit/test_config.py", "-q"], cwd=clone, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "passed" in result.stdout
+    assert (clone / ".ci" / "run").read_text().strip().endswith("exec bash scripts/test.sh")
