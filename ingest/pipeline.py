@@ -33,6 +33,7 @@ from rag.errors import LoaderError
 from rag.stores import VectorStore
 
 _EMIT_EVERY = 64  # chunks per message from the loader thread
+_MIN_WINDOW = 64  # the smallest window worth a model call when the loader has nothing more yet
 _VECTOR_CACHE = 50_000  # vectors of repeated text kept for reuse within a run
 
 
@@ -172,7 +173,8 @@ class IngestPipeline:
             elif kind == "chunks":
                 job.new_ids.extend(chunk.id for chunk in event[2])
                 window.extend((job, chunk) for chunk in event[2])
-                if len(window) >= size:
+                # A full window, or the loader is behind: keep the model busy rather than wait.
+                if len(window) >= size or (events.empty() and len(window) >= _MIN_WINDOW):
                     flush()
             elif kind == "end":
                 finished.append(job)

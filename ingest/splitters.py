@@ -3,8 +3,13 @@
 Sizes are counted in the embedding model's own tokens, so no chunk is silently truncated.
 Markdown-shaped documents (Markdown, HTML, DOCX) are first cut at their headings: we bound
 sections ourselves because langchain's MarkdownHeaderTextSplitter rewrites whitespace (it strips
-every line, breaking code blocks and character spans); inside a section langchain's
-RecursiveCharacterTextSplitter does the splitting.
+every line, breaking code blocks and character spans).
+
+Inside a section that does not fit, langchain's RecursiveCharacterTextSplitter cuts the text into
+small units at the strongest boundaries (paragraph, line, sentence, clause, word), and we pack
+the units into the fewest chunks of *balanced* size. Stock greedy merging leaves tiny tails and
+flushes a title alone whenever the paragraph after it is too big; balanced packing embeds fewer,
+fuller chunks that keep a heading with its text — and every chunk is an exact slice of the source.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ log = logging.getLogger(__name__)
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_UNIT_TOKENS = 48  # the largest piece packing works with: small enough to balance, big enough to be cheap
+_CHARS_PER_TOKEN = 4
 
 
 @dataclass
@@ -55,31 +62,98 @@ class Splitter:
         self.chunk_overlap = min(cfg.chunk_overlap, size // 4)
         self.header_aware = cfg.header_aware
         self.count_tokens = count_tokens
-        self._recursive = RecursiveCharacterTextSplitter(
-            chunk_size=size, chunk_overlap=self.chunk_overlap, length_function=count_tokens,
-            separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""], keep_separator="end",
+        unit_tokens = max(8, min(_UNIT_TOKENS, size // 2, self.chunk_overlap or _UNIT_TOKENS))
+        self._units = RecursiveCharacterTextSplitter(
+            # Units no larger than the overlap, so that the overlap can be filled with whole units.
+            # Sized in characters (~4 a token): cheap to cut; packing counts real tokens per unit.
+            chunk_size=unit_tokens * _CHARS_PER_TOKEN, chunk_overlap=0, length_function=len,
+            separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""], keep_separator="end",
+            strip_whitespace=False,
         )
 
     def split(self, document: Document) -> Iterator[Piece]:
         sections = (markdown_sections(document.text) if self.header_aware and document.format == "markdown"
                     else [Section(document.text, 0, "")])
         for section in sections:
-            if not section.text.strip():
-                continue
-            cursor = 0
-            for text in self._pieces(section.text):
-                found = section.text.find(text, cursor)
-                if found < 0:  # cannot happen for substrings; keep a sane span if it ever does
-                    found = max(section.text.find(text), 0)
-                cursor = found + 1
-                start = section.start + found
-                yield Piece(text=text, start=start, end=start + len(text), section=section.path)
+            for start, end in self._spans(section.text):
+                # Trim surrounding whitespace; the span stays an exact slice of the document.
+                raw = section.text[start:end]
+                start += len(raw) - len(raw.lstrip())
+                end -= len(raw) - len(raw.rstrip())
+                if end > start:
+                    yield Piece(text=section.text[start:end], start=section.start + start,
+                                end=section.start + end, section=section.path)
 
-    def _pieces(self, text: str) -> list[str]:
-        # Most sections fit whole: one tokenizer call instead of the recursive splitter's many.
-        if self.count_tokens(text) <= self.chunk_size:
-            return [text.strip()]
-        return [piece for piece in self._recursive.split_text(text) if piece.strip()]
+    def _spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the chunks of one section."""
+        if not text.strip():
+            return []
+        total = self.count_tokens(text)
+        if total <= self.chunk_size:  # most sections fit whole: one tokenizer call
+            return [(0, len(text))]
+        units: list[tuple[int, int, int]] = []  # (start, end, tokens)
+        cursor = 0
+        for unit in self._units.split_text(text):
+            start = text.find(unit, cursor)
+            if start < 0 or not unit.strip():
+                continue
+            cursor = start + len(unit)
+            units.append((start, cursor, self.count_tokens(unit)))
+        return self._pack(text, units, total)
+
+    def _pack(self, text: str, units: list[tuple[int, int, int]], total: int) -> list[tuple[int, int]]:
+        count = -(-total // self.chunk_size)
+        target = -(-total // count)  # balanced: the fewest chunks, each about the same size
+        spans: list[tuple[int, int]] = []
+        first = 0
+        while first < len(units):
+            tokens, stop, best = 0, first, None
+            while stop < len(units):
+                unit_tokens = units[stop][2]
+                if stop > first and tokens + unit_tokens > self.chunk_size:
+                    break
+                tokens += unit_tokens
+                stop += 1
+                if tokens >= 0.6 * target:  # a place to cut: prefer paragraph/sentence ends near target
+                    rank = (_boundary_strength(text, units[stop - 1][1]), -abs(tokens - target))
+                    if best is None or rank > best[0]:
+                        best = (rank, stop)
+            if best is not None and stop < len(units):
+                stop = best[1]
+            start, end, stop = self._close(text, units, first, stop)
+            spans.append((start, end))
+            if stop >= len(units):
+                break
+            first = self._overlap_start(units, first, stop)
+        return spans
+
+    def _close(self, text: str, units: list[tuple[int, int, int]], first: int,
+               stop: int) -> tuple[int, int, int]:
+        start, end = units[first][0], units[stop - 1][1]
+        # Joined units can tokenize a little longer than their sum; never hand the model more.
+        while stop - first > 1 and self.count_tokens(text[start:end]) > self.chunk_size:
+            stop -= 1
+            end = units[stop - 1][1]
+        return start, end, stop
+
+    def _overlap_start(self, units: list[tuple[int, int, int]], first: int, stop: int) -> int:
+        """Where the next chunk starts: the previous chunk's tail units, up to the overlap budget."""
+        start, budget = stop, self.chunk_overlap
+        while start - 1 > first and units[start - 1][2] <= budget:
+            budget -= units[start - 1][2]
+            start -= 1
+        return start
+
+
+def _boundary_strength(text: str, end: int) -> int:
+    """How good a cut ending at `end` is: paragraph 3, line or sentence 2, clause 1, word 0."""
+    tail = text[max(0, end - 3) : end]
+    if tail.endswith("\n\n"):
+        return 3
+    stripped = tail.rstrip(" ")
+    if stripped.endswith(("\n", ".", "?", "!")):
+        return 2
+    return 1 if stripped.endswith((";", ":", ",")) else 0
 
 
 def markdown_sections(text: str) -> list[Section]:

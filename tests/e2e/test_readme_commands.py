@@ -25,7 +25,8 @@ def fresh_clone(tmp_path_factory):
     # The clone needs ../shared beside it, as a real checkout has.
     (tmp / "shared").symlink_to(REPO.parent / "shared")
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # --without-pip: pip and setuptools come from the outer env (a venv's own old setuptools would shadow it)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     venv_site = next((venv / "lib").glob("python3*/site-packages"))
     (venv_site / "_outer_env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     env = {**os.environ, "RAG_VENV": str(venv), "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
@@ -39,7 +40,7 @@ def test_demo_command_ingests_samples_and_answers_a_search(fresh_clone):
                             timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "│   8 │" in result.stderr  # eight sample files ingested as new
-    top = result.stdout.split("2.")[0]
+    top = result.stdout.split("Sample search:")[1].split("\n2. ")[0]
     assert "aurora-e-bike-manual.md" in top and "60 and 110 km" in " ".join(top.split())
     assert (clone / ".rag" / "chroma").is_dir()
 
