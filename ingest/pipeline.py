@@ -8,6 +8,7 @@ Per source, the writer applies: begin (pending mark) → writes → delete stale
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -99,10 +100,8 @@ class IngestPipeline:
             writes.put(None)
             writer.join()
             while loader.is_alive():  # unblock a loader waiting on a full queue
-                try:
+                with contextlib.suppress(queue.Empty):
                     events.get(timeout=0.1)
-                except queue.Empty:
-                    pass
         if self._writer_error is not None:
             raise self._writer_error
 

@@ -88,7 +88,6 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
             import torch
             from sentence_transformers import SentenceTransformer
-
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()
@@ -205,7 +204,8 @@ class OpenAIEmbedder:
                 response = httpx.post(url, json={"model": self.name, "input": batch}, headers=headers,
                                       timeout=self.timeout_s)
             except httpx.TimeoutException:
-                raise EmbeddingError(f"embedding server at {url} did not answer within {self.timeout_s:.0f} s") from None
+                raise EmbeddingError(
+                    f"embedding server at {url} did not answer within {self.timeout_s:.0f} s") from None
             except httpx.HTTPError as exc:
                 raise EmbeddingError(f"embedding server at {url} is unreachable ({exc}) — is it running?") from None
             if response.status_code != 200:

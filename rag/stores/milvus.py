@@ -6,6 +6,7 @@ HNSW is inexact under selective filters, so ``index: AUTO`` means FLAT on Lite.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
@@ -70,12 +71,12 @@ class MilvusStore:
         params.add_index("vector", index_type=index_type, metric_type="COSINE")
         self._client.create_collection(self.collection, schema=schema, index_params=params,
                                        consistency_level="Strong")
-        try:  # Lite keeps no description, so record the model as properties too
+        # Lite keeps no description, so record the model as properties too; older servers reject
+        # custom properties, and there the description holds it.
+        with contextlib.suppress(Exception):
             self._client.alter_collection_properties(
                 self.collection, properties={"rag.embedding_model": model, "rag.embedding_dim": str(dimension)}
             )
-        except Exception:  # older servers reject custom properties; the description holds it there
-            pass
 
     def _recorded_model(self) -> tuple[str | None, int | None]:
         info = self._client.describe_collection(self.collection)

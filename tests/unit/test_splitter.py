@@ -1,5 +1,7 @@
 """Token-aware, header-aware splitting with exact spans — using the real model's tokenizer."""
 
+import itertools
+
 import pytest
 
 from ingest.loaders import load
@@ -13,7 +15,8 @@ def splitter(embedder):
     return Splitter(SplitterConfig(), embedder.count_tokens, embedder.max_tokens)
 
 
-def test_no_chunk_exceeds_the_model_window(splitter, embedder, documents_dir):
+def test_no_chunk_exceeds_the_model_window(embedder, documents_dir):
+    splitter = Splitter(SplitterConfig(chunk_size=0), embedder.count_tokens, embedder.max_tokens)
     [doc] = load(documents_dir / "txt/unstructured_norwich-city.txt", LoaderConfig())
     pieces = list(splitter.split(doc))
     assert embedder.max_tokens == 254  # 256 word pieces minus [CLS] and [SEP]
@@ -21,6 +24,14 @@ def test_no_chunk_exceeds_the_model_window(splitter, embedder, documents_dir):
     counts = [len(embedder.model.tokenizer(p.text)["input_ids"]) for p in pieces]
     assert max(counts) <= 256  # the model's own tokenizer, special tokens included: nothing truncated
     assert sum(counts) / len(counts) > 150  # and chunks are not wastefully small
+
+
+def test_default_chunks_are_balanced_near_128_tokens(splitter, embedder, documents_dir):
+    [doc] = load(documents_dir / "txt/unstructured_norwich-city.txt", LoaderConfig())
+    counts = [embedder.count_tokens(p.text) for p in splitter.split(doc)]
+    assert max(counts) <= 128
+    assert min(counts) >= 20  # no tiny tails
+    assert sum(counts) / len(counts) > 80
 
 
 def test_spans_point_at_the_chunk_text(splitter, documents_dir):
@@ -64,5 +75,5 @@ def test_overlap_repeats_text_between_neighbours(embedder, documents_dir):
     one_paragraph = Document(text=" ".join(words))
     pieces = list(splitter.split(one_paragraph))
     assert all(embedder.count_tokens(p.text) <= 64 for p in pieces)
-    overlapping = sum(1 for a, b in zip(pieces, pieces[1:], strict=False) if b.start < a.end)
+    overlapping = sum(1 for a, b in itertools.pairwise(pieces) if b.start < a.end)
     assert overlapping >= len(pieces) // 2
