@@ -44,6 +44,9 @@ def main(
                             on_plan=progress.plan)
     except RagError as exc:
         fail(console, exc, debug)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted: finished files are saved; run again to continue[/]")
+        raise typer.Exit(130) from None
     render(report, console)
     if report_path:
         report_path.write_text(report.to_json(), encoding="utf-8")
