@@ -54,3 +54,60 @@ def search(
         console.print(f"[bold]{rank}.[/] [green]{hit.score:.3f}[/]  [cyan]{where}[/]", highlight=False)
         snippet = " ".join(hit.text.split())
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False, markup=False)
+
+
+models_app = typer.Typer(no_args_is_help=True, help="Local GGUF models that ship in PyPI packages.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The packaged models, their size and whether they are assembled and verified here."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rag.models import REGISTRY, model_path, models_dir
+
+    table = Table(title=f"Packaged models (cache: {models_dir()})")
+    for column in ("name", "size", "state", "about"):
+        table.add_column(column)
+    for name, model in REGISTRY.items():
+        state = "assembled" if model_path(name).exists() else "not pulled"
+        table.add_row(name, f"{model.size_mb} MB", state, model.summary)
+    Console().print(table)
+
+
+@models_app.command("pull")
+def models_pull(name: str = typer.Argument(..., help="A name from `models list`."),
+                debug: bool = typer.Option(False, "--debug")) -> None:
+    """Assemble a packaged model into the cache and verify its sha256."""
+    setup_environment(debug)
+    from rich.console import Console
+
+    from rag.errors import RagError
+    from rag.models import pull
+
+    console = Console(stderr=True)
+    try:
+        with console.status(f"assembling {name} …"):
+            path = pull(name)
+    except RagError as exc:
+        fail(console, exc, debug)
+    print(path)
+
+
+@models_app.command("verify")
+def models_verify(name: str = typer.Argument(..., help="A name from `models list`.")) -> None:
+    """Check an assembled model against its pinned sha256 (exit 1 when it does not match)."""
+    from rich.console import Console
+
+    from rag.errors import RagError
+    from rag.models import model_path, verify
+
+    console = Console(stderr=True)
+    try:
+        ok = verify(name)
+    except RagError as exc:
+        fail(console, exc, False)
+    console.print(f"{name}: {'ok' if ok else 'MISSING or CORRUPT'} ({model_path(name)})")
+    raise typer.Exit(0 if ok else 1)

