@@ -77,6 +77,16 @@ class Manifest:
             self._db.execute("INSERT OR REPLACE INTO info VALUES ('model', ?)", (model,))
             self._db.execute("INSERT OR REPLACE INTO info VALUES ('dimension', ?)", (str(dimension),))
 
+    def settings_fingerprint(self) -> str | None:
+        """The fingerprint of the loader/splitter/model settings the indexed chunks were made with."""
+        with self._mutex:
+            row = self._db.execute("SELECT value FROM info WHERE key = 'settings'").fetchone()
+        return row[0] if row else None
+
+    def record_settings_fingerprint(self, fingerprint: str) -> None:
+        with self._mutex:
+            self._db.execute("INSERT OR REPLACE INTO info VALUES ('settings', ?)", (fingerprint,))
+
     def begin(self, source: str) -> None:
         """Durably mark `source` as being changed, before the store is touched for it."""
         with self._mutex:

@@ -9,6 +9,7 @@ Use from Python::
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -45,7 +46,12 @@ def ingest(paths: list[str | Path], settings: Settings, *, dry_run: bool = False
     try:
         entries = manifest.entries()
         pending = manifest.pending()
-        jobs, removed = _plan(found, entries, set(pending), report, prune)
+        fingerprint = settings_fingerprint(settings)
+        recorded = manifest.settings_fingerprint()
+        # Other loader/splitter/model settings make other chunks: every indexed file is redone
+        # (chunks whose text did not change keep their vectors).
+        stale_settings = bool(entries) and recorded is not None and recorded != fingerprint
+        jobs, removed = _plan(found, entries, set(pending), report, prune, stale_settings)
         if on_plan is not None:
             on_plan(jobs)
         if dry_run:
@@ -54,6 +60,8 @@ def ingest(paths: list[str | Path], settings: Settings, *, dry_run: bool = False
             report.files.extend(FileOutcome(source, "removed") for source in removed)
             return report
         if not (jobs or removed or pending):
+            if recorded is None:
+                manifest.record_settings_fingerprint(fingerprint)
             return report
         embedder = embedder or build_embedder(settings.embedding)
         dimension = manifest.model_dimension(embedder.name) or embedder.dimension
@@ -70,6 +78,8 @@ def ingest(paths: list[str | Path], settings: Settings, *, dry_run: bool = False
                     pipeline.run(jobs)
                 except KeyboardInterrupt:
                     report.interrupted = True
+            if not report.interrupted:
+                manifest.record_settings_fingerprint(fingerprint)
         finally:
             store.close()
     finally:
@@ -78,8 +88,16 @@ def ingest(paths: list[str | Path], settings: Settings, *, dry_run: bool = False
     return report
 
 
+def settings_fingerprint(settings: Settings) -> str:
+    """What decides the chunks and vectors of a file besides its bytes."""
+    relevant = {"loaders": settings.loaders.model_dump(), "splitter": settings.splitter.model_dump(),
+                "embedding": {"provider": settings.embedding.provider, "model": settings.embedding.model,
+                              "normalize": settings.embedding.normalize}}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _plan(found: Discovery, entries: dict[str, SourceEntry], pending: set[str], report: IngestReport,
-          prune: bool) -> tuple[list[Job], list[str]]:
+          prune: bool, stale_settings: bool = False) -> tuple[list[Job], list[str]]:
     jobs: list[Job] = []
     seen: set[str] = set()
     for file in found.files:
@@ -90,7 +108,7 @@ def _plan(found: Discovery, entries: dict[str, SourceEntry], pending: set[str], 
             report.files.append(FileOutcome(file.source, "failed", reason=f"unreadable ({exc.strerror})"))
             continue
         entry = entries.get(file.source)
-        if entry is not None and entry.file_hash == digest and file.source not in pending:
+        if entry is not None and entry.file_hash == digest and file.source not in pending and not stale_settings:
             report.files.append(FileOutcome(file.source, "unchanged", len(entry.chunk_ids)))
             continue
         # A pending source is wiped during recovery, so it is ingested from scratch.

@@ -56,6 +56,94 @@ def search(
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False, markup=False)
 
 
+def _print_sources(console, answer) -> None:
+    if not answer.found:
+        return
+    console.print()
+    for citation in answer.citations:
+        where = " · ".join(str(p) for p in (citation.source, f"page {citation.page}" if citation.page else None,
+                                             citation.section) if p)
+        flag = "" if citation.supported else "  [yellow](not supported by this passage)[/]"
+        console.print(f"[bold][{citation.number}][/] [cyan]{where}[/]{flag}", highlight=False)
+    if answer.invalid_citations:
+        console.print(f"[yellow]cited passages that do not exist: {answer.invalid_citations}[/]")
+
+
+@app.command()
+def ask(
+    question: str = typer.Argument(..., help="Your question."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config."),
+    stream: bool = typer.Option(True, "--stream/--no-stream", help="Print tokens as they come."),
+    as_json: bool = typer.Option(False, "--json", help="Print the whole Answer as JSON."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Answer a question from your documents, with numbered sources."""
+    setup_environment(debug)
+    from rich.console import Console
+
+    from rag.config import load_config
+    from rag.errors import RagError
+    from rag.pipeline import RagPipeline
+
+    console = Console()
+    try:
+        pipeline = RagPipeline(load_config(config))
+        answer_stream = pipeline.stream(question)
+        for token in answer_stream:
+            if stream and not as_json:
+                print(token, end="", flush=True)
+        answer = answer_stream.answer
+    except RagError as exc:
+        fail(Console(stderr=True), exc, debug)
+    if as_json:
+        print(json.dumps(answer.to_dict(), indent=2))
+        return
+    if not stream:
+        print(answer.text, end="")
+    print()
+    _print_sources(console, answer)
+
+
+@app.command()
+def chat(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """A chat over your documents that remembers the conversation (empty line or Ctrl-D to quit)."""
+    setup_environment(debug)
+    from rich.console import Console
+
+    from rag.config import load_config
+    from rag.errors import RagError
+    from rag.pipeline import RagPipeline
+
+    console = Console()
+    try:
+        pipeline = RagPipeline(load_config(config))
+    except RagError as exc:
+        fail(Console(stderr=True), exc, debug)
+    history: list[dict[str, str]] = []
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        try:
+            answer_stream = pipeline.stream(question, history)
+            print("rag> ", end="", flush=True)
+            for token in answer_stream:
+                print(token, end="", flush=True)
+            print()
+        except RagError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            continue
+        _print_sources(console, answer_stream.answer)
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": answer_stream.answer.text}]
+
+
 models_app = typer.Typer(no_args_is_help=True, help="Local GGUF models that ship in PyPI packages.")
 app.add_typer(models_app, name="models")
 

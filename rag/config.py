@@ -82,6 +82,31 @@ class StoreConfig(_Section):
         return value
 
 
+class LLMConfig(_Section):
+    backend: Literal["local", "openai"] = "local"
+    # local: a packaged model name (python -m rag models list), a .gguf path, or a hub repo_id/file.gguf;
+    # openai: the model name the server serves.
+    model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    n_ctx: int = Field(4096, ge=256)
+    n_threads: int | None = Field(None, ge=1, description="None = physical cores")
+    temperature: float = Field(0.1, ge=0)
+    max_tokens: int = Field(512, ge=1)
+    seed: int = 0
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(30.0, gt=0)
+    retries: int = Field(2, ge=0)
+
+
+class AnswerConfig(_Section):
+    k: int = Field(5, ge=1, description="passages retrieved per question")
+    min_score: float = Field(0.25, description="below this top similarity: answer 'not found' without the LLM")
+    context_tokens: int = Field(1500, ge=100, description="budget for the passages in the prompt")
+    history_turns: int = Field(6, ge=0, description="recent messages kept verbatim")
+    min_lexical: float = Field(0.5, ge=0, le=1, description="citation support: shared content words")
+    min_cosine: float = Field(0.6, ge=-1, le=1, description="citation support: embedding similarity")
+
+
 class IngestConfig(_Section):
     manifest: str | None = Field(None, description="manifest path; None = beside the store")
     prune: bool = True
@@ -100,6 +125,8 @@ class Settings(BaseSettings):
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -32,3 +32,7 @@ class StoreError(RagError):
 
 class StoreMismatchError(StoreError):
     """The store was built with another embedding model or dimension than the configured one."""
+
+
+class LLMError(RagError):
+    """The language model could not be loaded or did not answer."""

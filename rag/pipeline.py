@@ -1,0 +1,195 @@
+"""The orchestrator: question + chat history → a grounded, cited, streamed Answer.
+
+condense (only with history) → retrieve → context (dedupe, order, token budget, [n] labels) →
+prompt → stream → check citations. When retrieval finds nothing relevant the LLM is not called.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag import prompts
+from rag.citations import CitationCheck, check_citations
+from rag.config import Settings
+from rag.documents import Hit
+from rag.embeddings import Embedder, build_embedder
+from rag.llms import LLM, Message, build_llm
+from rag.stores import VectorStore, build_store
+
+
+@dataclass
+class Citation:
+    number: int
+    chunk_id: str
+    source: str
+    page: int | None
+    section: str | None
+    snippet: str
+    supported: bool
+
+
+@dataclass
+class Answer:
+    question: str
+    standalone_question: str
+    text: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    contexts: list[Hit] = field(default_factory=list)
+    checks: list[CitationCheck] = field(default_factory=list)
+    found: bool = True  # False: "not in your documents" (retrieval found nothing relevant)
+    grounded: bool = True  # False: the answer cites no passage validly
+    timings: dict[str, float] = field(default_factory=dict)
+    tokens: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def invalid_citations(self) -> list[int]:
+        return sorted({check.number for check in self.checks if not check.valid})
+
+    @property
+    def unsupported(self) -> list[CitationCheck]:
+        return [check for check in self.checks if check.valid and not check.supported]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question, "standalone_question": self.standalone_question, "answer": self.text,
+            "found": self.found, "grounded": self.grounded,
+            "citations": [vars(c) for c in self.citations],
+            "invalid_citations": self.invalid_citations,
+            "unsupported": [{"number": c.number, "sentence": c.sentence} for c in self.unsupported],
+            "contexts": [{"id": h.id, "score": round(h.score, 4), "source": h.metadata.get("source"),
+                          "text": h.text} for h in self.contexts],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()}, "tokens": self.tokens,
+        }
+
+
+class AnswerStream:
+    """Iterate for the answer's tokens; `.answer` holds the checked Answer once iteration ends."""
+
+    def __init__(self, tokens: Iterator[str], answer: Answer):
+        self._tokens = tokens
+        self.answer = answer
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._tokens
+
+
+class RagPipeline:
+    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, llm: LLM | None = None,
+                 store: VectorStore | None = None):
+        self.settings = settings
+        self.embedder = embedder or build_embedder(settings.embedding)
+        self.llm = llm or build_llm(settings.llm)
+        self.store = store or build_store(settings.store, self.embedder.name, self.embedder.dimension)
+
+    def ask(self, question: str, history: list[Message] | None = None) -> Answer:
+        stream = self.stream(question, history)
+        for _ in stream:
+            pass
+        return stream.answer
+
+    def stream(self, question: str, history: list[Message] | None = None) -> AnswerStream:
+        history = list(history or [])[-self.settings.answer.history_turns * 2 :]
+        answer = Answer(question=question, standalone_question=question)
+        return AnswerStream(self._run(answer, history), answer)
+
+    def _run(self, answer: Answer, history: list[Message]) -> Iterator[str]:
+        cfg = self.settings.answer
+        started = time.perf_counter()
+        if history:
+            completion = self.llm.complete(prompts.condense_messages(answer.question, history), max_tokens=64,
+                                           temperature=0.0)
+            answer.standalone_question = completion.text.strip().splitlines()[0].strip() if completion.text.strip() \
+                else answer.question
+            answer.tokens["condense"] = completion.prompt_tokens + completion.completion_tokens
+        answer.timings["condense"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        hits = self.retrieve(answer.standalone_question)
+        answer.timings["retrieve"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        answer.contexts = self._fit(hits)
+        answer.timings["context"] = time.perf_counter() - started
+        if not answer.contexts or answer.contexts[0].score < cfg.min_score:
+            answer.found, answer.grounded, answer.contexts = False, False, []
+            answer.text = prompts.NO_ANSWER
+            yield answer.text
+            return
+
+        started = time.perf_counter()
+        messages = prompts.answer_messages(answer.standalone_question, self.context_block(answer.contexts), history)
+        first_token = None
+        parts: list[str] = []
+        constraint = {"grammar": prompts.CITED_ANSWER_GRAMMAR} if getattr(self.llm, "supports_grammar", False) else {}
+        for token in self.llm.stream(messages, **constraint):
+            if first_token is None:
+                first_token = time.perf_counter() - started
+            parts.append(token)
+            yield token
+        answer.timings["first_token"] = first_token or 0.0
+        answer.timings["generate"] = time.perf_counter() - started
+        answer.text = "".join(parts).strip()
+        answer.tokens["generated"] = len(parts)
+
+        started = time.perf_counter()
+        self._check(answer)
+        answer.timings["citations"] = time.perf_counter() - started
+        if not answer.found:
+            return
+        if not answer.grounded:
+            note = f"\n\n{prompts.UNSUPPORTED_NOTE if answer.citations else prompts.UNCITED_NOTE}"
+            answer.text += note
+            yield note
+
+    def retrieve(self, question: str) -> list[Hit]:
+        return self.store.search(self.embedder.embed_query(question), k=self.settings.answer.k)
+
+    def _fit(self, hits: list[Hit]) -> list[Hit]:
+        """Dedupe (same id or same text), keep the score order, stop at the token budget."""
+        kept: list[Hit] = []
+        seen: set[str] = set()
+        budget = self.settings.answer.context_tokens
+        for hit in sorted(hits, key=lambda h: h.score, reverse=True):
+            key = " ".join(hit.text.split())
+            if hit.id in seen or key in seen:
+                continue
+            cost = self.embedder.count_tokens(hit.text) + 16  # + the label line
+            if kept and cost > budget:
+                break
+            seen.update((hit.id, key))
+            budget -= cost
+            kept.append(hit)
+        return kept
+
+    @staticmethod
+    def context_block(contexts: list[Hit]) -> str:
+        blocks = []
+        for number, hit in enumerate(contexts, start=1):
+            meta = hit.metadata
+            where = ", ".join(str(part) for part in (
+                meta.get("source"), f"page {meta['page']}" if meta.get("page") else None, meta.get("section"),
+            ) if part)
+            blocks.append(f"[{number}] ({where})\n{hit.text.strip()}")
+        return "\n\n".join(blocks)
+
+    def _check(self, answer: Answer) -> None:
+        cfg = self.settings.answer
+        if prompts.NO_ANSWER.rstrip(".").lower() in answer.text.lower():
+            answer.found, answer.grounded = False, False
+            return
+        passages = [hit.text for hit in answer.contexts]
+        answer.checks = check_citations(answer.text, passages, self.embedder.embed_documents, cfg.min_lexical,
+                                        cfg.min_cosine)
+        cited = sorted({check.number for check in answer.checks if check.valid})
+        for number in cited:
+            hit = answer.contexts[number - 1]
+            supported = any(c.supported for c in answer.checks if c.number == number)
+            answer.citations.append(Citation(
+                number=number, chunk_id=hit.id, source=str(hit.metadata.get("source", "")),
+                page=hit.metadata.get("page"), section=hit.metadata.get("section"),
+                snippet=" ".join(hit.text.split())[:240], supported=supported,
+            ))
+        answer.grounded = any(citation.supported for citation in answer.citations)

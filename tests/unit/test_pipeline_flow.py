@@ -1,0 +1,104 @@
+"""The orchestrator's control flow with a scripted LLM (fast); the real-model tests are in integration/."""
+
+import re
+
+import pytest
+
+from ingest.run import ingest
+from rag import prompts
+from rag.llms.base import Completion
+from rag.pipeline import RagPipeline
+
+from ..conftest import EXAMPLES
+
+
+class ScriptedLLM:
+    """Returns queued texts; records every call. A stand-in for speed only."""
+
+    name = "scripted"
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = []
+
+    def complete(self, messages, **kw):
+        self.calls.append(("complete", messages))
+        return Completion(self.answers.pop(0), prompt_tokens=10, completion_tokens=5)
+
+    def stream(self, messages, **kw):
+        self.calls.append(("stream", messages))
+        yield from re.findall(r"\S+\s*", self.answers.pop(0))  # word by word, like a model streams
+
+    def complete_json(self, messages, schema, **kw):
+        raise NotImplementedError
+
+
+@pytest.fixture(scope="module")
+def store_settings(tmp_path_factory, embedder):
+    from rag.config import Settings
+
+    settings = Settings(store={"path": str(tmp_path_factory.mktemp("flow") / "chroma"), "collection": "flow"})
+    ingest([EXAMPLES], settings, embedder=embedder)
+    return settings
+
+
+def pipeline(settings, embedder, llm):
+    return RagPipeline(settings, embedder=embedder, llm=llm)
+
+
+def test_nothing_relevant_means_no_llm_call(store_settings, embedder):
+    llm = ScriptedLLM()
+    answer = pipeline(store_settings, embedder, llm).ask("What is the capital of France?")
+    assert not answer.found and answer.text == prompts.NO_ANSWER
+    assert llm.calls == [] and answer.contexts == []
+
+
+def test_cited_answer_is_checked_and_sources_listed(store_settings, embedder):
+    llm = ScriptedLLM("On a full charge the battery lasts between 60 and 110 km [1]. It flies [9].")
+    answer = pipeline(store_settings, embedder, llm).ask("How far does the Aurora go on a full charge?")
+    assert answer.found and answer.grounded
+    assert answer.contexts[0].metadata["source"] == "aurora-e-bike-manual.md"
+    assert [c.number for c in answer.citations] == [1]
+    assert answer.citations[0].source == "aurora-e-bike-manual.md" and answer.citations[0].supported
+    assert answer.invalid_citations == [9]
+    [kind, messages] = llm.calls[0]
+    assert kind == "stream" and "[1] (aurora-e-bike-manual.md" in messages[-1]["content"]
+    assert set(answer.timings) >= {"condense", "retrieve", "context", "first_token", "generate", "citations"}
+
+
+def test_an_answer_without_valid_citations_is_flagged(store_settings, embedder):
+    llm = ScriptedLLM("The battery lasts a long time.")
+    answer = pipeline(store_settings, embedder, llm).ask("How far does the Aurora go on a full charge?")
+    assert answer.found and not answer.grounded
+    assert answer.text.endswith(prompts.UNCITED_NOTE)
+
+
+def test_the_model_saying_not_found_is_respected(store_settings, embedder):
+    llm = ScriptedLLM(prompts.NO_ANSWER)
+    answer = pipeline(store_settings, embedder, llm).ask("What colour is the Aurora's saddle?")
+    assert not answer.found and answer.citations == []
+
+
+def test_a_follow_up_is_condensed_with_history(store_settings, embedder):
+    llm = ScriptedLLM("When was the Aurora e-bike launched?", "The Aurora was launched in March 2023 [1][2][3].")
+    history = [{"role": "user", "content": "Tell me about the Aurora e-bike warranty."},
+               {"role": "assistant", "content": "The frame has a 5-year warranty [1]."}]
+    answer = pipeline(store_settings, embedder, llm).ask("and when was it launched?", history)
+    assert answer.standalone_question == "When was the Aurora e-bike launched?"
+    assert llm.calls[0][0] == "complete" and "Tell me about the Aurora" in llm.calls[0][1][-1]["content"]
+    assert answer.contexts[0].metadata["source"] == "aurora-e-bike-manual.md"
+    supported = [c.number for c in answer.citations if c.supported]
+    assert supported and all("March 2023" in answer.contexts[n - 1].text for n in supported)
+    assert answer.grounded
+
+
+def test_context_is_deduplicated_and_fits_the_budget(store_settings, embedder):
+    from rag.config import Settings
+
+    settings = Settings(**{**store_settings.model_dump(by_alias=True), "answer": {"k": 8, "context_tokens": 300}})
+    flow = pipeline(settings, embedder, ScriptedLLM())
+    hits = flow.retrieve("battery charging and warranty")
+    doubled = hits + hits
+    kept = flow._fit(doubled)
+    assert len({h.id for h in kept}) == len(kept)
+    assert sum(embedder.count_tokens(h.text) + 16 for h in kept) <= 300 or len(kept) == 1
