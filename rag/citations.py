@@ -25,6 +25,8 @@ _STOPWORDS = frozenset({
     "than", "then", "these", "those", "also",
 })
 
+_MIN_CLAIM_WORDS = 3
+
 Embed = Callable[[list[str]], np.ndarray]
 
 
@@ -76,7 +78,10 @@ def check_citations(answer: str, passages: list[str], embed: Embed | None = None
                 continue
             words = content_words(claim)
             lexical = len(words & content_words(passages[number - 1])) / len(words) if words else 0.0
-            check = CitationCheck(number, sentence, valid=True, supported=lexical >= min_lexical, lexical=lexical)
+            # Word overlap means little for a claim of one or two words ("PWNED [1]"): those go to the
+            # embedding check instead.
+            lexical_ok = lexical >= min_lexical and len(words) >= _MIN_CLAIM_WORDS
+            check = CitationCheck(number, sentence, valid=True, supported=lexical_ok, lexical=lexical)
             checks.append(check)
             if not check.supported and embed is not None and claim:
                 pending.append((check, claim, passages[number - 1]))

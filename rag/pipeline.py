@@ -172,7 +172,7 @@ class RagPipeline:
             where = ", ".join(str(part) for part in (
                 meta.get("source"), f"page {meta['page']}" if meta.get("page") else None, meta.get("section"),
             ) if part)
-            blocks.append(f"[{number}] ({where})\n{hit.text.strip()}")
+            blocks.append(f"[{number}] ({where})\n{prompts.neutralize_instructions(hit.text.strip())}")
         return "\n\n".join(blocks)
 
     def _check(self, answer: Answer) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rag.llms.base import Message
 
 ANSWER_VERSION = "answer-v1"
@@ -46,6 +48,22 @@ the conversation. Keep names and details from the conversation that the question
 question only."""
 
 
+# Known prompt-injection phrasings. A heuristic filter (it catches the common patterns, not every
+# attack): matching sentences are replaced in the prompt, never in what the user is shown.
+_INJECTION = re.compile(
+    r"[^.!?\n]*\b(?:ignore|disregard|forget)\b[^.!?\n]*\b(?:instructions?|prompts?|rules|above|context)\b[^.!?\n]*[.!?]?"
+    r"|[^.!?\n]*\b(?:reply|respond|answer|say|output)\b[^.!?\n]*\b(?:only|just)\b[^.!?\n]*\bwith\b[^.!?\n]*[.!?]?"
+    r"|[^.!?\n]*\b(?:you are now|new instructions?|system prompt)\b[^.!?\n]*[.!?]?",
+    re.IGNORECASE,
+)
+INJECTION_PLACEHOLDER = "[an instruction inside this document was removed]"
+
+
+def neutralize_instructions(text: str) -> str:
+    """The passage with instruction-like sentences replaced, for use inside a prompt."""
+    return _INJECTION.sub(lambda found: " " * found.group(0).startswith(" ") + INJECTION_PLACEHOLDER, text)
+
+
 def answer_messages(question: str, context: str, history: list[Message]) -> list[Message]:
     recent = [m for m in history if m["role"] in ("user", "assistant")][-4:]
     return [
@@ -56,10 +74,21 @@ def answer_messages(question: str, context: str, history: list[Message]) -> list
     ]
 
 
+def _condense_request(transcript: str, question: str) -> str:
+    return f"Conversation:\n{transcript}\n\nLast question: {question}\n\nStandalone question:"
+
+
+CONDENSE_EXAMPLE: list[Message] = [
+    {"role": "user", "content": _condense_request(
+        "user: What does the museum pass cost?\nassistant: The pass costs 40 euros [1].", "and how long is it valid?")},
+    {"role": "assistant", "content": "How long is the museum pass valid?"},
+]
+
+
 def condense_messages(question: str, history: list[Message]) -> list[Message]:
     transcript = "\n".join(f"{m['role']}: {m['content']}" for m in history[-6:])
     return [
         {"role": "system", "content": CONDENSE_SYSTEM},
-        {"role": "user",
-         "content": f"Conversation:\n{transcript}\n\nLast question: {question}\n\nStandalone question:"},
+        *CONDENSE_EXAMPLE,
+        {"role": "user", "content": _condense_request(transcript, question)},
     ]

@@ -39,7 +39,7 @@ def test_demo_command_ingests_samples_and_answers_a_search(fresh_clone):
     result = subprocess.run(["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "│   8 │" in result.stderr  # eight sample files ingested as new
+    assert "│   9 │" in result.stderr  # nine sample files ingested as new
     top = result.stdout.split("Sample search:")[1].split("\n2. ")[0]
     assert "aurora-e-bike-manual.md" in top and "60 and 110 km" in " ".join(top.split())
     assert (clone / ".rag" / "chroma").is_dir()

@@ -47,7 +47,7 @@ def test_ingest_then_search_from_the_command_line(tmp_path, documents_dir):
     assert "failed locked.pdf: encrypted PDF" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
     report = json.loads(report_file.read_text())
-    assert report["counts"] == {"new": 8, "changed": 0, "unchanged": 0, "removed": 0, "failed": 1}
+    assert report["counts"] == {"new": 9, "changed": 0, "unchanged": 0, "removed": 0, "failed": 1}
     assert report["exit_code"] == 1 and report["chunks_written"] > 20
 
     search = run("rag", "search", "What does error E07 mean?", "-k", "2", "--json", cwd=tmp_path, env_extra=env)
