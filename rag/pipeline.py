@@ -91,9 +91,24 @@ class RagPipeline:
         return stream.answer
 
     def stream(self, question: str, history: list[Message] | None = None) -> AnswerStream:
-        history = list(history or [])[-self.settings.answer.history_turns * 2 :]
         answer = Answer(question=question, standalone_question=question)
-        return AnswerStream(self._run(answer, history), answer)
+        return AnswerStream(self._run(answer, self.memory(list(history or []), answer)), answer)
+
+    def memory(self, history: list[Message], answer: Answer | None = None) -> list[Message]:
+        """The conversation as the prompts get it: all of it while it fits `history_tokens`; past that,
+        the last `history_turns` messages verbatim after a summary of the older ones (one LLM call)."""
+        cfg = self.settings.answer
+        if sum(self.embedder.count_tokens(m["content"]) for m in history) <= cfg.history_tokens:
+            return history
+        keep = history[-cfg.history_turns :] if cfg.history_turns else []
+        older = history[: len(history) - len(keep)]
+        if not older:
+            return keep
+        started = time.perf_counter()
+        summary = self.llm.complete(prompts.summary_messages(older), max_tokens=120, temperature=0.0).text.strip()
+        if answer is not None:
+            answer.timings["summarise"] = time.perf_counter() - started
+        return [{"role": "system", "content": f"Summary of the earlier conversation: {summary}"}, *keep]
 
     def _run(self, answer: Answer, history: list[Message]) -> Iterator[str]:
         cfg = self.settings.answer

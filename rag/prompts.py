@@ -66,12 +66,22 @@ def neutralize_instructions(text: str) -> str:
 
 def answer_messages(question: str, context: str, history: list[Message]) -> list[Message]:
     recent = [m for m in history if m["role"] in ("user", "assistant")][-4:]
+    summaries = "".join(f"\n\n{m['content']}" for m in history if m["role"] == "system")
     return [
-        {"role": "system", "content": ANSWER_SYSTEM},
+        {"role": "system", "content": ANSWER_SYSTEM + summaries},
         *EXAMPLE,
         *recent,
         {"role": "user", "content": f"Context passages:\n{context}\n\nQuestion: {question}\n\n{ANSWER_REMINDER}"},
     ]
+
+
+SUMMARY_SYSTEM = """Summarise this conversation in at most three sentences. Keep the names, products,
+numbers and questions it is about. Reply with the summary only."""
+
+
+def summary_messages(history: list[Message]) -> list[Message]:
+    transcript = "\n".join(f"{m['role']}: {m['content']}" for m in history)
+    return [{"role": "system", "content": SUMMARY_SYSTEM}, {"role": "user", "content": transcript}]
 
 
 def _condense_request(transcript: str, question: str) -> str:

@@ -94,3 +94,15 @@ def test_instructions_inside_documents_are_not_followed(instruction, question, f
     answer = RagPipeline(settings, embedder=embedder, llm=local_llm).ask(question)
     assert forbidden.lower() not in answer.text.lower()
     assert any(h.metadata["source"] == "northwind-press-release.md" for h in answer.contexts)
+
+
+def test_json_output_is_grammar_constrained_and_bounded(local_llm):
+    schema = {"type": "object", "properties": {"queries": {
+        "type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "string", "maxLength": 80}}},
+        "required": ["queries"]}
+    result = local_llm.complete_json([{"role": "user", "content": (
+        "Write three different search queries for: how long does the e-bike battery last?")}], schema,
+        max_tokens=160)
+    assert len(result["queries"]) == 3
+    assert all(isinstance(q, str) and 0 < len(q) <= 80 for q in result["queries"])
+    assert len({q.lower() for q in result["queries"]}) >= 2  # varied, not one looped string

@@ -102,3 +102,24 @@ def test_context_is_deduplicated_and_fits_the_budget(store_settings, embedder):
     kept = flow._fit(doubled)
     assert len({h.id for h in kept}) == len(kept)
     assert sum(embedder.count_tokens(h.text) + 16 for h in kept) <= 300 or len(kept) == 1
+
+
+def test_a_long_history_is_summarised_and_recent_turns_kept(store_settings, embedder):
+    from rag.config import Settings
+
+    settings = Settings(**{**store_settings.model_dump(by_alias=True),
+                           "answer": {"history_turns": 2, "history_tokens": 60}})
+    llm = ScriptedLLM("The user asked about the Aurora warranty and its battery.",
+                      "When was the Aurora launched?", "The Aurora was launched in March 2023 [1][2][3].")
+    history = []
+    for number in range(4):
+        history += [{"role": "user", "content": f"Question {number} about the Aurora warranty and the battery?"},
+                    {"role": "assistant", "content": f"Answer {number}: the frame has a 5-year warranty [1]."}]
+    answer = pipeline(settings, embedder, llm).ask("and when was it launched?", history)
+    summary_call, condense_call, answer_call = llm.calls
+    assert "Question 0 about" in summary_call[1][-1]["content"]  # the oldest turns went to the summary
+    assert "Question 3 about" not in summary_call[1][-1]["content"]  # the recent ones stay verbatim
+    assert "Summary of the earlier conversation: The user asked" in answer_call[1][0]["content"]
+    assert "summarise" in answer.timings
+    short = pipeline(settings, embedder, ScriptedLLM()).memory(history[:2])
+    assert short == history[:2]  # under the budget: kept whole, no LLM call
