@@ -106,3 +106,22 @@ def test_json_output_is_grammar_constrained_and_bounded(local_llm):
     assert len(result["queries"]) == 3
     assert all(isinstance(q, str) and 0 < len(q) <= 80 for q in result["queries"])
     assert len({q.lower() for q in result["queries"]}) >= 2  # varied, not one looped string
+
+
+def test_the_chat_repl_remembers_the_conversation(rag):
+    import os
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAG__STORE__PATH": rag.settings.store.path,
+           "RAG__STORE__COLLECTION": rag.settings.store.collection, "RAG__LLM__N_THREADS": "2"}
+    result = subprocess.run([sys.executable, "-m", "rag", "chat"], input=(
+        "What warranty does the Aurora e-bike have?\nand when was it launched?\n\n"), env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    replies = [line for line in result.stdout.splitlines() if "rag> " in line]
+    assert len(replies) == 2
+    assert "2023" in replies[1]  # the follow-up was understood through the history
+    assert "aurora-e-bike-manual.md" in result.stdout

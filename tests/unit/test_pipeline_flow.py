@@ -117,6 +117,7 @@ def test_a_long_history_is_summarised_and_recent_turns_kept(store_settings, embe
                     {"role": "assistant", "content": f"Answer {number}: the frame has a 5-year warranty [1]."}]
     answer = pipeline(settings, embedder, llm).ask("and when was it launched?", history)
     summary_call, condense_call, answer_call = llm.calls
+    assert condense_call[0] == "complete" and "Summary of the earlier" in condense_call[1][-1]["content"]
     assert "Question 0 about" in summary_call[1][-1]["content"]  # the oldest turns went to the summary
     assert "Question 3 about" not in summary_call[1][-1]["content"]  # the recent ones stay verbatim
     assert "Summary of the earlier conversation: The user asked" in answer_call[1][0]["content"]
