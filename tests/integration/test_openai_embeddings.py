@@ -5,7 +5,6 @@ standing in for vLLM/TEI/Ollama, which cannot run here. The answers must equal l
 """
 
 import os
-import socket
 import subprocess
 import sys
 
@@ -17,14 +16,10 @@ from rag.errors import EmbeddingError
 from rag.search import dense_search
 
 from ..conftest import EXAMPLES, REPO
+from ..support.net import free_port
 
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

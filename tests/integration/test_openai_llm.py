@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,15 +13,12 @@ from rag import models
 from rag.errors import LLMError
 from rag.llms.openai_compat import OpenAICompatLLM
 
+from ..support.net import free_port
+
 pytestmark = pytest.mark.slow
 
 QUESTION = [{"role": "user", "content": "Say hello in one short sentence."}]
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
