@@ -54,8 +54,14 @@ def work_ours(data: list[str], store: str) -> dict:
     started = time.perf_counter()
     report = ingest(data, settings, embedder=embedder)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "model_load_s": load_seconds, "chunks": report.chunks_written,
-            "embedded": report.chunks_embedded, "failed": len(report.failed), "rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "model_load_s": load_seconds,
+        "chunks": report.chunks_written,
+        "embedded": report.chunks_embedded,
+        "failed": len(report.failed),
+        "rss_mb": peak_rss_mb(),
+    }
 
 
 def work_texts(store: str, out: str) -> dict:
@@ -96,8 +102,9 @@ def work_langchain(data: str, store: str, limit: int) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    embeddings = HuggingFaceEmbeddings(model_name=model_path(), model_kwargs={"device": "cpu"},
-                                       encode_kwargs={"normalize_embeddings": True})
+    embeddings = HuggingFaceEmbeddings(
+        model_name=model_path(), model_kwargs={"device": "cpu"}, encode_kwargs={"normalize_embeddings": True}
+    )
     started = time.perf_counter()
     documents = []
     with open(data, encoding="utf-8") as handle:
@@ -105,24 +112,42 @@ def work_langchain(data: str, store: str, limit: int) -> dict:
             if limit and number >= limit:
                 break
             record = json.loads(line)
-            documents.append(Document(page_content=f"{record['title']}\n\n{record['text']}",
-                                      metadata={"source": data, "id": record["_id"]}))
+            documents.append(
+                Document(
+                    page_content=f"{record['title']}\n\n{record['text']}",
+                    metadata={"source": data, "id": record["_id"]},
+                )
+            )
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=100)
     chunks = splitter.split_documents(documents)
     Chroma.from_documents(chunks, embeddings, persist_directory=store, collection_name="scifact")
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "chunks": len(chunks), "rss_mb": peak_rss_mb(),
-            "tokens": model_tokens([chunk.page_content for chunk in chunks])}
+    return {
+        "seconds": seconds,
+        "chunks": len(chunks),
+        "rss_mb": peak_rss_mb(),
+        "tokens": model_tokens([chunk.page_content for chunk in chunks]),
+    }
 
 
 WORKERS = {"ours": work_ours, "texts": work_texts, "raw": work_raw, "langchain": work_langchain}
 
 
 def spawn(name: str, *args) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "PYTHONPATH": str(REPO),
-           "TOKENIZERS_PARALLELISM": "false"}
-    result = subprocess.run([sys.executable, __file__, "--worker", name, json.dumps(args)], env=env,
-                            capture_output=True, text=True, check=False)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "PYTHONPATH": str(REPO),
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, __file__, "--worker", name, json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise SystemExit(f"worker {name} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -173,23 +198,59 @@ def main() -> None:
     console.print(f"4x corpus: {four}")
 
     rows = [
-        ("our ingest (end to end, model loaded)", f"{ours['seconds']:.1f} s", ours["chunks"], ours["tokens"],
-         f"{ours['chunks'] / ours['seconds']:.1f}", f"{ours['rss_mb']:.0f} MB", ""),
-        ("raw SentenceTransformer.encode, same chunks", f"{raw['seconds']:.1f} s", raw["chunks"], ours["tokens"],
-         f"{raw['chunks'] / raw['seconds']:.1f}", f"{raw['rss_mb']:.0f} MB",
-         f"ours/raw chunks/s = {raw['seconds'] / ours['seconds']:.2f} (target ≥ 0.9)"),
+        (
+            "our ingest (end to end, model loaded)",
+            f"{ours['seconds']:.1f} s",
+            ours["chunks"],
+            ours["tokens"],
+            f"{ours['chunks'] / ours['seconds']:.1f}",
+            f"{ours['rss_mb']:.0f} MB",
+            "",
+        ),
+        (
+            "raw SentenceTransformer.encode, same chunks",
+            f"{raw['seconds']:.1f} s",
+            raw["chunks"],
+            ours["tokens"],
+            f"{raw['chunks'] / raw['seconds']:.1f}",
+            f"{raw['rss_mb']:.0f} MB",
+            f"ours/raw chunks/s = {raw['seconds'] / ours['seconds']:.2f} (target ≥ 0.9)",
+        ),
     ]
     if langchain:
-        rows.append(("stock LangChain (1000/100 chars, Chroma.from_documents)", f"{langchain['seconds']:.1f} s",
-                     langchain["chunks"], langchain["tokens"], f"{langchain['chunks'] / langchain['seconds']:.1f}",
-                     f"{langchain['rss_mb']:.0f} MB",
-                     f"corpus time LangChain/ours = {langchain['seconds'] / ours['seconds']:.2f}× (target ≥ 1.5)"))
-    rows.append(("re-ingest, nothing changed", f"{again['seconds']:.2f} s", again["chunks"], 0, "-",
-                 f"{again['rss_mb']:.0f} MB",
-                 f"first/re-ingest = {ours['seconds'] / again['seconds']:.0f}× (target ≥ 50)"))
-    rows.append(("our ingest, 4× corpus (4 files)", f"{four['seconds']:.1f} s", four["chunks"], "-",
-                 f"{four['chunks'] / four['seconds']:.1f}", f"{four['rss_mb']:.0f} MB",
-                 f"peak RSS 4×/1× = {four['rss_mb'] / ours['rss_mb']:.2f} (flat ≈ 1)"))
+        rows.append(
+            (
+                "stock LangChain (1000/100 chars, Chroma.from_documents)",
+                f"{langchain['seconds']:.1f} s",
+                langchain["chunks"],
+                langchain["tokens"],
+                f"{langchain['chunks'] / langchain['seconds']:.1f}",
+                f"{langchain['rss_mb']:.0f} MB",
+                f"corpus time LangChain/ours = {langchain['seconds'] / ours['seconds']:.2f}× (target ≥ 1.5)",
+            )
+        )
+    rows.append(
+        (
+            "re-ingest, nothing changed",
+            f"{again['seconds']:.2f} s",
+            again["chunks"],
+            0,
+            "-",
+            f"{again['rss_mb']:.0f} MB",
+            f"first/re-ingest = {ours['seconds'] / again['seconds']:.0f}× (target ≥ 50)",
+        )
+    )
+    rows.append(
+        (
+            "our ingest, 4× corpus (4 files)",
+            f"{four['seconds']:.1f} s",
+            four["chunks"],
+            "-",
+            f"{four['chunks'] / four['seconds']:.1f}",
+            f"{four['rss_mb']:.0f} MB",
+            f"peak RSS 4×/1× = {four['rss_mb'] / ours['rss_mb']:.2f} (flat ≈ 1)",
+        )
+    )
     table = Table(title=f"Ingest benchmark — SciFact, {documents} abstracts, {os.cpu_count()} CPU cores")
     for column in ("run", "time", "chunks", "tokens embedded", "chunks/s", "peak RSS", "ratio"):
         table.add_column(column)
@@ -197,9 +258,19 @@ def main() -> None:
         table.add_row(*(str(cell) for cell in row))
     console.print(table)
     options.out.mkdir(parents=True, exist_ok=True)
-    (options.out / "ingest_bench.json").write_text(json.dumps(
-        {"documents": documents, "ours": ours, "reingest": again, "raw": raw, "langchain": langchain,
-         "four_x": four}, indent=2))
+    (options.out / "ingest_bench.json").write_text(
+        json.dumps(
+            {
+                "documents": documents,
+                "ours": ours,
+                "reingest": again,
+                "raw": raw,
+                "langchain": langchain,
+                "four_x": four,
+            },
+            indent=2,
+        )
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

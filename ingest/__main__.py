@@ -40,8 +40,9 @@ def main(
     try:
         settings = load_config(config)
         with RichProgress(console, enabled=not quiet and not dry_run) as progress:
-            report = ingest(list(paths), settings, dry_run=dry_run, prune=prune, progress=progress,
-                            on_plan=progress.plan)
+            report = ingest(
+                list(paths), settings, dry_run=dry_run, prune=prune, progress=progress, on_plan=progress.plan
+            )
     except RagError as exc:
         fail(console, exc, debug)
     except KeyboardInterrupt:

@@ -48,8 +48,9 @@ class Manifest:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock_file.close()
-            raise StoreError(f"another ingest is running on this store (lock {self._lock_file.name}); "
-                             "wait for it to finish") from None
+            raise StoreError(
+                f"another ingest is running on this store (lock {self._lock_file.name}); wait for it to finish"
+            ) from None
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -58,8 +59,7 @@ class Manifest:
 
     def entries(self) -> dict[str, SourceEntry]:
         with self._mutex:
-            rows = self._db.execute(
-                "SELECT source, path, file_hash, chunk_ids, ingested_at FROM sources").fetchall()
+            rows = self._db.execute("SELECT source, path, file_hash, chunk_ids, ingested_at FROM sources").fetchall()
         return {row[0]: SourceEntry(row[0], row[1], row[2], json.loads(row[3]), row[4]) for row in rows}
 
     def pending(self) -> list[str]:

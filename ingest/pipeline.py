@@ -71,8 +71,15 @@ def crash_point(step: str, _counts: Counter = Counter()) -> None:  # noqa: B006 
 
 
 class IngestPipeline:
-    def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore, manifest: Manifest,
-                 report: IngestReport, progress: Progress):
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        store: VectorStore,
+        manifest: Manifest,
+        report: IngestReport,
+        progress: Progress,
+    ):
         self.settings = settings
         self.embedder = embedder
         self.store = store
@@ -139,10 +146,16 @@ class IngestPipeline:
                 occurrence = occurrences[text_hash]
                 occurrences[text_hash] += 1
                 metadata = {
-                    "title": Path(source).stem, **document.metadata,
-                    "source": source, "file_type": job.file.path.suffix.lower().lstrip("."),
-                    "chunk_index": index, "start": piece.start, "end": piece.end,
-                    "file_hash": job.file_hash, "chunk_hash": text_hash, "ingested_at": self.ingested_at,
+                    "title": Path(source).stem,
+                    **document.metadata,
+                    "source": source,
+                    "file_type": job.file.path.suffix.lower().lstrip("."),
+                    "chunk_index": index,
+                    "start": piece.start,
+                    "end": piece.end,
+                    "file_hash": job.file_hash,
+                    "chunk_hash": text_hash,
+                    "ingested_at": self.ingested_at,
                 }
                 if piece.section:
                     metadata["section"] = piece.section
@@ -226,7 +239,10 @@ class IngestPipeline:
     # -- writer thread ---------------------------------------------------------------------------
     def _write_all(self, writes: queue.Queue) -> None:
         handlers: dict[str, Callable[..., None]] = {
-            "begin": self._begin, "write": self._write, "commit": self._commit, "fail": self._fail,
+            "begin": self._begin,
+            "write": self._write,
+            "commit": self._commit,
+            "fail": self._fail,
         }
         for item in iter(writes.get, None):
             if self._writer_error is not None:
@@ -255,8 +271,14 @@ class IngestPipeline:
         crash_point("stale")
         self.manifest.commit(job.file.source, str(job.file.path), job.file_hash, job.new_ids)
         crash_point("commit")
-        self.report.files.append(FileOutcome(job.file.source, job.status, len(job.new_ids),  # type: ignore[arg-type]
-                                             warnings=job.warnings))
+        self.report.files.append(
+            FileOutcome(
+                job.file.source,
+                job.status,
+                len(job.new_ids),  # type: ignore[arg-type]
+                warnings=job.warnings,
+            )
+        )
         self.progress.file_done(job.file.source)
 
     def _fail(self, job: Job, reason: str) -> None:

@@ -18,8 +18,13 @@ class RichProgress(Progress):
 
         self.enabled = enabled
         self._bar = RichBar(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
             disable=not enabled,
         )
         self._files = None

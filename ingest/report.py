@@ -59,8 +59,7 @@ class IngestReport:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.update(counts=self.counts, chunks_per_second=round(self.chunks_per_second, 2),
-                    exit_code=self.exit_code)
+        data.update(counts=self.counts, chunks_per_second=round(self.chunks_per_second, 2), exit_code=self.exit_code)
         return data
 
     def to_json(self) -> str:
@@ -76,20 +75,30 @@ def render(report: IngestReport, console) -> None:
     for column in ("new", "changed", "unchanged", "removed", "failed", "chunks written", "time", "chunks/s"):
         table.add_column(column, justify="right")
     counts = report.counts
-    table.add_row(*(str(counts[s]) for s in STATUSES), str(report.chunks_written),
-                  f"{report.seconds:.1f} s", f"{report.chunks_per_second:.1f}")
+    table.add_row(
+        *(str(counts[s]) for s in STATUSES),
+        str(report.chunks_written),
+        f"{report.seconds:.1f} s",
+        f"{report.chunks_per_second:.1f}",
+    )
     console.print(table)
     if report.dry_run:
         for outcome in report.files:
             if outcome.status in ("new", "changed", "removed"):
-                console.print(f"  would ingest ({outcome.status}): {outcome.source}" if outcome.status != "removed"
-                              else f"  would remove: {outcome.source}")
+                console.print(
+                    f"  would ingest ({outcome.status}): {outcome.source}"
+                    if outcome.status != "removed"
+                    else f"  would remove: {outcome.source}"
+                )
     if report.recovered:
-        console.print(f"[yellow]recovered {len(report.recovered)} source(s) left half-written by an "
-                      f"interrupted run: {', '.join(report.recovered)}[/]")
+        console.print(
+            f"[yellow]recovered {len(report.recovered)} source(s) left half-written by an "
+            f"interrupted run: {', '.join(report.recovered)}[/]"
+        )
     if report.chunks_reused:
-        console.print(f"reused {report.chunks_reused} vector(s) of unchanged or repeated text; "
-                      f"embedded {report.chunks_embedded}")
+        console.print(
+            f"reused {report.chunks_reused} vector(s) of unchanged or repeated text; embedded {report.chunks_embedded}"
+        )
     for outcome in report.files:
         for warning in outcome.warnings:
             console.print(f"[yellow]warning[/] {outcome.source}: {warning}")

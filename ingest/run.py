@@ -33,9 +33,16 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def ingest(paths: list[str | Path], settings: Settings, *, dry_run: bool = False, prune: bool | None = None,
-           progress: Progress | None = None, embedder: Embedder | None = None,
-           on_plan=None) -> IngestReport:
+def ingest(
+    paths: list[str | Path],
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    prune: bool | None = None,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+    on_plan=None,
+) -> IngestReport:
     """Bring the store in line with the files under `paths`; only what changed is touched."""
     started = time.perf_counter()
     prune = settings.ingest.prune if prune is None else prune
@@ -90,14 +97,26 @@ def ingest(paths: list[str | Path], settings: Settings, *, dry_run: bool = False
 
 def settings_fingerprint(settings: Settings) -> str:
     """What decides the chunks and vectors of a file besides its bytes."""
-    relevant = {"loaders": settings.loaders.model_dump(), "splitter": settings.splitter.model_dump(),
-                "embedding": {"provider": settings.embedding.provider, "model": settings.embedding.model,
-                              "normalize": settings.embedding.normalize}}
+    relevant = {
+        "loaders": settings.loaders.model_dump(),
+        "splitter": settings.splitter.model_dump(),
+        "embedding": {
+            "provider": settings.embedding.provider,
+            "model": settings.embedding.model,
+            "normalize": settings.embedding.normalize,
+        },
+    }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _plan(found: Discovery, entries: dict[str, SourceEntry], pending: set[str], report: IngestReport,
-          prune: bool, stale_settings: bool = False) -> tuple[list[Job], list[str]]:
+def _plan(
+    found: Discovery,
+    entries: dict[str, SourceEntry],
+    pending: set[str],
+    report: IngestReport,
+    prune: bool,
+    stale_settings: bool = False,
+) -> tuple[list[Job], list[str]]:
     jobs: list[Job] = []
     seen: set[str] = set()
     for file in found.files:
@@ -113,10 +132,19 @@ def _plan(found: Discovery, entries: dict[str, SourceEntry], pending: set[str], 
             continue
         # A pending source is wiped during recovery, so it is ingested from scratch.
         known = entry is not None and file.source not in pending
-        jobs.append(Job(file=file, file_hash=digest, status="changed" if known else "new",
-                        old_ids=set(entry.chunk_ids) if known else set()))
-    removed = [source for source, entry in entries.items()
-               if prune and source not in seen and _under(Path(entry.path), found.scanned)]
+        jobs.append(
+            Job(
+                file=file,
+                file_hash=digest,
+                status="changed" if known else "new",
+                old_ids=set(entry.chunk_ids) if known else set(),
+            )
+        )
+    removed = [
+        source
+        for source, entry in entries.items()
+        if prune and source not in seen and _under(Path(entry.path), found.scanned)
+    ]
     return jobs, sorted(removed)
 
 

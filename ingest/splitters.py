@@ -55,8 +55,12 @@ class Splitter:
 
         size = cfg.chunk_size or max_tokens
         if size > max_tokens:
-            log.warning("splitter.chunk_size=%d is over the embedding model's %d-token window; using %d",
-                        size, max_tokens, max_tokens)
+            log.warning(
+                "splitter.chunk_size=%d is over the embedding model's %d-token window; using %d",
+                size,
+                max_tokens,
+                max_tokens,
+            )
             size = max_tokens
         self.chunk_size = size
         self.chunk_overlap = min(cfg.chunk_overlap, size // 4)
@@ -66,14 +70,20 @@ class Splitter:
         self._units = RecursiveCharacterTextSplitter(
             # Units no larger than the overlap, so that the overlap can be filled with whole units.
             # Sized in characters (~4 a token): cheap to cut; packing counts real tokens per unit.
-            chunk_size=unit_tokens * _CHARS_PER_TOKEN, chunk_overlap=0, length_function=len,
-            separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""], keep_separator="end",
+            chunk_size=unit_tokens * _CHARS_PER_TOKEN,
+            chunk_overlap=0,
+            length_function=len,
+            separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+            keep_separator="end",
             strip_whitespace=False,
         )
 
     def split(self, document: Document) -> Iterator[Piece]:
-        sections = (markdown_sections(document.text) if self.header_aware and document.format == "markdown"
-                    else [Section(document.text, 0, "")])
+        sections = (
+            markdown_sections(document.text)
+            if self.header_aware and document.format == "markdown"
+            else [Section(document.text, 0, "")]
+        )
         for section in sections:
             for start, end in self._spans(section.text):
                 # Trim surrounding whitespace; the span stays an exact slice of the document.
@@ -81,8 +91,12 @@ class Splitter:
                 start += len(raw) - len(raw.lstrip())
                 end -= len(raw) - len(raw.rstrip())
                 if end > start:
-                    yield Piece(text=section.text[start:end], start=section.start + start,
-                                end=section.start + end, section=section.path)
+                    yield Piece(
+                        text=section.text[start:end],
+                        start=section.start + start,
+                        end=section.start + end,
+                        section=section.path,
+                    )
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the chunks of one section."""
@@ -127,8 +141,7 @@ class Splitter:
             first = self._overlap_start(units, first, stop)
         return spans
 
-    def _close(self, text: str, units: list[tuple[int, int, int]], first: int,
-               stop: int) -> tuple[int, int, int]:
+    def _close(self, text: str, units: list[tuple[int, int, int]], first: int, stop: int) -> tuple[int, int, int]:
         start, end = units[first][0], units[stop - 1][1]
         # Joined units can tokenize a little longer than their sum; never hand the model more.
         while stop - first > 1 and self.count_tokens(text[start:end]) > self.chunk_size:

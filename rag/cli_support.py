@@ -22,8 +22,7 @@ OFFLINE_ENV = {
 def setup_environment(debug: bool = False) -> None:
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "chromadb", "pymilvus", "sentence_transformers", "transformers", "pypdf"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
     if not debug:

@@ -69,8 +69,14 @@ def resolve_model_path(model: str) -> tuple[str, str]:
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model; loaded on first use."""
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 32,
-                 normalize: bool = True, threads: int | None = None):
+    def __init__(
+        self,
+        model: str = "all-MiniLM-L6-v2",
+        device: str = "cpu",
+        batch_size: int = 32,
+        normalize: bool = True,
+        threads: int | None = None,
+    ):
         self.model_path, self.name = resolve_model_path(model)
         self.device = device
         self.batch_size = batch_size
@@ -154,8 +160,11 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=self.normalize,
-            convert_to_numpy=True, show_progress_bar=False,
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
 
@@ -168,8 +177,15 @@ class OpenAIEmbedder:
 
     request_batch = 64
 
-    def __init__(self, model: str, base_url: str, api_key_env: str = "OPENAI_API_KEY",
-                 max_tokens: int = 512, timeout_s: float = 60.0, normalize: bool = True):
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        max_tokens: int = 512,
+        timeout_s: float = 60.0,
+        normalize: bool = True,
+    ):
         self.name = model
         self.base_url = base_url.rstrip("/")
         self.api_key = os.environ.get(api_key_env, "")
@@ -201,16 +217,19 @@ class OpenAIEmbedder:
         for start in range(0, len(texts), self.request_batch):
             batch = texts[start : start + self.request_batch]
             try:
-                response = httpx.post(url, json={"model": self.name, "input": batch}, headers=headers,
-                                      timeout=self.timeout_s)
+                response = httpx.post(
+                    url, json={"model": self.name, "input": batch}, headers=headers, timeout=self.timeout_s
+                )
             except httpx.TimeoutException:
                 raise EmbeddingError(
-                    f"embedding server at {url} did not answer within {self.timeout_s:.0f} s") from None
+                    f"embedding server at {url} did not answer within {self.timeout_s:.0f} s"
+                ) from None
             except httpx.HTTPError as exc:
                 raise EmbeddingError(f"embedding server at {url} is unreachable ({exc}) — is it running?") from None
             if response.status_code != 200:
-                raise EmbeddingError(f"embedding server at {url} answered {response.status_code}: "
-                                     f"{response.text[:200]}")
+                raise EmbeddingError(
+                    f"embedding server at {url} answered {response.status_code}: {response.text[:200]}"
+                )
             data = sorted(response.json()["data"], key=lambda item: item["index"])
             rows.extend(item["embedding"] for item in data)
         vectors = np.asarray(rows, dtype=np.float32)
@@ -229,6 +248,5 @@ def build_embedder(cfg: EmbeddingConfig) -> Embedder:
     if cfg.provider == "openai":
         if not cfg.base_url:
             raise EmbeddingError("embedding.provider is 'openai' but embedding.base_url is not set")
-        return OpenAIEmbedder(cfg.model, cfg.base_url, cfg.api_key_env, cfg.max_tokens, cfg.timeout_s,
-                              cfg.normalize)
+        return OpenAIEmbedder(cfg.model, cfg.base_url, cfg.api_key_env, cfg.max_tokens, cfg.timeout_s, cfg.normalize)
     return SentenceTransformerEmbedder(cfg.model, cfg.device, cfg.batch_size, cfg.normalize, cfg.threads)

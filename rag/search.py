@@ -9,8 +9,9 @@ from rag.errors import StoreError
 from rag.stores import Filter, build_store
 
 
-def dense_search(settings: Settings, query: str, k: int = 5, filter: Filter | None = None,
-                 embedder: Embedder | None = None) -> list[Hit]:
+def dense_search(
+    settings: Settings, query: str, k: int = 5, filter: Filter | None = None, embedder: Embedder | None = None
+) -> list[Hit]:
     """Top-k chunks for `query` from the configured store."""
     embedder = embedder or build_embedder(settings.embedding)
     store = build_store(settings.store, embedder.name, embedder.dimension)

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 for key, value in {
-    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
-    "RAGAS_DO_NOT_TRACK": "true", "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "RAGAS_DO_NOT_TRACK": "true",
+    "TOKENIZERS_PARALLELISM": "false",
 }.items():
     os.environ[key] = value
 
@@ -71,8 +74,11 @@ def settings_for(tmp_path):
     from rag.config import Settings
 
     def build(kind: str = "chroma", **sections):
-        store = {"kind": kind, "path": str(tmp_path / ("milvus.db" if kind == "milvus" else "chroma")),
-                 "collection": "test_docs"}
+        store = {
+            "kind": kind,
+            "path": str(tmp_path / ("milvus.db" if kind == "milvus" else "chroma")),
+            "collection": "test_docs",
+        }
         store.update(sections.pop("store", {}))
         return Settings(store=store, **sections)
 

@@ -10,12 +10,36 @@ from ingest.loaders.text import read_text
 from rag.config import LoaderConfig
 from rag.documents import Document
 
-_DROP_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg",
-              "button", "template", "link", "meta"]
+_DROP_TAGS = [
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "button",
+    "template",
+    "link",
+    "meta",
+]
 # Chrome that pages mark with roles or common class/id names (navigation, menus, edit links).
 _DROP_SELECTORS = [
-    "[role=navigation]", "[role=banner]", "[role=contentinfo]", "[aria-hidden=true]",
-    ".mw-editsection", ".navbox", ".sidebar", ".reflist", "#toc", ".toc", ".mw-jump-link", ".noprint",
+    "[role=navigation]",
+    "[role=banner]",
+    "[role=contentinfo]",
+    "[aria-hidden=true]",
+    ".mw-editsection",
+    ".navbox",
+    ".sidebar",
+    ".reflist",
+    "#toc",
+    ".toc",
+    ".mw-jump-link",
+    ".noprint",
 ]
 _MAIN_SELECTORS = ["main", "article", "[role=main]", "#mw-content-text", "#content", "body"]
 _BLANK_RUNS = re.compile(r"\n{3,}")

@@ -43,8 +43,11 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
             password = None
             if reader.is_encrypted:
                 if not reader.decrypt(""):
-                    raise LoaderError(str(path), "encrypted PDF: it needs a password (the empty one does not "
-                                      "open it); decrypt it first, e.g. qpdf --decrypt --password=PW in.pdf out.pdf")
+                    raise LoaderError(
+                        str(path),
+                        "encrypted PDF: it needs a password (the empty one does not "
+                        "open it); decrypt it first, e.g. qpdf --decrypt --password=PW in.pdf out.pdf",
+                    )
                 password = ""
             texts = [page.extract_text() or "" for page in reader.pages]
             title = (reader.metadata or {}).get("/Title") if reader.metadata else None

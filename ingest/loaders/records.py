@@ -29,6 +29,7 @@ def load_json(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Do
 def load_jsonl(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
     # Streamed line by line: a large JSONL never sits in memory whole.
     with path.open("rb") as handle:
+
         def records() -> Iterator[Any]:
             for number, raw in enumerate(handle, start=1):
                 line = decode(raw, path).strip()
@@ -115,8 +116,9 @@ def load_csv(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     step = cfg.csv.rows_per_document
     for start in range(0, len(body), step):
         group = body[start : start + step]
-        text_rows = ["\n".join(f"{name}: {cell}" for name, cell in zip(header, row, strict=True) if cell)
-                     for row in group]
+        text_rows = [
+            "\n".join(f"{name}: {cell}" for name, cell in zip(header, row, strict=True) if cell) for row in group
+        ]
         metadata: Metadata = {"row": start + 2, "rows": len(group)}
         if caption:
             metadata["title"] = caption

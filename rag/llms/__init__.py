@@ -25,8 +25,16 @@ def build_llm(cfg: LLMConfig) -> LLM:
     if cfg.backend == "openai":
         if not cfg.base_url:
             raise LLMError("llm.backend is 'openai' but llm.base_url is not set (e.g. http://127.0.0.1:8000/v1)")
-        return backend(cfg.model, cfg.base_url, cfg.api_key_env, cfg.temperature, cfg.max_tokens, cfg.timeout_s,
-                       cfg.retries, cfg.seed)
+        return backend(
+            cfg.model,
+            cfg.base_url,
+            cfg.api_key_env,
+            cfg.temperature,
+            cfg.max_tokens,
+            cfg.timeout_s,
+            cfg.retries,
+            cfg.seed,
+        )
     return backend(cfg.model, cfg.n_ctx, cfg.n_threads, cfg.temperature, cfg.max_tokens, cfg.seed)
 
 

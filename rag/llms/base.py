@@ -25,22 +25,29 @@ class Completion:
         """From an OpenAI-format chat completion (llama.cpp returns the same shape)."""
         choice = result["choices"][0]
         usage = result.get("usage") or {}
-        return cls(text=choice["message"].get("content") or "", finish_reason=choice.get("finish_reason") or "stop",
-                   prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0))
+        return cls(
+            text=choice["message"].get("content") or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+        )
 
 
 class LLM(Protocol):
     name: str
 
-    def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> Iterator[str]:
         """Tokens of the answer as they are generated."""
         ...
 
-    def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Completion: ...
+    def complete(
+        self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> Completion: ...
 
-    def complete_json(self, messages: list[Message], schema: dict[str, Any], *,
-                      max_tokens: int | None = None) -> dict[str, Any]:
+    def complete_json(
+        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int | None = None
+    ) -> dict[str, Any]:
         """A JSON object matching `schema` (grammar-constrained where the backend can)."""
         ...

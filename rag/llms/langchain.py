@@ -1,8 +1,8 @@
 """Our LLM backends as LangChain chat models, so LCEL chains and ours interoperate.
 
-    from rag.llms import build_llm
-    from rag.llms.langchain import as_chat_model
-    chain = prompt | as_chat_model(build_llm(settings.llm)) | StrOutputParser()
+from rag.llms import build_llm
+from rag.llms.langchain import as_chat_model
+chain = prompt | as_chat_model(build_llm(settings.llm)) | StrOutputParser()
 """
 
 from __future__ import annotations
@@ -36,17 +36,33 @@ class RagChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return f"powerhouse-rag:{self.backend.name}"
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         completion = self.backend.complete(_messages(messages), max_tokens=self.max_tokens)
-        message = AIMessage(content=completion.text, usage_metadata={
-            "input_tokens": completion.prompt_tokens, "output_tokens": completion.completion_tokens,
-            "total_tokens": completion.prompt_tokens + completion.completion_tokens})
-        return ChatResult(generations=[ChatGeneration(message=message,
-                                                      generation_info={"finish_reason": completion.finish_reason})])
+        message = AIMessage(
+            content=completion.text,
+            usage_metadata={
+                "input_tokens": completion.prompt_tokens,
+                "output_tokens": completion.completion_tokens,
+                "total_tokens": completion.prompt_tokens + completion.completion_tokens,
+            },
+        )
+        return ChatResult(
+            generations=[ChatGeneration(message=message, generation_info={"finish_reason": completion.finish_reason})]
+        )
 
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
         for token in self.backend.stream(_messages(messages), max_tokens=self.max_tokens):
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
             if run_manager:

@@ -26,8 +26,15 @@ class LocalLLM:
 
     supports_grammar = True
 
-    def __init__(self, model: str, n_ctx: int = 4096, n_threads: int | None = None, temperature: float = 0.1,
-                 max_tokens: int = 512, seed: int = 0):
+    def __init__(
+        self,
+        model: str,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        temperature: float = 0.1,
+        max_tokens: int = 512,
+        seed: int = 0,
+    ):
         self.reference = model
         self.name = model
         self.n_ctx = n_ctx
@@ -47,21 +54,31 @@ class LocalLLM:
         try:
             from llama_cpp import Llama
         except ImportError:
-            raise LLMError("the local LLM needs llama-cpp-python: pip install llama-cpp-python "
-                           "(builds from source, ~5-10 min)") from None
+            raise LLMError(
+                "the local LLM needs llama-cpp-python: pip install llama-cpp-python (builds from source, ~5-10 min)"
+            ) from None
         try:
-            self._llama = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                seed=self.seed, verbose=False)
+            self._llama = Llama(
+                model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed, verbose=False
+            )
         except Exception as exc:
             raise LLMError(f"could not load the model {path}: {exc}") from None
 
     def _params(self, max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
-        return {"max_tokens": max_tokens or self.max_tokens,
-                "temperature": self.temperature if temperature is None else temperature,
-                "seed": self.seed}
+        return {
+            "max_tokens": max_tokens or self.max_tokens,
+            "temperature": self.temperature if temperature is None else temperature,
+            "seed": self.seed,
+        }
 
-    def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None, grammar: str | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        messages: list[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        grammar: str | None = None,
+    ) -> Iterator[str]:
         """Tokens as generated; `grammar` (GBNF) constrains the output."""
         self.warm_up()
         extra: dict[str, Any] = {}
@@ -77,23 +94,30 @@ class LocalLLM:
                 if delta:
                     yield delta
 
-    def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, **extra: Any) -> Completion:
+    def complete(
+        self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None, **extra: Any
+    ) -> Completion:
         self.warm_up()
         with self._lock:
-            result = self._llama.create_chat_completion(messages=messages, **self._params(max_tokens, temperature),
-                                                        **extra)
+            result = self._llama.create_chat_completion(
+                messages=messages, **self._params(max_tokens, temperature), **extra
+            )
         return Completion.from_openai(result)
 
-    def complete_json(self, messages: list[Message], schema: dict[str, Any], *,
-                      max_tokens: int | None = None) -> dict[str, Any]:
+    def complete_json(
+        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int | None = None
+    ) -> dict[str, Any]:
         # The grammar keeps the structure; a bounded schema plus a repeat penalty keeps small models from
         # looping inside one string until max_tokens. A truncated answer is retried once with more room.
         budget = max_tokens or self.max_tokens
         for attempt in range(2):
-            completion = self.complete(messages, max_tokens=budget * (attempt + 1), temperature=0.0,
-                                       response_format={"type": "json_object", "schema": schema},
-                                       repeat_penalty=1.3)
+            completion = self.complete(
+                messages,
+                max_tokens=budget * (attempt + 1),
+                temperature=0.0,
+                response_format={"type": "json_object", "schema": schema},
+                repeat_penalty=1.3,
+            )
             if completion.finish_reason != "length":
                 try:
                     return json.loads(completion.text)

@@ -15,8 +15,17 @@ _RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class OpenAICompatLLM:
-    def __init__(self, model: str, base_url: str, api_key_env: str = "OPENAI_API_KEY", temperature: float = 0.1,
-                 max_tokens: int = 512, timeout_s: float = 30.0, retries: int = 2, seed: int = 0):
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        temperature: float = 0.1,
+        max_tokens: int = 512,
+        timeout_s: float = 30.0,
+        retries: int = 2,
+        seed: int = 0,
+    ):
         self.name = model
         self.base_url = base_url.rstrip("/")
         self.api_key = os.environ.get(api_key_env, "")
@@ -26,11 +35,17 @@ class OpenAICompatLLM:
         self.retries = retries
         self.seed = seed
 
-    def _body(self, messages: list[Message], max_tokens: int | None, temperature: float | None,
-              **extra: Any) -> dict[str, Any]:
-        return {"model": self.name, "messages": messages, "max_tokens": max_tokens or self.max_tokens,
-                "temperature": self.temperature if temperature is None else temperature, "seed": self.seed,
-                **extra}
+    def _body(
+        self, messages: list[Message], max_tokens: int | None, temperature: float | None, **extra: Any
+    ) -> dict[str, Any]:
+        return {
+            "model": self.name,
+            "messages": messages,
+            "max_tokens": max_tokens or self.max_tokens,
+            "temperature": self.temperature if temperature is None else temperature,
+            "seed": self.seed,
+            **extra,
+        }
 
     def _post(self, body: dict[str, Any], stream: bool):
         """An open streaming response (caller closes it); retried with backoff on connection errors."""
@@ -45,15 +60,19 @@ class OpenAICompatLLM:
                 response = client.send(request, stream=True)
             except httpx.TimeoutException:
                 client.close()
-                raise LLMError(f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s "
-                               "— is it running? see README#llm") from None
+                raise LLMError(
+                    f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s "
+                    "— is it running? see README#llm"
+                ) from None
             except httpx.TransportError as exc:
                 if attempt < self.retries:
                     time.sleep(0.5 * 2**attempt)
                     continue
                 client.close()
-                raise LLMError(f"LLM server at {self.base_url} is unreachable ({exc.__class__.__name__}) "
-                               "— is it running? see README#llm") from None
+                raise LLMError(
+                    f"LLM server at {self.base_url} is unreachable ({exc.__class__.__name__}) "
+                    "— is it running? see README#llm"
+                ) from None
             if response.status_code in _RETRY_STATUS and attempt < self.retries:
                 response.close()
                 time.sleep(0.5 * 2**attempt)
@@ -66,8 +85,9 @@ class OpenAICompatLLM:
             return client, response
         raise AssertionError("unreachable")
 
-    def stream(self, messages: list[Message], *, max_tokens: int | None = None,
-               temperature: float | None = None) -> Iterator[str]:
+    def stream(
+        self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None
+    ) -> Iterator[str]:
         import httpx
 
         client, response = self._post(self._body(messages, max_tokens, temperature), stream=True)
@@ -83,14 +103,16 @@ class OpenAICompatLLM:
                 if delta:
                     yield delta
         except httpx.TimeoutException:
-            raise LLMError(f"LLM server at {self.base_url} stopped answering for {self.timeout_s:.0f} s "
-                           "in the middle of a stream") from None
+            raise LLMError(
+                f"LLM server at {self.base_url} stopped answering for {self.timeout_s:.0f} s in the middle of a stream"
+            ) from None
         finally:
             response.close()
             client.close()
 
-    def complete(self, messages: list[Message], *, max_tokens: int | None = None,
-                 temperature: float | None = None, **extra: Any) -> Completion:
+    def complete(
+        self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None, **extra: Any
+    ) -> Completion:
         import httpx
 
         client, response = self._post(self._body(messages, max_tokens, temperature, **extra), stream=False)
@@ -103,14 +125,19 @@ class OpenAICompatLLM:
             client.close()
         return Completion.from_openai(data)
 
-    def complete_json(self, messages: list[Message], schema: dict[str, Any], *,
-                      max_tokens: int | None = None) -> dict[str, Any]:
+    def complete_json(
+        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int | None = None
+    ) -> dict[str, Any]:
         # Servers differ: vLLM and OpenAI honour json_schema; llama.cpp's server ignored it in our probe,
         # so the schema is also stated in the prompt and the answer is parsed defensively.
-        instruction = {"role": "system", "content": "Answer with JSON only, matching this schema: "
-                       + json.dumps(schema)}
+        instruction = {
+            "role": "system",
+            "content": "Answer with JSON only, matching this schema: " + json.dumps(schema),
+        }
         completion = self.complete(
-            [instruction, *messages], max_tokens=max_tokens, temperature=0.0,
+            [instruction, *messages],
+            max_tokens=max_tokens,
+            temperature=0.0,
             response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
         )
         text = completion.text.strip()
@@ -118,5 +145,6 @@ class OpenAICompatLLM:
         try:
             return json.loads(text[start : end + 1] if start >= 0 else text)
         except json.JSONDecodeError:
-            raise LLMError(f"LLM server at {self.base_url} did not return valid JSON "
-                           f"(finish_reason={completion.finish_reason})") from None
+            raise LLMError(
+                f"LLM server at {self.base_url} did not return valid JSON (finish_reason={completion.finish_reason})"
+            ) from None

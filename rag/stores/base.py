@@ -49,8 +49,9 @@ class VectorStore(Protocol):
     def close(self) -> None: ...
 
 
-def check_model(location: str, recorded_model: str | None, recorded_dim: int | None,
-                model: str, dimension: int) -> None:
+def check_model(
+    location: str, recorded_model: str | None, recorded_dim: int | None, model: str, dimension: int
+) -> None:
     """Refuse to mix vectors of two embedding models in one collection."""
     if recorded_model is None:
         return

@@ -24,9 +24,7 @@ class ChromaStore:
         self.collection_name = collection
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._client = chromadb.PersistentClient(
-                path=str(self.path), settings=Settings(anonymized_telemetry=False)
-            )
+            self._client = chromadb.PersistentClient(path=str(self.path), settings=Settings(anonymized_telemetry=False))
             self._collection = self._client.get_or_create_collection(
                 collection,
                 metadata={"hnsw:space": "cosine", "embedding_model": model, "embedding_dim": dimension},
@@ -35,8 +33,7 @@ class ChromaStore:
         except Exception as exc:
             raise StoreError(f"could not open Chroma store at {self.path}: {exc}") from None
         recorded = self._collection.metadata or {}
-        check_model(self.location, recorded.get("embedding_model"), recorded.get("embedding_dim"),
-                    model, dimension)
+        check_model(self.location, recorded.get("embedding_model"), recorded.get("embedding_dim"), model, dimension)
         self._max_batch = self._client.get_max_batch_size()
 
     @classmethod
@@ -62,13 +59,18 @@ class ChromaStore:
 
     def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
         result = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
-            where=_where(filter), include=["documents", "metadatas", "distances"],
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=k,
+            where=_where(filter),
+            include=["documents", "metadatas", "distances"],
         )
         return [
             Hit(id=id_, text=text, metadata=meta or {}, score=1.0 - float(distance))
             for id_, text, meta, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0],
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
                 strict=True,
             )
         ]
@@ -86,10 +88,14 @@ class ChromaStore:
             result = self._collection.get(ids=list(part) if part is not None else None, include=include)
             vectors = result.get("embeddings") if include_vectors else None
             for row, id_ in enumerate(result["ids"]):
-                found.append(StoredChunk(
-                    id=id_, text=result["documents"][row], metadata=result["metadatas"][row] or {},
-                    vector=np.asarray(vectors[row], dtype=np.float32) if vectors is not None else None,
-                ))
+                found.append(
+                    StoredChunk(
+                        id=id_,
+                        text=result["documents"][row],
+                        metadata=result["metadatas"][row] or {},
+                        vector=np.asarray(vectors[row], dtype=np.float32) if vectors is not None else None,
+                    )
+                )
         return found
 
     @staticmethod
@@ -103,6 +109,7 @@ class ChromaStore:
 def _where(filter: Filter | None) -> dict | None:
     if not filter:
         return None
-    clauses = [{key: {"$in": list(value)} if isinstance(value, list | tuple) else value}
-               for key, value in filter.items()]
+    clauses = [
+        {key: {"$in": list(value)} if isinstance(value, list | tuple) else value} for key, value in filter.items()
+    ]
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -25,8 +25,16 @@ _PAGE = 1000
 
 
 class MilvusStore:
-    def __init__(self, collection: str, model: str, dimension: int, path: str = ".rag/milvus.db",
-                 uri: str | None = None, token_env: str | None = None, index: str = "AUTO"):
+    def __init__(
+        self,
+        collection: str,
+        model: str,
+        dimension: int,
+        path: str = ".rag/milvus.db",
+        uri: str | None = None,
+        token_env: str | None = None,
+        index: str = "AUTO",
+    ):
         from pymilvus import MilvusClient
 
         self.collection = collection
@@ -52,15 +60,15 @@ class MilvusStore:
 
     @classmethod
     def from_config(cls, cfg, model: str, dimension: int) -> MilvusStore:
-        return cls(cfg.collection, model, dimension, path=cfg.path, uri=cfg.uri,
-                   token_env=cfg.token_env, index=cfg.index)
+        return cls(
+            cfg.collection, model, dimension, path=cfg.path, uri=cfg.uri, token_env=cfg.token_env, index=cfg.index
+        )
 
     def _create(self, model: str, dimension: int, index: str) -> None:
         from pymilvus import DataType, MilvusClient
 
         identity = {"embedding_model": model, "embedding_dim": dimension}
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False,
-                                            description=json.dumps(identity))
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False, description=json.dumps(identity))
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
         schema.add_field("text", DataType.VARCHAR, max_length=65535)
@@ -69,8 +77,7 @@ class MilvusStore:
         index_type = {"AUTO": "AUTOINDEX" if self.is_server else "FLAT"}.get(index, index)
         params = self._client.prepare_index_params()
         params.add_index("vector", index_type=index_type, metric_type="COSINE")
-        self._client.create_collection(self.collection, schema=schema, index_params=params,
-                                       consistency_level="Strong")
+        self._client.create_collection(self.collection, schema=schema, index_params=params, consistency_level="Strong")
         # Lite keeps no description, so record the model as properties too; older servers reject
         # custom properties, and there the description holds it.
         with contextlib.suppress(Exception):
@@ -92,8 +99,13 @@ class MilvusStore:
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         rows = [
-            {"id": chunk.id, "vector": np.asarray(vector, dtype=np.float32).tolist(), "text": chunk.text,
-             "source": str(chunk.metadata.get("source", "")), "metadata": chunk.metadata}
+            {
+                "id": chunk.id,
+                "vector": np.asarray(vector, dtype=np.float32).tolist(),
+                "text": chunk.text,
+                "source": str(chunk.metadata.get("source", "")),
+                "metadata": chunk.metadata,
+            }
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
         for part in batched(rows, _PAGE):
@@ -108,12 +120,20 @@ class MilvusStore:
 
     def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
         result = self._client.search(
-            self.collection, data=[np.asarray(vector, dtype=np.float32).tolist()], limit=k,
-            filter=_expression(filter), output_fields=_FIELDS, search_params={"metric_type": "COSINE"},
+            self.collection,
+            data=[np.asarray(vector, dtype=np.float32).tolist()],
+            limit=k,
+            filter=_expression(filter),
+            output_fields=_FIELDS,
+            search_params={"metric_type": "COSINE"},
         )
         return [
-            Hit(id=row["id"], text=row["entity"]["text"], metadata=dict(row["entity"]["metadata"] or {}),
-                score=float(row["distance"]))
+            Hit(
+                id=row["id"],
+                text=row["entity"]["text"],
+                metadata=dict(row["entity"]["metadata"] or {}),
+                score=float(row["distance"]),
+            )
             for row in result[0]
         ]
 
@@ -130,8 +150,12 @@ class MilvusStore:
             for part in batched(list(ids), _PAGE):
                 rows.extend(self._client.get(self.collection, ids=list(part), output_fields=fields))
         return [
-            StoredChunk(id=row["id"], text=row["text"], metadata=dict(row["metadata"] or {}),
-                        vector=np.asarray(row["vector"], dtype=np.float32) if include_vectors else None)
+            StoredChunk(
+                id=row["id"],
+                text=row["text"],
+                metadata=dict(row["metadata"] or {}),
+                vector=np.asarray(row["vector"], dtype=np.float32) if include_vectors else None,
+            )
             for row in rows
         ]
 
@@ -140,8 +164,9 @@ class MilvusStore:
         rows: list[dict[str, Any]] = []
         last = ""
         while True:
-            page = self._client.query(self.collection, filter=f"id > {json.dumps(last)}",
-                                      output_fields=fields, limit=_PAGE)
+            page = self._client.query(
+                self.collection, filter=f"id > {json.dumps(last)}", output_fields=fields, limit=_PAGE
+            )
             if not page:
                 return rows
             page.sort(key=lambda row: row["id"])

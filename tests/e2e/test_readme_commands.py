@@ -29,15 +29,15 @@ def fresh_clone(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     venv_site = next((venv / "lib").glob("python3*/site-packages"))
     (venv_site / "_outer_env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    env = {**os.environ, "RAG_VENV": str(venv), "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
-           "PYTHONPATH": ""}
+    env = {**os.environ, "RAG_VENV": str(venv), "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PYTHONPATH": ""}
     return clone, env
 
 
 def test_demo_command_ingests_samples_and_answers_a_search(fresh_clone):
     clone, env = fresh_clone
-    result = subprocess.run(["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        ["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "│   9 │" in result.stderr  # nine sample files ingested as new
     top = result.stdout.split("Sample search:")[1].split("\n2. ")[0]
@@ -47,8 +47,14 @@ def test_demo_command_ingests_samples_and_answers_a_search(fresh_clone):
 
 def test_test_command_runs_pytest_from_the_clone(fresh_clone):
     clone, env = fresh_clone
-    result = subprocess.run(["bash", "scripts/test.sh", "tests/unit/test_config.py", "-q"], cwd=clone, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", "scripts/test.sh", "tests/unit/test_config.py", "-q"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "passed" in result.stdout
     assert (clone / ".ci" / "run").read_text().strip().endswith("exec bash scripts/test.sh")

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 def run(*args, cwd, env_extra=None, timeout=180):
     env = {**os.environ, "PYTHONPATH": str(REPO), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_ingest_help_is_fast_and_imports_nothing_heavy(tmp_path):
@@ -28,10 +29,18 @@ def test_ingest_help_is_fast_and_imports_nothing_heavy(tmp_path):
     assert "Exit codes" in result.stdout and "--dry-run" in result.stdout
     assert elapsed < 3.0, f"--help took {elapsed:.1f} s"
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys, ingest.__main__, rag.cli; "
-         "print(sorted(m for m in ('torch', 'chromadb', 'pymilvus', 'sentence_transformers', 'pypdf') "
-         "if m in sys.modules))"],
-        cwd=REPO, capture_output=True, text=True, check=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, ingest.__main__, rag.cli; "
+            "print(sorted(m for m in ('torch', 'chromadb', 'pymilvus', 'sentence_transformers', 'pypdf') "
+            "if m in sys.modules))",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.strip() == "[]"
 
 
@@ -56,8 +65,9 @@ def test_ingest_then_search_from_the_command_line(tmp_path, documents_dir):
     assert hits[0]["metadata"]["source"] == "northwind-support-faq.txt"
     assert "speed sensor" in hits[0]["text"]
 
-    filtered = run("rag", "search", "battery", "--filter", "source=unstructured_stanley-cups.csv", cwd=tmp_path,
-                   env_extra=env)
+    filtered = run(
+        "rag", "search", "battery", "--filter", "source=unstructured_stanley-cups.csv", cwd=tmp_path, env_extra=env
+    )
     assert filtered.returncode == 0
     assert "unstructured_stanley-cups.csv" in filtered.stdout and "aurora" not in filtered.stdout
 
@@ -67,8 +77,9 @@ def test_errors_are_one_line_with_the_fix(tmp_path):
     bad.write_text("store:\n  kind: mongo\n")
     result = run("ingest", str(EXAMPLES), "--config", str(bad), cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("error: invalid config key 'store.kind' in bad.yaml: unknown store 'mongo'; "
-                                     "choose one of chroma, milvus")
+    assert result.stderr.strip() == (
+        "error: invalid config key 'store.kind' in bad.yaml: unknown store 'mongo'; choose one of chroma, milvus"
+    )
 
     empty = run("rag", "search", "anything", cwd=tmp_path, env_extra={"RAG__STORE__PATH": str(tmp_path / "none")})
     assert empty.returncode == 2

@@ -31,8 +31,14 @@ def run_cli(folder, config, crash_at=None, timeout=180):
     env.pop("RAG_INGEST_CRASH_AT", None)
     if crash_at:
         env["RAG_INGEST_CRASH_AT"] = crash_at
-    return subprocess.run([sys.executable, "-m", "ingest", str(folder), "--config", str(config), "-q"],
-                          env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "ingest", str(folder), "--config", str(config), "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
 
 
 def change(folder):
@@ -92,8 +98,13 @@ def test_kill_at_a_random_moment_then_rerun(tmp_path, clean_state, embedder):
     change(folder)
     config = write_config(tmp_path, "store")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "ingest", str(folder), "--config", str(config), "-q"],
-                               env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ingest", str(folder), "--config", str(config), "-q"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     manifest = tmp_path / "store" / "manifest-crash_test.sqlite"
     deadline = time.monotonic() + 120
     while not manifest.exists() and time.monotonic() < deadline:  # wait until it has started writing

@@ -28,8 +28,9 @@ def snapshot(settings, embedder) -> dict[str, tuple[str, dict]]:
     """Everything in the store except the ingest time: id -> (text, metadata)."""
     store = build_store(settings.store, embedder.name, embedder.dimension)
     try:
-        return {row.id: (row.text, {k: v for k, v in row.metadata.items() if k != "ingested_at"})
-                for row in store.get()}
+        return {
+            row.id: (row.text, {k: v for k, v in row.metadata.items() if k != "ingested_at"}) for row in store.get()
+        }
     finally:
         store.close()
 
@@ -53,9 +54,11 @@ def test_bad_inputs_are_reported_and_good_files_land(shared_ingest, documents_di
         assert reason in failed[source]
     assert report.exit_code == 1
     good = {o.source for o in report.files if o.status == "new"}
-    expected_good = {p.relative_to(documents_dir).as_posix() for p in documents_dir.rglob("*")
-                     if p.is_file() and p.suffix in {".pdf", ".html", ".md", ".txt", ".docx", ".json",
-                                                     ".ndjson", ".csv"}} - set(BAD)
+    expected_good = {
+        p.relative_to(documents_dir).as_posix()
+        for p in documents_dir.rglob("*")
+        if p.is_file() and p.suffix in {".pdf", ".html", ".md", ".txt", ".docx", ".json", ".ndjson", ".csv"}
+    } - set(BAD)
     assert good == expected_good
     assert "SHA256SUMS" in report.unsupported
     warned = {o.source: o.warnings for o in report.files if o.warnings}
@@ -162,8 +165,11 @@ def test_dry_run_reports_and_writes_nothing(docs, settings_for, embedder):
     (docs / "new.md").write_text("# New\nfresh text")
     report = ingest([docs], settings, dry_run=True)
     statuses = {o.source: o.status for o in report.files if o.status != "unchanged"}
-    assert statuses == {"northwind-support-faq.txt": "changed", "unstructured_stanley-cups.csv": "removed",
-                        "new.md": "new"}
+    assert statuses == {
+        "northwind-support-faq.txt": "changed",
+        "unstructured_stanley-cups.csv": "removed",
+        "new.md": "new",
+    }
     assert snapshot(settings, embedder) == before
 
 
@@ -197,8 +203,11 @@ def test_missing_path_is_reported(tmp_path, settings_for, embedder):
 
 @pytest.mark.slow
 def test_incremental_ingest_against_a_real_milvus_server(docs, tmp_path, settings_for, embedder, milvus_server):
-    settings = settings_for(kind="milvus", store={"uri": milvus_server, "collection": "ingest_server"},
-                            ingest={"manifest": str(tmp_path / "manifest.sqlite")})
+    settings = settings_for(
+        kind="milvus",
+        store={"uri": milvus_server, "collection": "ingest_server"},
+        ingest={"manifest": str(tmp_path / "manifest.sqlite")},
+    )
     first = ingest([docs], settings, embedder=embedder)
     assert first.exit_code == 0
     local = settings_for(store={"path": str(tmp_path / "local")})

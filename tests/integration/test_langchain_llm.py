@@ -15,13 +15,17 @@ def chat_model():
     from rag import models
 
     models.pull("smollm2-135m-instruct-q4_1", download=False)
-    return as_chat_model(LocalLLM("smollm2-135m-instruct-q4_1", n_ctx=1024, n_threads=2, temperature=0.0),
-                         max_tokens=24)
+    return as_chat_model(
+        LocalLLM("smollm2-135m-instruct-q4_1", n_ctx=1024, n_threads=2, temperature=0.0), max_tokens=24
+    )
 
 
 def test_invoke_and_stream_in_an_lcel_chain(chat_model):
-    chain = ChatPromptTemplate.from_messages([("system", "You are terse."), ("human", "Name a colour: {hint}")]) \
-        | chat_model | StrOutputParser()
+    chain = (
+        ChatPromptTemplate.from_messages([("system", "You are terse."), ("human", "Name a colour: {hint}")])
+        | chat_model
+        | StrOutputParser()
+    )
     text = chain.invoke({"hint": "the sky"})
     assert isinstance(text, str) and text.strip()
     pieces = list(chain.stream({"hint": "grass"}))

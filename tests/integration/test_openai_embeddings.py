@@ -21,13 +21,16 @@ from ..support.net import free_port
 pytestmark = pytest.mark.slow
 
 
-
 @pytest.fixture(scope="module")
 def server():
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tests.support.embedding_server", str(port), "sk-test"],
-                               cwd=REPO, stdout=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONPATH": str(REPO)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.embedding_server", str(port), "sk-test"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert process.stdout.readline().strip() == "ready"
     yield f"http://127.0.0.1:{port}/v1"
     process.terminate()
@@ -46,8 +49,15 @@ def test_remote_vectors_equal_local_ones(server, embedder, monkeypatch):
 
 def test_ingest_and_search_through_the_endpoint(server, settings_for, monkeypatch):
     monkeypatch.setenv("TEST_EMBED_KEY", "sk-test")
-    settings = settings_for(embedding={"provider": "openai", "model": "minilm", "base_url": server,
-                                       "api_key_env": "TEST_EMBED_KEY", "max_tokens": 200})
+    settings = settings_for(
+        embedding={
+            "provider": "openai",
+            "model": "minilm",
+            "base_url": server,
+            "api_key_env": "TEST_EMBED_KEY",
+            "max_tokens": 200,
+        }
+    )
     report = ingest([EXAMPLES], settings)
     assert report.exit_code == 0 and report.chunks_written > 20
     [hit] = dense_search(settings, "What does error E07 mean?", k=1)

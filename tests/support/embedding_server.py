@@ -25,9 +25,14 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         vectors = MODEL.embed_documents(inputs)
-        self._send(200, {"object": "list", "model": body["model"],
-                         "data": [{"object": "embedding", "index": i, "embedding": v.tolist()}
-                                  for i, v in enumerate(vectors)]})
+        self._send(
+            200,
+            {
+                "object": "list",
+                "model": body["model"],
+                "data": [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)],
+            },
+        )
 
     def _send(self, status, payload):
         data = json.dumps(payload).encode()

@@ -41,8 +41,11 @@ def test_citing_the_wrong_passage_is_caught(embed):
 
 def test_several_numbers_and_sentences():
     answer = "It lasts up to 110 km [1, 2]. Northwind is based in Utrecht [2].\nNo citation here."
-    assert sentences(answer) == ["It lasts up to 110 km [1, 2].", "Northwind is based in Utrecht [2].",
-                                 "No citation here."]
+    assert sentences(answer) == [
+        "It lasts up to 110 km [1, 2].",
+        "Northwind is based in Utrecht [2].",
+        "No citation here.",
+    ]
     assert cited_numbers(sentences(answer)[0]) == [1, 2]
     checks = check_citations(answer, PASSAGES)
     assert [(c.number, c.supported) for c in checks] == [(1, True), (2, False), (2, True)]
@@ -50,7 +53,9 @@ def test_several_numbers_and_sentences():
 
 def test_a_citation_after_the_full_stop_belongs_to_its_sentence():
     assert sentences("It is in Utrecht. [2]. It was founded in 2014 [2].") == [
-        "It is in Utrecht. [2].", "It was founded in 2014 [2]."]
+        "It is in Utrecht. [2].",
+        "It was founded in 2014 [2].",
+    ]
     [first, _] = check_citations("Northwind Cycles is based in Utrecht. [2]. Founded in 2014 [2].", PASSAGES)
     assert first.supported
 

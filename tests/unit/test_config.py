@@ -26,14 +26,22 @@ def test_environment_overrides_yaml_keys(monkeypatch, tmp_path):
     assert settings.splitter.chunk_overlap == 7
 
 
-@pytest.mark.parametrize(("yaml_text", "expected"), [
-    ("store:\n  kind: mongo\n", "invalid config key 'store.kind' in bad.yaml: unknown store 'mongo'; "
-                                "choose one of chroma, milvus"),
-    ("splitter:\n  chunk_size: -3\n", "invalid config key 'splitter.chunk_size' in bad.yaml"),
-    ("store:\n  colection: x\n", "invalid config key 'store.colection' in bad.yaml: Extra inputs are not permitted"),
-    ("- a list\n", "bad.yaml: the top level must be a mapping of sections"),
-    ("store: [unclosed\n", "bad.yaml: not valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        (
+            "store:\n  kind: mongo\n",
+            "invalid config key 'store.kind' in bad.yaml: unknown store 'mongo'; choose one of chroma, milvus",
+        ),
+        ("splitter:\n  chunk_size: -3\n", "invalid config key 'splitter.chunk_size' in bad.yaml"),
+        (
+            "store:\n  colection: x\n",
+            "invalid config key 'store.colection' in bad.yaml: Extra inputs are not permitted",
+        ),
+        ("- a list\n", "bad.yaml: the top level must be a mapping of sections"),
+        ("store: [unclosed\n", "bad.yaml: not valid YAML"),
+    ],
+)
 def test_invalid_config_is_one_line_naming_the_key(tmp_path, yaml_text, expected):
     config = tmp_path / "bad.yaml"
     config.write_text(yaml_text)

@@ -10,8 +10,17 @@ def make(root, *names):
 
 
 def test_walks_recursively_skips_hidden_and_lists_unknown_types(tmp_path):
-    make(tmp_path, "a.md", "sub/b.pdf", "sub/deeper/c.txt", ".hidden.md", ".git/config.txt", "sub/.cache/x.txt",
-         "photo.png", "sub/data.bin")
+    make(
+        tmp_path,
+        "a.md",
+        "sub/b.pdf",
+        "sub/deeper/c.txt",
+        ".hidden.md",
+        ".git/config.txt",
+        "sub/.cache/x.txt",
+        "photo.png",
+        "sub/data.bin",
+    )
     found = discover([tmp_path], LoaderConfig())
     assert [f.source for f in found.files] == ["a.md", "sub/b.pdf", "sub/deeper/c.txt"]
     assert sorted(found.unsupported) == ["photo.png", "sub/data.bin"]

@@ -83,9 +83,11 @@ def test_text_encoding_is_detected_not_assumed(documents_dir):
 
 def test_csv_rows_become_text_with_column_names(documents_dir):
     rows = docs(documents_dir / "csv/unstructured_stanley-cups.csv")
-    assert [row.text for row in rows] == ["Team: Blues\nLocation: STL\nStanley Cups: 1",
-                                          "Team: Flyers\nLocation: PHI\nStanley Cups: 2",
-                                          "Team: Maple Leafs\nLocation: TOR\nStanley Cups: 13"]
+    assert [row.text for row in rows] == [
+        "Team: Blues\nLocation: STL\nStanley Cups: 1",
+        "Team: Flyers\nLocation: PHI\nStanley Cups: 2",
+        "Team: Maple Leafs\nLocation: TOR\nStanley Cups: 13",
+    ]
     assert rows[0].metadata["title"] == "Stanley Cups"  # the caption line above the header
     semicolons = docs(documents_dir / "csv/unstructured_semicolon-delimited.csv")
     assert all(";" not in row.text for row in semicolons)
@@ -94,14 +96,19 @@ def test_csv_rows_become_text_with_column_names(documents_dir):
 
 
 def test_json_and_jsonl_records_with_configured_fields(documents_dir):
-    cfg = LoaderConfig(json={"text_fields": ["text"], "metadata_fields": ["type", "metadata.filename"],
-                             "id_field": "element_id"})
+    cfg = LoaderConfig(
+        json={"text_fields": ["text"], "metadata_fields": ["type", "metadata.filename"], "id_field": "element_id"}
+    )
     records = docs(documents_dir / "json/unstructured_simple.json", cfg)
     lines = docs(documents_dir / "json/unstructured_simple.ndjson", cfg)
     assert len(records) == len(lines) == 8
     assert records[0].text == "These are a few of my favorite things:"
-    assert records[0].metadata == {"record": 0, "record_id": "a06d2d9e65212d4aa955c3ab32950ffa",
-                                   "type": "Title", "metadata.filename": "simple.docx"}
+    assert records[0].metadata == {
+        "record": 0,
+        "record_id": "a06d2d9e65212d4aa955c3ab32950ffa",
+        "type": "Title",
+        "metadata.filename": "simple.docx",
+    }
     assert [r.text for r in records] == [r.text for r in lines]
 
 
@@ -111,17 +118,20 @@ def test_json_object_without_fields_is_flattened(documents_dir):
     assert "key3: list_value1, list_value2" in doc.text
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("pdfplumber_empty.pdf", "empty file (0 bytes)"),
-    ("unstructured_empty.txt", "empty file (0 bytes)"),
-    ("unstructured_fake-text-all-whitespace.txt", "no extractable text"),
-    ("unstructured_fake-incomplete-json.txt", "invalid JSON: Expecting ',' delimiter at line 11"),
-    ("pdfplumber_password-example.pdf", "encrypted PDF"),
-    ("pypdf_encrypted-file.pdf", "encrypted PDF"),
-    ("unstructured_password.pdf", "encrypted PDF"),
-    ("docling_csv-inconsistent-header.csv", "ragged CSV: row 2 has 4 cells but the header has 3"),
-    ("docling_csv-too-many-columns.csv", "ragged CSV: row 3 has 5 cells but the header has 4"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("pdfplumber_empty.pdf", "empty file (0 bytes)"),
+        ("unstructured_empty.txt", "empty file (0 bytes)"),
+        ("unstructured_fake-text-all-whitespace.txt", "no extractable text"),
+        ("unstructured_fake-incomplete-json.txt", "invalid JSON: Expecting ',' delimiter at line 11"),
+        ("pdfplumber_password-example.pdf", "encrypted PDF"),
+        ("pypdf_encrypted-file.pdf", "encrypted PDF"),
+        ("unstructured_password.pdf", "encrypted PDF"),
+        ("docling_csv-inconsistent-header.csv", "ragged CSV: row 2 has 4 cells but the header has 3"),
+        ("docling_csv-too-many-columns.csv", "ragged CSV: row 3 has 5 cells but the header has 4"),
+    ],
+)
 def test_bad_inputs_fail_with_path_and_reason(documents_dir, name, reason):
     path = documents_dir / "bad_inputs" / name
     with pytest.raises(LoaderError) as raised:

@@ -28,8 +28,9 @@ def split_model(tmp_path, monkeypatch):
         (package / "data" / f"part0{number}.bin").write_bytes(data)
         parts.append(Part(f"fake-model-part{number}", "1.0", f"fake_model_part{number}", f"data/part0{number}.bin"))
     monkeypatch.syspath_prepend(str(site))
-    model = PackagedModel("fake-split", "fake.gguf", hashlib.sha256(b"".join(chunks)).hexdigest(), 1, "test",
-                          tuple(parts))
+    model = PackagedModel(
+        "fake-split", "fake.gguf", hashlib.sha256(b"".join(chunks)).hexdigest(), 1, "test", tuple(parts)
+    )
     monkeypatch.setitem(models.REGISTRY, model.name, model)
     return model, b"".join(chunks)
 

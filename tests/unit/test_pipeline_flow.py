@@ -81,8 +81,10 @@ def test_the_model_saying_not_found_is_respected(store_settings, embedder):
 
 def test_a_follow_up_is_condensed_with_history(store_settings, embedder):
     llm = ScriptedLLM("When was the Aurora e-bike launched?", "The Aurora was launched in March 2023 [1][2][3].")
-    history = [{"role": "user", "content": "Tell me about the Aurora e-bike warranty."},
-               {"role": "assistant", "content": "The frame has a 5-year warranty [1]."}]
+    history = [
+        {"role": "user", "content": "Tell me about the Aurora e-bike warranty."},
+        {"role": "assistant", "content": "The frame has a 5-year warranty [1]."},
+    ]
     answer = pipeline(store_settings, embedder, llm).ask("and when was it launched?", history)
     assert answer.standalone_question == "When was the Aurora e-bike launched?"
     assert llm.calls[0][0] == "complete" and "Tell me about the Aurora" in llm.calls[0][1][-1]["content"]
@@ -107,14 +109,20 @@ def test_context_is_deduplicated_and_fits_the_budget(store_settings, embedder):
 def test_a_long_history_is_summarised_and_recent_turns_kept(store_settings, embedder):
     from rag.config import Settings
 
-    settings = Settings(**{**store_settings.model_dump(by_alias=True),
-                           "answer": {"history_turns": 2, "history_tokens": 60}})
-    llm = ScriptedLLM("The user asked about the Aurora warranty and its battery.",
-                      "When was the Aurora launched?", "The Aurora was launched in March 2023 [1][2][3].")
+    settings = Settings(
+        **{**store_settings.model_dump(by_alias=True), "answer": {"history_turns": 2, "history_tokens": 60}}
+    )
+    llm = ScriptedLLM(
+        "The user asked about the Aurora warranty and its battery.",
+        "When was the Aurora launched?",
+        "The Aurora was launched in March 2023 [1][2][3].",
+    )
     history = []
     for number in range(4):
-        history += [{"role": "user", "content": f"Question {number} about the Aurora warranty and the battery?"},
-                    {"role": "assistant", "content": f"Answer {number}: the frame has a 5-year warranty [1]."}]
+        history += [
+            {"role": "user", "content": f"Question {number} about the Aurora warranty and the battery?"},
+            {"role": "assistant", "content": f"Answer {number}: the frame has a 5-year warranty [1]."},
+        ]
     answer = pipeline(settings, embedder, llm).ask("and when was it launched?", history)
     summary_call, condense_call, answer_call = llm.calls
     assert condense_call[0] == "complete" and "Summary of the earlier" in condense_call[1][-1]["content"]

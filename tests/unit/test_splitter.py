@@ -61,14 +61,12 @@ def test_plain_text_ignores_hash_lines(splitter):
 
 
 def test_oversized_config_is_clamped_to_the_window(embedder):
-    splitter = Splitter(SplitterConfig(chunk_size=4000, chunk_overlap=10), embedder.count_tokens,
-                        embedder.max_tokens)
+    splitter = Splitter(SplitterConfig(chunk_size=4000, chunk_overlap=10), embedder.count_tokens, embedder.max_tokens)
     assert splitter.chunk_size == embedder.max_tokens
 
 
 def test_overlap_repeats_text_between_neighbours(embedder, documents_dir):
-    splitter = Splitter(SplitterConfig(chunk_size=64, chunk_overlap=16), embedder.count_tokens,
-                        embedder.max_tokens)
+    splitter = Splitter(SplitterConfig(chunk_size=64, chunk_overlap=16), embedder.count_tokens, embedder.max_tokens)
     [doc] = load(documents_dir / "txt/unstructured_book-war-and-peace-1p.txt", LoaderConfig())
     # langchain overlaps whole splits: words (no sentence or paragraph breaks) show it best
     words = "".join(ch for ch in doc.text if ch.isalnum() or ch.isspace()).split()
