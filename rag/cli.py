@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from rag.cli_support import fail, setup_environment
+from rag.documents import location
 
 app = typer.Typer(
     add_completion=False,
@@ -55,16 +56,7 @@ def search(
     if not hits:
         console.print("no chunks match (check --filter)")
     for rank, hit in enumerate(hits, start=1):
-        meta = hit.metadata
-        where = " · ".join(
-            str(part)
-            for part in (
-                meta.get("source"),
-                f"page {meta['page']}" if "page" in meta else None,
-                meta.get("section"),
-            )
-            if part
-        )
+        where = location(hit.metadata)
         console.print(f"[bold]{rank}.[/] [green]{hit.score:.3f}[/]  [cyan]{where}[/]", highlight=False)
         snippet = " ".join(hit.text.split())
         console.print(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}", highlight=False, markup=False)
@@ -75,9 +67,7 @@ def _print_sources(console, answer) -> None:
         return
     console.print()
     for citation in answer.citations:
-        where = " · ".join(
-            str(p) for p in (citation.source, f"page {citation.page}" if citation.page else None, citation.section) if p
-        )
+        where = location({"source": citation.source, "page": citation.page, "section": citation.section})
         flag = "" if citation.supported else "  [yellow](not supported by this passage)[/]"
         console.print(f"[bold][{citation.number}][/] [cyan]{where}[/]{flag}", highlight=False)
     if answer.invalid_citations:

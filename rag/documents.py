@@ -47,3 +47,13 @@ def chunk_id(source: str, text_hash: str, occurrence: int) -> str:
     """Stable id: the same text at the same source yields the same id on every run."""
     key = f"{source}\x00{text_hash}\x00{occurrence}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
+def location(metadata: dict[str, Any], separator: str = " · ") -> str:
+    """Where a chunk comes from, for people and prompts: "guide.pdf · page 3 · Setup > Linux"."""
+    parts = (
+        metadata.get("source"),
+        f"page {metadata['page']}" if metadata.get("page") else None,
+        metadata.get("section"),
+    )
+    return separator.join(str(part) for part in parts if part)

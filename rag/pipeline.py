@@ -14,7 +14,7 @@ from typing import Any
 from rag import prompts
 from rag.citations import CitationCheck, check_citations
 from rag.config import Settings
-from rag.documents import Hit
+from rag.documents import Hit, location
 from rag.embeddings import Embedder, build_embedder
 from rag.llms import LLM, Message, build_llm
 from rag.stores import VectorStore, build_store
@@ -197,16 +197,7 @@ class RagPipeline:
     def context_block(contexts: list[Hit]) -> str:
         blocks = []
         for number, hit in enumerate(contexts, start=1):
-            meta = hit.metadata
-            where = ", ".join(
-                str(part)
-                for part in (
-                    meta.get("source"),
-                    f"page {meta['page']}" if meta.get("page") else None,
-                    meta.get("section"),
-                )
-                if part
-            )
+            where = location(hit.metadata, ", ")
             blocks.append(f"[{number}] ({where})\n{prompts.neutralize_instructions(hit.text.strip())}")
         return "\n\n".join(blocks)
 
