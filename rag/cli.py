@@ -74,6 +74,21 @@ def _print_sources(console, answer) -> None:
         console.print(f"[yellow]cited passages that do not exist: {answer.invalid_citations}[/]")
 
 
+def _open_pipeline(config: Path | None, debug: bool):
+    """The configured RagPipeline, or a one-line error and exit."""
+    setup_environment(debug)
+    from rich.console import Console
+
+    from rag.config import load_config
+    from rag.errors import RagError
+    from rag.pipeline import RagPipeline
+
+    try:
+        return RagPipeline(load_config(config))
+    except RagError as exc:
+        fail(Console(stderr=True), exc, debug)
+
+
 @app.command()
 def ask(
     question: str = typer.Argument(..., help="Your question."),
@@ -83,16 +98,13 @@ def ask(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Answer a question from your documents, with numbered sources."""
-    setup_environment(debug)
     from rich.console import Console
 
-    from rag.config import load_config
     from rag.errors import RagError
-    from rag.pipeline import RagPipeline
 
+    pipeline = _open_pipeline(config, debug)
     console = Console()
     try:
-        pipeline = RagPipeline(load_config(config))
         answer_stream = pipeline.stream(question)
         for token in answer_stream:
             if stream and not as_json:
@@ -115,18 +127,12 @@ def chat(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """A chat over your documents that remembers the conversation (empty line or Ctrl-D to quit)."""
-    setup_environment(debug)
     from rich.console import Console
 
-    from rag.config import load_config
     from rag.errors import RagError
-    from rag.pipeline import RagPipeline
 
+    pipeline = _open_pipeline(config, debug)
     console = Console()
-    try:
-        pipeline = RagPipeline(load_config(config))
-    except RagError as exc:
-        fail(Console(stderr=True), exc, debug)
     history: list[dict[str, str]] = []
     while True:
         try:
