@@ -29,20 +29,27 @@ def search(
     k: int = typer.Option(5, "-k", "--top-k", min=1, help="How many chunks to show."),
     filters: list[str] = typer.Option([], "--filter", "-f", help="Metadata filter key=value (repeatable)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config."),
+    strategy: str | None = typer.Option(
+        None, "--strategy", "-s", help="dense | bm25 | hybrid | multi_query | hyde | fusion (default: the config's)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
-    """Dense search over the store: the top chunks with score, source, page and section."""
+    """Search the store with the configured retriever: the top chunks with score, source, page and section."""
     setup_environment(debug)
     from rich.console import Console
 
     from rag.config import load_config
-    from rag.errors import RagError
-    from rag.search import dense_search, parse_filters
+    from rag.errors import ConfigError, RagError
+    from rag.search import parse_filters
+    from rag.search import search as run_search
 
     console = Console()
     try:
-        hits = dense_search(load_config(config), query, k=k, filter=parse_filters(filters) or None)
+        settings = load_config(config)
+        if strategy and strategy not in ("dense", "bm25", "hybrid", "multi_query", "hyde", "fusion"):
+            raise ConfigError(f"unknown strategy {strategy!r}; choose dense, bm25, hybrid, multi_query, hyde or fusion")
+        hits = run_search(settings, query, k=k, filter=parse_filters(filters) or None, strategy=strategy)
     except RagError as exc:
         fail(Console(stderr=True), exc, debug)
     if as_json:

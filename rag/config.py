@@ -66,6 +66,16 @@ class EmbeddingConfig(_Section):
     timeout_s: float = Field(60.0, gt=0)
 
 
+class BM25Config(_Section):
+    """The keyword index ingest keeps beside the store (what the bm25 and hybrid retrievers read)."""
+
+    enabled: bool = True
+    # Lucene's BM25 with k1=1.2, b=0.75 measured best on SciFact chunks (docs/benchmarks.md).
+    k1: float = Field(1.2, gt=0)
+    b: float = Field(0.75, ge=0, le=1)
+    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
+
+
 class StoreConfig(_Section):
     kind: str = "chroma"
     path: str = ".rag/chroma"
@@ -73,6 +83,7 @@ class StoreConfig(_Section):
     token_env: str | None = None
     collection: str = "documents"
     index: Literal["AUTO", "FLAT", "HNSW"] = "AUTO"
+    bm25: BM25Config = Field(default_factory=BM25Config)
 
     @field_validator("kind")
     @classmethod
@@ -108,6 +119,37 @@ class AnswerConfig(_Section):
     min_cosine: float = Field(0.6, ge=-1, le=1, description="citation support: embedding similarity")
 
 
+class HybridConfig(_Section):
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    alpha: float = Field(0.5, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
+    rrf_k: int = Field(60, ge=1)
+
+
+class RerankConfig(_Section):
+    backend: Literal["none", "cross_encoder", "llm", "embedding"] = "none"
+    model: str | None = Field(None, description="cross_encoder: a local folder or hub id")
+    top_n: int = Field(20, ge=1, description="how many of the base retriever's hits are re-scored")
+    mode: Literal["pointwise", "listwise"] = "listwise"
+    batch_size: int = Field(16, ge=1)
+    mmr: bool = Field(False, description="diversify the re-ranked list with maximal marginal relevance")
+    mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
+
+
+class RetrieverConfig(_Section):
+    """Strategies compose: e.g. {strategy: fusion, base: hybrid, rerank: {backend: cross_encoder}}."""
+
+    strategy: Literal["dense", "bm25", "hybrid", "multi_query", "hyde", "fusion"] = "hybrid"
+    base: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="what multi_query/fusion/hyde run on")
+    k: int = Field(5, ge=1, description="hits returned when the caller does not ask for a number")
+    candidates: int = Field(50, ge=1, description="hits each branch fetches before fusing")
+    hybrid: HybridConfig = Field(default_factory=HybridConfig)
+    queries: int = Field(3, ge=1, le=10, description="multi_query/fusion: rewrites the LLM writes")
+    include_original: bool | None = Field(None, description="None: multi_query yes, fusion no (as the reference)")
+    hyde_mix_query: bool = Field(True, description="hyde: average the passage's vector with the query's")
+    rerank: RerankConfig = Field(default_factory=RerankConfig)
+    cache: str | None = Field(".rag/cache/rewrites.sqlite", description="LLM rewrites cache; None = off")
+
+
 class IngestConfig(_Section):
     manifest: str | None = Field(None, description="manifest path; None = beside the store")
     prune: bool = True
@@ -128,6 +170,7 @@ class Settings(BaseSettings):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    retriever: RetrieverConfig = Field(default_factory=RetrieverConfig)
 
     @classmethod
     def settings_customise_sources(

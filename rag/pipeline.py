@@ -1,7 +1,9 @@
 """The orchestrator: question + chat history → a grounded, cited, streamed Answer.
 
-condense (only with history) → retrieve → context (dedupe, order, token budget, [n] labels) →
-prompt → stream → check citations. When retrieval finds nothing relevant the LLM is not called.
+condense (only with history) → retrieve (the configured retriever: dense, bm25, hybrid, multi-query,
+HyDE, fusion, ± rerank) → context (dedupe, order, token budget, [n] labels) → prompt → stream → check
+citations. When retrieval finds nothing relevant (query–passage cosine below `answer.min_score`) the
+LLM is not called.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from rag import prompts
 from rag.citations import CitationCheck, check_citations
 from rag.config import Settings
 from rag.documents import Hit, location
 from rag.embeddings import Embedder, build_embedder
 from rag.llms import LLM, Message, build_llm
+from rag.retrievers import Retriever, build_retriever
 from rag.stores import VectorStore, build_store
 
 
@@ -40,6 +45,7 @@ class Answer:
     contexts: list[Hit] = field(default_factory=list)
     checks: list[CitationCheck] = field(default_factory=list)
     found: bool = True  # False: "not in your documents" (retrieval found nothing relevant)
+    relevance: float = 0.0  # the best query–passage cosine among the contexts
     grounded: bool = True  # False: the answer cites no passage validly
     timings: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
@@ -59,6 +65,7 @@ class Answer:
             "answer": self.text,
             "found": self.found,
             "grounded": self.grounded,
+            "relevance": round(self.relevance, 4),
             "citations": [vars(c) for c in self.citations],
             "invalid_citations": self.invalid_citations,
             "unsupported": [{"number": c.number, "sentence": c.sentence} for c in self.unsupported],
@@ -90,11 +97,13 @@ class RagPipeline:
         embedder: Embedder | None = None,
         llm: LLM | None = None,
         store: VectorStore | None = None,
+        retriever: Retriever | None = None,
     ):
         self.settings = settings
         self.embedder = embedder or build_embedder(settings.embedding)
         self.llm = llm or build_llm(settings.llm)
         self.store = store or build_store(settings.store, self.embedder.name, self.embedder.dimension)
+        self.retriever = retriever or build_retriever(settings, embedder=self.embedder, store=self.store, llm=self.llm)
 
     def ask(self, question: str, history: list[Message] | None = None) -> Answer:
         stream = self.stream(question, history)
@@ -141,8 +150,9 @@ class RagPipeline:
 
         started = time.perf_counter()
         answer.contexts = self._fit(hits)
+        answer.relevance = self.relevance(answer.standalone_question, answer.contexts)
         answer.timings["context"] = time.perf_counter() - started
-        if not answer.contexts or answer.contexts[0].score < cfg.min_score:
+        if not answer.contexts or answer.relevance < cfg.min_score:
             answer.found, answer.grounded, answer.contexts = False, False, []
             answer.text = prompts.NO_ANSWER
             yield answer.text
@@ -174,14 +184,26 @@ class RagPipeline:
             yield note
 
     def retrieve(self, question: str) -> list[Hit]:
-        return self.store.search(self.embedder.embed_query(question), k=self.settings.answer.k)
+        return self.retriever.retrieve(question, self.settings.answer.k)
+
+    def relevance(self, question: str, contexts: list[Hit]) -> float:
+        """The best cosine of question and passage: comparable whatever scores the retriever gives."""
+        if not contexts:
+            return 0.0
+        stored = {row.id: row.vector for row in self.store.get([h.id for h in contexts], include_vectors=True)}
+        missing = [h.text for h in contexts if stored.get(h.id) is None]
+        vectors = [v for v in stored.values() if v is not None]
+        if missing:
+            vectors.extend(self.embedder.embed_documents(missing))
+        query = self.embedder.embed_query(question)
+        return max(float(np.dot(v, query) / (np.linalg.norm(v) * np.linalg.norm(query) or 1.0)) for v in vectors)
 
     def _fit(self, hits: list[Hit]) -> list[Hit]:
-        """Dedupe (same id or same text), keep the score order, stop at the token budget."""
+        """Dedupe (same id or same text), keep the retriever's order, stop at the token budget."""
         kept: list[Hit] = []
         seen: set[str] = set()
         budget = self.settings.answer.context_tokens
-        for hit in sorted(hits, key=lambda h: h.score, reverse=True):
+        for hit in hits:
             key = " ".join(hit.text.split())
             if hit.id in seen or key in seen:
                 continue

@@ -112,3 +112,50 @@ def condense_messages(question: str, history: list[Message]) -> list[Message]:
         *CONDENSE_EXAMPLE,
         {"role": "user", "content": _condense_request(transcript, question)},
     ]
+
+
+# -- retrieval rewrites (rag/retrievers) -------------------------------------------------------------
+MULTI_QUERY_VERSION = "multi-query-v1"
+FUSION_VERSION = "rag-fusion-v1"
+HYDE_VERSION = "hyde-v1"
+RERANK_VERSION = "rerank-v1"
+
+MULTI_QUERY_SYSTEM = """You help a search engine. Write {n} different phrasings of the user's question:
+use synonyms and other technical terms, keep every name and number, do not answer it.
+Reply as JSON: {{"queries": ["...", ...]}}"""
+
+# As in the reference RAG-fusion (Raudaschl/rag-fusion): related search queries for one input.
+FUSION_SYSTEM = """You are a helpful assistant that generates multiple search queries based on a single input query.
+Reply as JSON: {{"queries": ["...", ...]}} with {n} queries."""
+
+HYDE_SYSTEM = """Write a short passage (3 to 4 sentences) that answers the question, in the style of a
+scientific abstract or a reference document. Write it even if you are unsure; do not mention the question."""
+
+RERANK_POINTWISE_SYSTEM = """Rate how well the passage answers or supports the query, from 0 (unrelated) to 10
+(answers it directly). Reply as JSON: {"score": n}"""
+
+RERANK_LISTWISE_SYSTEM = """Rank the numbered passages by how well each answers or supports the query, most
+relevant first. Reply as JSON: {"ranking": [numbers of the passages, best first]}"""
+
+
+def rewrite_messages(system: str, query: str, n: int) -> list[Message]:
+    return [{"role": "system", "content": system.format(n=n)}, {"role": "user", "content": query}]
+
+
+def hyde_messages(query: str) -> list[Message]:
+    return [{"role": "system", "content": HYDE_SYSTEM}, {"role": "user", "content": query}]
+
+
+def rerank_pointwise_messages(query: str, passage: str) -> list[Message]:
+    return [
+        {"role": "system", "content": RERANK_POINTWISE_SYSTEM},
+        {"role": "user", "content": f"Query: {query}\n\nPassage: {passage}"},
+    ]
+
+
+def rerank_listwise_messages(query: str, passages: list[str]) -> list[Message]:
+    numbered = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(passages, start=1))
+    return [
+        {"role": "system", "content": RERANK_LISTWISE_SYSTEM},
+        {"role": "user", "content": f"Query: {query}\n\nPassages:\n{numbered}"},
+    ]

@@ -1,4 +1,4 @@
-"""Plain dense search through the store protocol: embed the query, ask the configured store."""
+"""Search with the configured retriever (or a named strategy): the chunks, no answer."""
 
 from __future__ import annotations
 
@@ -9,18 +9,36 @@ from rag.errors import StoreError
 from rag.stores import Filter, build_store
 
 
-def dense_search(
-    settings: Settings, query: str, k: int = 5, filter: Filter | None = None, embedder: Embedder | None = None
+def search(
+    settings: Settings,
+    query: str,
+    k: int = 5,
+    filter: Filter | None = None,
+    embedder: Embedder | None = None,
+    strategy: str | None = None,
 ) -> list[Hit]:
-    """Top-k chunks for `query` from the configured store."""
+    """Top-k chunks for `query` from the configured store, by `retriever.strategy` (or `strategy`)."""
+    from rag.retrievers import build_retriever
+
+    if strategy:
+        settings = settings.model_copy(
+            update={"retriever": settings.retriever.model_copy(update={"strategy": strategy})}
+        )
     embedder = embedder or build_embedder(settings.embedding)
     store = build_store(settings.store, embedder.name, embedder.dimension)
     try:
         if store.count() == 0:
             raise StoreError(f"the store {store.location} is empty — run `python -m ingest PATH` first")
-        return store.search(embedder.embed_query(query), k=k, filter=filter)
+        return build_retriever(settings, embedder=embedder, store=store).retrieve(query, k, filter)
     finally:
         store.close()
+
+
+def dense_search(
+    settings: Settings, query: str, k: int = 5, filter: Filter | None = None, embedder: Embedder | None = None
+) -> list[Hit]:
+    """Top-k chunks by embedding similarity alone."""
+    return search(settings, query, k, filter, embedder, strategy="dense")
 
 
 def parse_filters(pairs: list[str]) -> Filter:

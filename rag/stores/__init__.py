@@ -24,8 +24,21 @@ def store_class(kind: str) -> type:
 
 
 def build_store(cfg: StoreConfig, model: str, dimension: int) -> VectorStore:
-    """Open (or create) the configured store for vectors of `model` with `dimension`."""
-    return store_class(cfg.kind).from_config(cfg, model, dimension)
+    """Open (or create) the configured store for vectors of `model` with `dimension`; with
+    `store.bm25.enabled` its writes also keep the BM25 keyword index beside it in step."""
+    store = store_class(cfg.kind).from_config(cfg, model, dimension)
+    if not cfg.bm25.enabled:
+        return store
+    from rag.stores.keyword import KeywordIndexedStore
+
+    return KeywordIndexedStore(store, open_keyword_index(cfg))
+
+
+def open_keyword_index(cfg: StoreConfig):
+    """The BM25 index beside the configured store (created empty when missing)."""
+    from rag.stores.keyword import BM25Index, keyword_index_path
+
+    return BM25Index(keyword_index_path(cfg), k1=cfg.bm25.k1, b=cfg.bm25.b, method=cfg.bm25.method)
 
 
 def manifest_path(cfg: StoreConfig) -> Path:
@@ -33,4 +46,13 @@ def manifest_path(cfg: StoreConfig) -> Path:
     return store_class(cfg.kind).default_manifest_path(cfg)
 
 
-__all__ = ["REGISTRY", "Filter", "StoredChunk", "VectorStore", "build_store", "manifest_path", "store_class"]
+__all__ = [
+    "REGISTRY",
+    "Filter",
+    "StoredChunk",
+    "VectorStore",
+    "build_store",
+    "manifest_path",
+    "open_keyword_index",
+    "store_class",
+]

@@ -1,0 +1,153 @@
+"""`python -m eval`: evaluation commands.
+
+retrieval   IR metrics of retriever configs on a BEIR dataset (e.g. ../shared/datasets/scifact)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from rag.cli_support import fail, setup_environment
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich", no_args_is_help=True)
+
+
+@app.callback()
+def _main() -> None:
+    """Evaluate retrieval and answers on real datasets."""
+
+
+@app.command()
+def retrieval(
+    dataset_dir: Path = typer.Option(..., "--dataset", "-d", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
+    strategies: str = typer.Option(
+        "dense,bm25,hybrid,hybrid_rrf,hybrid+embedding_rerank,hybrid+mmr",
+        "--strategies",
+        "-s",
+        help="Comma-separated presets (see --list) or 'configured' for the config's own retriever section.",
+    ),
+    split: str = typer.Option("test", help="qrels split."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Evaluate a seeded sample of N queries."),
+    rerank_model: str | None = typer.Option(
+        None, help="Cross-encoder (local folder or hub id) for hybrid+cross_encoder."
+    ),
+    work: Path = typer.Option(Path(".rag/eval"), help="Where the throwaway stores live (reused when unchanged)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write the table (.md) and results (.json) here."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON, one object per config."),
+    list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """nDCG@10, recall@10/100, MRR@10 and latency p50/p95 per retriever config, beside published numbers."""
+    setup_environment(debug)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from eval.beir import load_beir
+    from eval.retrieval import (
+        PRESETS,
+        chunk_depth,
+        corpus_size,
+        eval_settings,
+        evaluate_config,
+        markdown_table,
+        retriever_config,
+        run_config,
+        sample_queries,
+    )
+    from ingest.progress import RichProgress
+    from ingest.run import ingest
+    from rag.config import load_config
+    from rag.embeddings import build_embedder
+    from rag.errors import ConfigError, RagError
+    from rag.retrievers import build_retriever
+    from rag.stores import build_store
+
+    console = Console(stderr=True)
+    if list_presets:
+        for name, preset in PRESETS.items():
+            typer.echo(f"{name:26} {json.dumps(preset)}")
+        raise typer.Exit(0)
+    try:
+        names = [name.strip() for name in strategies.split(",") if name.strip()]
+        unknown = [name for name in names if name != "configured" and name not in PRESETS]
+        if unknown:
+            raise ConfigError(f"unknown strategy preset(s) {', '.join(unknown)}; see `python -m eval retrieval --list`")
+        dataset = load_beir(dataset_dir, split)
+        settings = eval_settings(load_config(config), dataset, work)
+        embedder = build_embedder(settings.embedding)
+        console.print(f"[bold]{dataset.name}[/]: ingesting {dataset.corpus} into {settings.store.path}")
+        with RichProgress(console, enabled=True) as progress:
+            report = ingest([dataset.corpus], settings, progress=progress, on_plan=progress.plan, embedder=embedder)
+        if report.exit_code != 0:
+            raise ConfigError(f"ingesting {dataset.corpus} failed: {report.to_json()}")
+        store = build_store(settings.store, embedder.name, embedder.dimension)
+        documents = corpus_size(dataset)
+        depth = chunk_depth(store.count(), documents)
+        query_ids = sample_queries(dataset, limit)
+        console.print(
+            f"{store.count()} chunks of {documents} documents; {len(query_ids)} queries; {depth} chunks per query "
+            "→ top 100 documents (a document ranks by its best chunk)"
+        )
+        llm_holder: dict[str, object] = {}
+
+        def shared_llm() -> object:
+            if "llm" not in llm_holder:
+                from rag.llms import build_llm
+
+                llm_holder["llm"] = build_llm(settings.llm)
+            return llm_holder["llm"]
+
+        results = []
+        for name in names:
+            cfg = retriever_config(settings.retriever, name, rerank_model)
+            run_settings = settings.model_copy(update={"retriever": cfg})
+            retriever = build_retriever(run_settings, embedder=embedder, store=store, llm_factory=shared_llm)
+            retriever.retrieve(dataset.queries[query_ids[0]], depth)  # warm-up: index loads, first model call
+            started = time.perf_counter()
+            with Progress(
+                TextColumn(f"{name:24}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=True,
+            ) as bar:
+                task = bar.add_task(name, total=len(query_ids))
+                run, latencies = run_config(
+                    name, retriever, dataset, query_ids, depth, on_query=lambda task=task: bar.advance(task)
+                )
+            result = evaluate_config(name, cfg, run, latencies, dataset, time.perf_counter() - started)
+            results.append(result)
+            console.print(
+                f"  {name:24} nDCG@10 {result.metrics['ndcg@10']:.4f}  R@100 {result.metrics['recall@100']:.4f}  "
+                f"p50 {result.latency['p50_ms']:.1f} ms"
+            )
+        store.close()
+    except RagError as exc:
+        fail(console, exc, debug)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        raise typer.Exit(130) from None
+    header = (
+        f"{dataset.name} ({dataset.split}, {len(query_ids)} queries, {documents} documents, "
+        f"{settings.embedding.model}, chunks of {settings.splitter.chunk_size} tokens)"
+    )
+    table = markdown_table(results, dataset, header=f"**{header}**\n")
+    payload = [result.to_dict() for result in results]
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"retrieval-{dataset.name}.md").write_text(table, encoding="utf-8")
+        (out / f"retrieval-{dataset.name}.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        typer.echo(table)
+
+
+if __name__ == "__main__":
+    app(prog_name="python -m eval")

@@ -1,0 +1,173 @@
+"""``python -m eval retrieval``: ingest a BEIR corpus through our ingest path, run retriever configs,
+report nDCG@10, recall@10/100, MRR@10 and latency per config beside the published numbers."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.beir import REFERENCES, BeirDataset, corpus_size
+from eval.ir_metrics import documents_ranked, evaluate, percentiles
+from rag.config import RetrieverConfig, Settings
+
+# Named retriever configs (overrides of the config's `retriever` section); "configured" = the section as is.
+PRESETS: dict[str, dict[str, Any]] = {
+    "dense": {"strategy": "dense"},
+    "bm25": {"strategy": "bm25"},
+    "hybrid": {"strategy": "hybrid", "hybrid": {"fusion": "weighted"}},
+    "hybrid_rrf": {"strategy": "hybrid", "hybrid": {"fusion": "rrf"}},
+    "hybrid+embedding_rerank": {"strategy": "hybrid", "rerank": {"backend": "embedding", "top_n": 20}},
+    "hybrid+mmr": {"strategy": "hybrid", "rerank": {"backend": "none", "mmr": True, "top_n": 20}},
+    "multi_query": {"strategy": "multi_query", "base": "hybrid"},
+    "multi_query_dense": {"strategy": "multi_query", "base": "dense"},
+    "hyde": {"strategy": "hyde"},
+    "fusion": {"strategy": "fusion", "base": "hybrid"},
+    "fusion_dense": {"strategy": "fusion", "base": "dense"},
+    "hybrid+llm_rerank": {"strategy": "hybrid", "rerank": {"backend": "llm", "mode": "listwise", "top_n": 10}},
+    "hybrid+cross_encoder": {"strategy": "hybrid", "rerank": {"backend": "cross_encoder", "top_n": 50}},
+}
+DEFAULT_PRESETS = ["dense", "bm25", "hybrid", "hybrid_rrf", "hybrid+embedding_rerank", "hybrid+mmr"]
+LLM_PRESETS = {name for name, p in PRESETS.items() if p["strategy"] in ("multi_query", "hyde", "fusion")} | {
+    "hybrid+llm_rerank"
+}
+
+
+@dataclass
+class ConfigResult:
+    name: str
+    retriever: dict[str, Any]
+    metrics: dict[str, float]
+    latency: dict[str, float]
+    queries: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.name,
+            **{key: round(value, 4) for key, value in self.metrics.items()},
+            **{key: round(value, 2) for key, value in self.latency.items()},
+            "queries": self.queries,
+            "seconds": round(self.seconds, 1),
+            "retriever": self.retriever,
+            "notes": self.notes,
+        }
+
+
+def eval_settings(settings: Settings, dataset: BeirDataset, work: Path) -> Settings:
+    """The user's config, with its store moved to a throwaway place for this dataset and the
+    JSON loader reading BEIR records (title + text, `_id` kept as the record id)."""
+    data = settings.model_dump(by_alias=True)
+    collection = re.sub(r"\W", "_", dataset.name)
+    store_dir = work / dataset.name
+    data["store"]["collection"] = collection
+    data["store"]["uri"] = None
+    data["store"]["path"] = str(store_dir / ("milvus.db" if data["store"]["kind"] == "milvus" else "chroma"))
+    data["ingest"]["manifest"] = None
+    data["loaders"]["json"] = {"text_fields": ["title", "text"], "metadata_fields": [], "id_field": "_id"}
+    return Settings(**data)
+
+
+def retriever_config(base: RetrieverConfig, name: str, rerank_model: str | None) -> RetrieverConfig:
+    if name == "configured":
+        return base
+    merged = _merge(base.model_dump(), PRESETS[name])
+    if name == "hybrid+cross_encoder" and rerank_model:
+        merged["rerank"]["model"] = rerank_model
+    return RetrieverConfig(**merged)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def sample_queries(dataset: BeirDataset, limit: int | None, seed: int = 13) -> list[str]:
+    ids = sorted(dataset.queries)
+    if limit and limit < len(ids):
+        ids = sorted(random.Random(seed).sample(ids, limit))
+    return ids
+
+
+def run_config(
+    name: str,
+    retriever: Any,
+    dataset: BeirDataset,
+    query_ids: list[str],
+    depth: int,
+    docs: int = 100,
+    on_query: Callable[[], None] | None = None,
+) -> tuple[dict[str, list[str]], list[float]]:
+    """Retrieve `depth` chunks per query; rankings of distinct documents and the latencies."""
+    run: dict[str, list[str]] = {}
+    latencies: list[float] = []
+    for query_id in query_ids:
+        started = time.perf_counter()
+        hits = retriever.retrieve(dataset.queries[query_id], depth)
+        latencies.append(time.perf_counter() - started)
+        run[query_id] = documents_ranked(hits, limit=docs)
+        if on_query:
+            on_query()
+    return run, latencies
+
+
+def chunk_depth(chunks: int, documents: int, docs: int = 100) -> int:
+    """Chunks to fetch so that about `docs` distinct documents come back (MaxP collapses the rest)."""
+    per_doc = chunks / max(documents, 1)
+    return max(docs, min(10 * docs, math.ceil(docs * per_doc * 1.25)))
+
+
+def evaluate_config(
+    name: str,
+    cfg: RetrieverConfig,
+    run: dict[str, list[str]],
+    latencies: list[float],
+    dataset: BeirDataset,
+    seconds: float,
+) -> ConfigResult:
+    qrels = {q: dataset.qrels[q] for q in run}
+    return ConfigResult(
+        name=name,
+        retriever=cfg.model_dump(exclude_defaults=True),
+        metrics=evaluate(run, qrels),
+        latency=percentiles(latencies),
+        queries=len(run),
+        seconds=seconds,
+    )
+
+
+def markdown_table(results: list[ConfigResult], dataset: BeirDataset, header: str = "") -> str:
+    lines = [header] if header else []
+    lines += [
+        "| config | nDCG@10 | R@10 | R@100 | MRR@10 | p50 ms | p95 ms | queries |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        m, lat = r.metrics, r.latency
+        lines.append(
+            f"| {r.name} | {m['ndcg@10']:.4f} | {m['recall@10']:.4f} | {m['recall@100']:.4f} | {m['mrr@10']:.4f} "
+            f"| {lat['p50_ms']:.1f} | {lat['p95_ms']:.1f} | {r.queries} |"
+        )
+    references = REFERENCES.get(dataset.name, [])
+    if references:
+        lines += [
+            "",
+            "Published reference numbers (full test split):",
+            "",
+            "| system | nDCG@10 | R@100 |",
+            "|---|---|---|",
+        ]
+        for ref in references:
+            lines.append(f"| {ref['system']} | {ref['ndcg@10']} | {ref.get('recall@100', '–')} |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["DEFAULT_PRESETS", "LLM_PRESETS", "PRESETS", "corpus_size"]

@@ -1,0 +1,185 @@
+"""Retrievers, composed by config: ``build_retriever(settings, embedder=..., store=..., llm=...)``.
+
+strategy: dense | bm25 | hybrid | multi_query | hyde | fusion; ``base`` is what multi_query and fusion
+run their queries through; ``rerank`` wraps any of them. Every retriever is a LangChain
+``BaseRetriever`` and has ``as_llamaindex()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rag.retrievers.base import Retriever
+from rag.retrievers.bm25 import BM25Retriever
+from rag.retrievers.cache import RewriteCache
+from rag.retrievers.dense import DenseRetriever
+from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
+from rag.retrievers.fusion import RagFusionRetriever
+from rag.retrievers.hybrid import HybridRetriever
+from rag.retrievers.hyde import HyDERetriever
+from rag.retrievers.multi_query import MultiQueryRetriever
+from rag.retrievers.rerank import (
+    CrossEncoderReranker,
+    EmbeddingReranker,
+    LLMReranker,
+    RerankRetriever,
+    maximal_marginal_relevance,
+)
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+
+class _Parts:
+    """What the builders share; the keyword index and the LLM are opened only when a strategy needs them."""
+
+    def __init__(self, settings: Settings, embedder: Any, store: Any, llm: Any, llm_factory: Callable[[], Any] | None):
+        self.settings = settings
+        self.cfg = settings.retriever
+        self.embedder = embedder
+        self.store = store
+        self._llm = llm
+        self._llm_factory = llm_factory
+        self._cache: RewriteCache | None = None
+
+    @property
+    def llm(self) -> Any:
+        if self._llm is None:
+            if self._llm_factory is not None:
+                self._llm = self._llm_factory()
+            else:
+                from rag.llms import build_llm
+
+                self._llm = build_llm(self.settings.llm)
+        return self._llm
+
+    @property
+    def cache(self) -> RewriteCache:
+        if self._cache is None:
+            self._cache = RewriteCache(self.cfg.cache)
+        return self._cache
+
+    def keyword_index(self) -> Any:
+        from rag.stores import open_keyword_index
+        from rag.stores.keyword import KeywordIndexedStore, sync_keyword_index
+
+        if isinstance(self.store, KeywordIndexedStore):
+            index = self.store.keyword
+        else:
+            index = open_keyword_index(self.settings.store)
+        if index.count() != self.store.count():  # built before the keyword index, or interrupted between writes
+            sync_keyword_index(index, self.store)
+        return index
+
+
+def _dense(parts: _Parts) -> Retriever:
+    return DenseRetriever(embedder=parts.embedder, store=parts.store, k=parts.cfg.k)
+
+
+def _bm25(parts: _Parts) -> Retriever:
+    return BM25Retriever(index=parts.keyword_index(), store=parts.store, k=parts.cfg.k)
+
+
+def _hybrid(parts: _Parts) -> Retriever:
+    h = parts.cfg.hybrid
+    return HybridRetriever(
+        dense=_dense(parts),
+        bm25=_bm25(parts),
+        fusion=h.fusion,
+        alpha=h.alpha,
+        rrf_k=h.rrf_k,
+        candidates=parts.cfg.candidates,
+        k=parts.cfg.k,
+    )
+
+
+def _multi_query(parts: _Parts, kind: type[MultiQueryRetriever] = MultiQueryRetriever) -> Retriever:
+    cfg = parts.cfg
+    options: dict[str, Any] = {} if cfg.include_original is None else {"include_original": cfg.include_original}
+    return kind(
+        base=BUILDERS[cfg.base](parts),
+        llm=parts.llm,
+        cache=parts.cache,
+        queries=cfg.queries,
+        rrf_k=cfg.hybrid.rrf_k,
+        candidates=cfg.candidates,
+        k=cfg.k,
+        **options,
+    )
+
+
+def _fusion(parts: _Parts) -> Retriever:
+    return _multi_query(parts, RagFusionRetriever)
+
+
+def _hyde(parts: _Parts) -> Retriever:
+    return HyDERetriever(
+        dense=_dense(parts), llm=parts.llm, mix_query=parts.cfg.hyde_mix_query, cache=parts.cache, k=parts.cfg.k
+    )
+
+
+BUILDERS: dict[str, Callable[[_Parts], Retriever]] = {
+    "dense": _dense,
+    "bm25": _bm25,
+    "hybrid": _hybrid,
+    "multi_query": _multi_query,
+    "hyde": _hyde,
+    "fusion": _fusion,
+}
+
+
+def build_retriever(
+    settings: Settings,
+    *,
+    embedder: Any,
+    store: Any,
+    llm: Any | None = None,
+    llm_factory: Callable[[], Any] | None = None,
+) -> Retriever:
+    """The retriever `settings.retriever` describes, over an open embedder and store."""
+    parts = _Parts(settings, embedder, store, llm, llm_factory)
+    retriever = BUILDERS[parts.cfg.strategy](parts)
+    rerank = parts.cfg.rerank
+    if rerank.backend == "none" and not rerank.mmr:
+        return retriever
+    reranker: Any = None
+    if rerank.backend == "cross_encoder":
+        if not rerank.model:
+            from rag.errors import ConfigError
+
+            raise ConfigError("retriever.rerank.backend is cross_encoder but retriever.rerank.model is not set")
+        reranker = CrossEncoderReranker(rerank.model, rerank.batch_size, settings.embedding.device)
+    elif rerank.backend == "llm":
+        reranker = LLMReranker(parts.llm, rerank.mode, parts.cache)
+    elif rerank.backend == "embedding":
+        reranker = EmbeddingReranker(embedder)
+    return RerankRetriever(
+        base=retriever,
+        reranker=reranker,
+        top_n=rerank.top_n,
+        mmr=rerank.mmr,
+        mmr_lambda=rerank.mmr_lambda,
+        embedder=embedder,
+        k=parts.cfg.k,
+    )
+
+
+__all__ = [
+    "BM25Retriever",
+    "CrossEncoderReranker",
+    "DenseRetriever",
+    "EmbeddingReranker",
+    "HyDERetriever",
+    "HybridRetriever",
+    "LLMReranker",
+    "MultiQueryRetriever",
+    "RagFusionRetriever",
+    "RerankRetriever",
+    "Retriever",
+    "RewriteCache",
+    "build_retriever",
+    "maximal_marginal_relevance",
+    "reciprocal_rank_fusion",
+    "weighted_fusion",
+]

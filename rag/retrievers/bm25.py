@@ -1,0 +1,33 @@
+"""BM25 keyword retrieval over the index ingest keeps beside the store (``rag.stores.keyword``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.documents import Hit
+from rag.retrievers.base import Retriever
+from rag.stores.base import Filter, VectorStore
+
+
+class BM25Retriever(Retriever):
+    index: Any  # rag.stores.keyword.BM25Index
+    store: Any  # the vector store that holds the chunk texts
+
+    def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        return fill_texts(self.search(query, k, filter), self.store)
+
+    def search(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        """Hits without their texts (fusion needs only ids and scores)."""
+        return self.index.search(query, k=k or self.k, filter=filter or self.search_filter)
+
+
+def fill_texts(hits: list[Hit], store: VectorStore) -> list[Hit]:
+    """Fetch the texts of hits that lack one from the store, in one call."""
+    missing = [hit.id for hit in hits if not hit.text]
+    if not missing:
+        return hits
+    texts = {row.id: row.text for row in store.get(missing)}
+    for hit in hits:
+        if not hit.text:
+            hit.text = texts.get(hit.id, "")
+    return [hit for hit in hits if hit.text]

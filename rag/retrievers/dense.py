@@ -1,0 +1,22 @@
+"""Dense retrieval: embed the query, nearest chunks from the vector store (with metadata filters)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from rag.documents import Hit
+from rag.retrievers.base import Retriever
+from rag.stores.base import Filter
+
+
+class DenseRetriever(Retriever):
+    embedder: Any  # rag.embeddings.Embedder
+    store: Any  # rag.stores.VectorStore
+
+    def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        return self.retrieve_by_vector(self.embedder.embed_query(query), k, filter)
+
+    def retrieve_by_vector(self, vector: np.ndarray, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        return self.store.search(vector, k=k or self.k, filter=filter or self.search_filter)

@@ -1,0 +1,16 @@
+"""RAG-fusion (Raudaschl/rag-fusion): the LLM writes related search queries, each is run through a
+base retriever (dense or hybrid), and the lists are fused by reciprocal rank fusion (k=60).
+
+As in the reference, the original query is not one of the searches unless `include_original`."""
+
+from __future__ import annotations
+
+from rag import prompts
+from rag.retrievers.multi_query import MultiQueryRetriever
+
+
+class RagFusionRetriever(MultiQueryRetriever):
+    queries: int = 4
+    include_original: bool = False
+    system_prompt: str = prompts.FUSION_SYSTEM
+    prompt_version: str = prompts.FUSION_VERSION

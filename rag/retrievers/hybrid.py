@@ -1,0 +1,33 @@
+"""Hybrid retrieval: dense and BM25 fused by weighted min-max score fusion (default) or RRF."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from rag.documents import Hit
+from rag.retrievers.base import Retriever
+from rag.retrievers.bm25 import BM25Retriever, fill_texts
+from rag.retrievers.dense import DenseRetriever
+from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
+from rag.stores.base import Filter
+
+
+class HybridRetriever(Retriever):
+    dense: DenseRetriever
+    bm25: BM25Retriever
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    alpha: float = 0.5  # weighted: the dense share
+    rrf_k: int = 60
+    candidates: int = 50  # hits fetched from each side before fusing
+
+    def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        k = k or self.k
+        depth = max(self.candidates, k)
+        filter = filter or self.search_filter
+        dense = self.dense.retrieve(query, depth, filter)
+        keyword = self.bm25.search(query, depth, filter)
+        if self.fusion == "rrf":
+            fused = reciprocal_rank_fusion([dense, keyword], k=self.rrf_k)
+        else:
+            fused = weighted_fusion([dense, keyword], [self.alpha, 1.0 - self.alpha])
+        return fill_texts(fused[:k], self.dense.store)

@@ -1,0 +1,55 @@
+"""HyDE (Gao et al., 2022): the LLM writes a hypothetical answer passage; retrieve with its embedding,
+optionally averaged with the query's (which keeps the question's own terms in play)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from rag import prompts
+from rag.documents import Hit
+from rag.errors import LLMError
+from rag.retrievers.base import Retriever
+from rag.retrievers.cache import RewriteCache
+from rag.retrievers.dense import DenseRetriever
+from rag.stores.base import Filter
+
+log = logging.getLogger(__name__)
+
+
+class HyDERetriever(Retriever):
+    dense: DenseRetriever
+    llm: Any  # rag.llms.LLM
+    mix_query: bool = True
+    max_tokens: int = 160
+    cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
+
+    def passage(self, query: str) -> str:
+        def write() -> str:
+            try:
+                completion = self.llm.complete(
+                    prompts.hyde_messages(query), max_tokens=self.max_tokens, temperature=0.0
+                )
+            except LLMError as exc:
+                log.warning("HyDE passage failed, using the question alone: %s", exc)
+                return ""
+            return completion.text.strip()
+
+        return self.cache.get_or_compute((prompts.HYDE_VERSION, self.llm.name, "hyde", query), write)
+
+    def vector(self, query: str) -> np.ndarray:
+        embedder = self.dense.embedder
+        passage = self.passage(query)
+        if not passage:
+            return embedder.embed_query(query)
+        vector = embedder.embed_documents([passage])[0]
+        if self.mix_query:
+            vector = vector + embedder.embed_query(query)
+        norm = float(np.linalg.norm(vector))
+        return vector / norm if norm else vector
+
+    def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        return self.dense.retrieve_by_vector(self.vector(query), k or self.k, filter or self.search_filter)

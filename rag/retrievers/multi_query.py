@@ -1,0 +1,74 @@
+"""Multi-query: the LLM writes N phrasings of the question; each is retrieved, results fused by RRF.
+
+The original question is always one of the queries, so a poor rewrite can dilute but not replace it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import Field
+
+from rag import prompts
+from rag.documents import Hit
+from rag.errors import LLMError
+from rag.retrievers.base import Retriever
+from rag.retrievers.cache import RewriteCache
+from rag.retrievers.fuse import reciprocal_rank_fusion
+from rag.stores.base import Filter
+
+log = logging.getLogger(__name__)
+
+
+def queries_schema(n: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "queries": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 3, "maxLength": 160},
+                "minItems": 1,
+                "maxItems": n,
+            }
+        },
+        "required": ["queries"],
+    }
+
+
+def generate_queries(llm: Any, cache: RewriteCache, system: str, version: str, query: str, n: int) -> list[str]:
+    """N rewrites of `query` from the LLM (JSON-constrained), cached on disk; [] when the LLM fails."""
+
+    def ask() -> list[str]:
+        try:
+            reply = llm.complete_json(prompts.rewrite_messages(system, query, n), queries_schema(n), max_tokens=60 * n)
+        except LLMError as exc:
+            log.warning("query rewriting failed, using the question alone: %s", exc)
+            return []
+        return [q.strip() for q in reply.get("queries", []) if isinstance(q, str) and q.strip()][:n]
+
+    return cache.get_or_compute((version, llm.name, "queries", query, n), ask)
+
+
+class MultiQueryRetriever(Retriever):
+    base: Retriever
+    llm: Any  # rag.llms.LLM
+    queries: int = 3
+    include_original: bool = True
+    rrf_k: int = 60
+    candidates: int = 50
+    cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
+    system_prompt: str = prompts.MULTI_QUERY_SYSTEM
+    prompt_version: str = prompts.MULTI_QUERY_VERSION
+
+    def rewrites(self, query: str) -> list[str]:
+        generated = generate_queries(self.llm, self.cache, self.system_prompt, self.prompt_version, query, self.queries)
+        wanted = [query, *generated] if self.include_original or not generated else generated
+        seen: set[str] = set()
+        return [q for q in wanted if not (q.lower() in seen or seen.add(q.lower()))]
+
+    def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        k = k or self.k
+        depth = max(self.candidates, k)
+        rankings = [self.base.retrieve(q, depth, filter or self.search_filter) for q in self.rewrites(query)]
+        return reciprocal_rank_fusion(rankings, k=self.rrf_k)[:k]

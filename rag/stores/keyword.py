@@ -1,0 +1,270 @@
+"""A BM25 keyword index (bm25s) kept in step with a vector store, persisted beside it.
+
+Tokens (lower-cased, English stopwords removed, Snowball-stemmed) are stored per chunk in SQLite,
+so an upsert or delete touches only its own chunks. BM25's statistics (idf, average length) are
+global, so the score matrix is rebuilt from the stored tokens — in well under a second at SciFact
+size — when the index is next searched or flushed, and saved with the generation it reflects.
+
+``KeywordIndexedStore`` wraps a vector store so that every upsert and delete (ingest, recovery,
+pruning, failed files) reaches both: the keyword index cannot keep stale terms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from rag.documents import Chunk, Hit
+from rag.stores.base import Filter, StoredChunk, VectorStore
+
+if TYPE_CHECKING:
+    from rag.config import StoreConfig
+
+log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, metadata TEXT NOT NULL, tokens TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+TOKENIZER_VERSION = "bm25s-en-stop-snowball-v1"
+
+
+def keyword_index_path(cfg: StoreConfig) -> Path:
+    """Where the keyword index of this store lives (beside the ingest manifest)."""
+    from rag.stores import manifest_path
+
+    manifest = manifest_path(cfg)
+    return manifest.with_name(manifest.name.replace("manifest", "bm25", 1))
+
+
+class Tokenizer:
+    """The one tokenizer of documents and queries: lower-case words, stopwords out, Snowball stems."""
+
+    def __init__(self) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("english")
+
+    def __call__(self, texts: list[str]) -> list[list[str]]:
+        import bm25s
+
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
+
+
+class BM25Index:
+    """BM25 over chunk texts; ``search`` returns Hits with the chunk text left empty (the store has it)."""
+
+    def __init__(self, path: str | Path, *, k1: float = 1.2, b: float = 0.75, method: str = "lucene"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.params = {"k1": k1, "b": b, "method": method}
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        self._mutex = threading.RLock()
+        self._tokenizer: Tokenizer | None = None
+        self._matrix: Any = None  # bm25s.BM25
+        self._ids: list[str] = []
+        self._metadata: list[dict[str, Any]] = []
+        self._loaded_generation = -1
+        recorded = self._info("tokenizer")
+        if recorded is not None and recorded != TOKENIZER_VERSION:
+            log.info("keyword index %s has tokens of %s; clearing it for a rebuild", self.path, recorded)
+            self.clear()
+        self._set_info("tokenizer", TOKENIZER_VERSION)
+
+    # -- writes ----------------------------------------------------------------------------------
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        if not chunks:
+            return
+        tokens = self.tokenize([chunk.text for chunk in chunks])
+        rows = [
+            (chunk.id, str(chunk.metadata.get("source", "")), json.dumps(chunk.metadata), " ".join(words))
+            for chunk, words in zip(chunks, tokens, strict=True)
+        ]
+        with self._mutex, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?)", rows)
+            self._bump()
+
+    def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
+        with self._mutex, self._db:
+            if ids:
+                self._db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in ids])
+            if source is not None:
+                self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            self._bump()
+
+    def clear(self) -> None:
+        with self._mutex, self._db:
+            self._db.execute("DELETE FROM chunks")
+            self._bump()
+
+    def _bump(self) -> None:
+        self._db.execute(
+            "INSERT INTO info VALUES ('generation', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    # -- reads -----------------------------------------------------------------------------------
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
+
+    def tokenize(self, texts: list[str]) -> list[list[str]]:
+        if self._tokenizer is None:
+            self._tokenizer = Tokenizer()
+        return self._tokenizer(texts)
+
+    def search(self, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+        """Top-k chunks by BM25 score (score > 0 only); `filter` as in the vector stores."""
+        with self._mutex:
+            self._ensure_matrix()
+            if not self._ids:
+                return []
+            terms = self.tokenize([query])[0]
+            scores = self._matrix.get_scores(terms) if terms else np.zeros(len(self._ids), dtype=np.float32)
+            if filter:
+                scores = np.where(self._mask(filter), scores, 0.0)
+            k = min(k, len(self._ids))
+            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+            top = top[np.argsort(-scores[top], kind="stable")]
+            return [
+                Hit(id=self._ids[i], text="", score=float(scores[i]), metadata=self._metadata[i])
+                for i in top
+                if scores[i] > 0
+            ]
+
+    def flush(self) -> None:
+        """Rebuild and save the score matrix now (ingest calls this, so the first query is fast)."""
+        with self._mutex:
+            self._ensure_matrix()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _generation(self) -> int:
+        return int(self._info("generation") or 0)
+
+    def _ensure_matrix(self) -> None:
+        generation = self._generation()
+        if generation == self._loaded_generation:
+            return
+        saved = self.path.with_suffix(".bm25s")
+        stamp = saved / "generation.json"
+        if stamp.exists() and json.loads(stamp.read_text()) == {"generation": generation, **self.params}:
+            self._load(saved)
+        else:
+            self._build(saved, generation)
+        self._loaded_generation = generation
+
+    def _build(self, saved: Path, generation: int) -> None:
+        import bm25s
+
+        rows = self._db.execute("SELECT id, metadata, tokens FROM chunks ORDER BY id").fetchall()
+        self._ids = [row[0] for row in rows]
+        self._metadata = [json.loads(row[1]) for row in rows]
+        if not rows:
+            self._matrix = None
+            return
+        matrix = bm25s.BM25(**self.params)
+        matrix.index([row[2].split() for row in rows], show_progress=False)
+        self._matrix = matrix
+        staging = saved.with_name(saved.name + ".tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        matrix.save(str(staging), show_progress=False)
+        (staging / "ids.json").write_text(json.dumps(self._ids))
+        (staging / "generation.json").write_text(json.dumps({"generation": generation, **self.params}))
+        shutil.rmtree(saved, ignore_errors=True)
+        staging.rename(saved)
+
+    def _load(self, saved: Path) -> None:
+        import bm25s
+
+        self._matrix = bm25s.BM25.load(str(saved), show_progress=False)
+        self._ids = json.loads((saved / "ids.json").read_text())
+        metadata = dict(self._db.execute("SELECT id, metadata FROM chunks"))
+        self._metadata = [json.loads(metadata[i]) for i in self._ids]
+
+    def _mask(self, filter: Filter) -> np.ndarray:
+        def matches(metadata: dict[str, Any]) -> bool:
+            for key, wanted in filter.items():
+                allowed = wanted if isinstance(wanted, list) else [wanted]
+                if metadata.get(key) not in allowed:
+                    return False
+            return True
+
+        return np.fromiter((matches(m) for m in self._metadata), dtype=bool, count=len(self._metadata))
+
+    def _info(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_info(self, key: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (key, value))
+
+
+class KeywordIndexedStore:
+    """A vector store whose writes also reach its keyword index; reads go to the vector store."""
+
+    def __init__(self, store: VectorStore, keyword: BM25Index):
+        self.store = store
+        self.keyword = keyword
+        self.location = store.location
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self.store.upsert(chunks, vectors)
+        self.keyword.upsert(chunks)
+
+    def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
+        self.store.delete(ids=ids, source=source)
+        self.keyword.delete(ids=ids, source=source)
+
+    def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
+        return self.store.search(vector, k=k, filter=filter)
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def get(self, ids: Sequence[str] | None = None, include_vectors: bool = False) -> list[StoredChunk]:
+        return self.store.get(ids, include_vectors=include_vectors)
+
+    def default_manifest_path(self, cfg: Any) -> Path:
+        return self.store.default_manifest_path(cfg)
+
+    def close(self) -> None:
+        try:
+            self.keyword.flush()
+        finally:
+            self.keyword.close()
+            self.store.close()
+
+
+def sync_keyword_index(keyword: BM25Index, store: VectorStore, batch: int = 2000) -> int:
+    """Make the keyword index hold exactly the store's chunks (for stores built before it existed,
+    or after a crash between the two writes); returns how many chunks changed."""
+    stored = store.get()
+    wanted = {row.id: row for row in stored}
+    have = keyword.ids()
+    stale = sorted(have - set(wanted))
+    missing = [wanted[i] for i in wanted if i not in have]
+    if stale:
+        keyword.delete(ids=stale)
+    for start in range(0, len(missing), batch):
+        part = missing[start : start + batch]
+        keyword.upsert([Chunk(id=row.id, text=row.text, metadata=row.metadata) for row in part])
+    return len(stale) + len(missing)

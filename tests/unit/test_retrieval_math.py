@@ -1,0 +1,95 @@
+"""Rank fusion, MMR and the IR metrics against hand-computed values."""
+
+import math
+
+import numpy as np
+import pytest
+
+from eval.ir_metrics import documents_ranked, evaluate, percentiles
+from eval.retrieval import chunk_depth
+from rag.documents import Hit
+from rag.retrievers import maximal_marginal_relevance, reciprocal_rank_fusion, weighted_fusion
+
+
+def hits(*pairs):
+    return [Hit(id=i, text=f"text of {i}", metadata={"record_id": i[0]}, score=s) for i, s in pairs]
+
+
+def test_rrf_matches_hand_computed_scores():
+    fused = reciprocal_rank_fusion([hits(("a", 0.9), ("b", 0.5), ("c", 0.1)), hits(("b", 10), ("d", 2))], k=60)
+    assert [h.id for h in fused] == ["b", "a", "d", "c"]
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+    assert fused[1].score == pytest.approx(1 / 61)
+    assert fused[2].score == pytest.approx(1 / 62)
+    assert fused[3].score == pytest.approx(1 / 63)
+
+
+def test_rrf_k_changes_the_weight_of_top_ranks():
+    # k=1: a first place in one list (1/2) beats third + fourth places (1/4 + 1/5); k=60 turns that round.
+    rankings = [hits(("x", 1), ("a", 0.6), ("y", 0.5)), hits(("z", 1), ("w", 0.9), ("b", 0.5), ("y", 0.1))]
+    assert reciprocal_rank_fusion(rankings, k=1)[0].id == "x"
+    assert reciprocal_rank_fusion(rankings, k=60)[0].id == "y"
+
+
+def test_weighted_fusion_min_max_normalises_each_list():
+    fused = weighted_fusion([hits(("a", 0.9), ("b", 0.5), ("c", 0.1)), hits(("b", 10), ("d", 2))], [0.5, 0.5])
+    assert [h.id for h in fused] == ["b", "a", "c", "d"]  # c and d tie at 0: first seen first
+    assert [round(h.score, 6) for h in fused] == [0.75, 0.5, 0.0, 0.0]
+    dense_only = weighted_fusion([hits(("a", 0.9), ("b", 0.5)), hits(("b", 10), ("d", 2))], [1.0, 0.0])
+    assert [h.id for h in dense_only][:2] == ["a", "b"]
+
+
+def test_weighted_fusion_keeps_the_text_of_the_first_list():
+    dense = hits(("a", 0.9))
+    keyword = [Hit(id="a", text="", metadata={}, score=3.0), Hit(id="k", text="", metadata={}, score=1.0)]
+    fused = weighted_fusion([dense, keyword], [0.5, 0.5])
+    assert fused[0].id == "a" and fused[0].text == "text of a"
+    assert fused[1].text == ""  # filled from the store by the hybrid retriever
+
+
+def test_mmr_trades_relevance_for_diversity():
+    query = np.array([1.0, 0.0])
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # the second is a duplicate of the first
+    relevance = [1.0, 0.99, 0.5]
+    assert maximal_marginal_relevance(query, vectors, relevance, 3, lambda_=1.0) == [0, 1, 2]
+    assert maximal_marginal_relevance(query, vectors, relevance, 3, lambda_=0.3) == [0, 2, 1]
+    assert maximal_marginal_relevance(query, vectors, relevance, 2, lambda_=0.3) == [0, 2]
+    assert maximal_marginal_relevance(query, vectors, [], 2) == []
+
+
+def test_ir_metrics_match_hand_computed_values():
+    qrels = {"q1": {"d1": 1, "d3": 1}, "q2": {"d5": 1}}
+    run = {"q1": ["d2", "d1", "d3"], "q2": []}
+    metrics = evaluate(run, qrels)
+    ndcg_q1 = (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert metrics["ndcg@10"] == pytest.approx(ndcg_q1 / 2, abs=1e-4)  # q2 has no results: 0
+    assert metrics["mrr@10"] == pytest.approx(0.25)
+    assert metrics["recall@10"] == pytest.approx(0.5)
+    assert metrics["recall@100"] == pytest.approx(0.5)
+
+
+def test_recall_at_10_ignores_hits_below_rank_10():
+    qrels = {"q": {"relevant": 1}}
+    run = {"q": [f"d{i}" for i in range(10)] + ["relevant"]}
+    metrics = evaluate(run, qrels)
+    assert metrics["recall@10"] == 0.0 and metrics["recall@100"] == 1.0
+    assert metrics["mrr@10"] == 0.0
+    assert metrics["ndcg@10"] == 0.0
+
+
+def test_chunks_collapse_to_documents_by_their_best_chunk():
+    chunk_hits = hits(("a1", 0.9), ("b1", 0.8), ("a2", 0.7), ("c1", 0.6))
+    assert documents_ranked(chunk_hits) == ["a", "b", "c"]
+    assert documents_ranked(chunk_hits, limit=2) == ["a", "b"]
+
+
+def test_chunk_depth_scales_with_chunks_per_document():
+    assert chunk_depth(5000, 5000) == 125
+    assert chunk_depth(15000, 5000) == 375
+    assert chunk_depth(10**6, 10) == 1000  # capped
+
+
+def test_percentiles_in_milliseconds():
+    result = percentiles([0.001, 0.002, 0.003, 0.004, 0.100])
+    assert result["p50_ms"] == pytest.approx(3.0)
+    assert result["p95_ms"] > 50
