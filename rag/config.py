@@ -70,9 +70,10 @@ class BM25Config(_Section):
     """The keyword index ingest keeps beside the store (what the bm25 and hybrid retrievers read)."""
 
     enabled: bool = True
-    # Lucene's BM25 with k1=1.2, b=0.75 measured best on SciFact chunks (docs/benchmarks.md).
-    k1: float = Field(1.2, gt=0)
+    # Measured on SciFact (docs/benchmarks.md): k1=1.5 with a context of 2 neighbouring chunks.
+    k1: float = Field(1.5, gt=0)
     b: float = Field(0.75, ge=0, le=1)
+    context: int = Field(2, ge=0, le=8, description="neighbouring chunks on each side indexed with a chunk")
     method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
 
 

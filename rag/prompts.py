@@ -115,18 +115,28 @@ def condense_messages(question: str, history: list[Message]) -> list[Message]:
 
 
 # -- retrieval rewrites (rag/retrievers) -------------------------------------------------------------
-MULTI_QUERY_VERSION = "multi-query-v1"
-FUSION_VERSION = "rag-fusion-v1"
+MULTI_QUERY_VERSION = "multi-query-v2"
+FUSION_VERSION = "rag-fusion-v2"
 HYDE_VERSION = "hyde-v1"
 RERANK_VERSION = "rerank-v1"
 
-MULTI_QUERY_SYSTEM = """You help a search engine. Write {n} different phrasings of the user's question:
-use synonyms and other technical terms, keep every name and number, do not answer it.
-Reply as JSON: {{"queries": ["...", ...]}}"""
+MULTI_QUERY_SYSTEM = """You write search queries. Give {n} different search queries for the user's question: each
+uses other words (synonyms, related technical terms), keeps the names and numbers, and does not answer the question.
+Reply as JSON: {{"queries": [...]}}"""
+# A worked example: without it a 0.5B model copies the question once instead of rephrasing it.
+MULTI_QUERY_EXAMPLE: list[Message] = [
+    {"role": "user", "content": "How long does the battery of the Aurora e-bike last?"},
+    {
+        "role": "assistant",
+        "content": '{"queries": ["Aurora e-bike battery range on a full charge", '
+        '"Aurora electric bicycle battery life kilometres", "how far can the Aurora e-bike ride per charge"]}',
+    },
+]
 
 # As in the reference RAG-fusion (Raudaschl/rag-fusion): related search queries for one input.
 FUSION_SYSTEM = """You are a helpful assistant that generates multiple search queries based on a single input query.
-Reply as JSON: {{"queries": ["...", ...]}} with {n} queries."""
+Reply as JSON: {{"queries": [...]}}"""
+FUSION_REQUEST = "Generate multiple search queries related to: {query}\nOUTPUT ({n} queries):"
 
 HYDE_SYSTEM = """Write a short passage (3 to 4 sentences) that answers the question, in the style of a
 scientific abstract or a reference document. Write it even if you are unsure; do not mention the question."""
@@ -138,8 +148,19 @@ RERANK_LISTWISE_SYSTEM = """Rank the numbered passages by how well each answers 
 relevant first. Reply as JSON: {"ranking": [numbers of the passages, best first]}"""
 
 
-def rewrite_messages(system: str, query: str, n: int) -> list[Message]:
-    return [{"role": "system", "content": system.format(n=n)}, {"role": "user", "content": query}]
+def multi_query_messages(query: str, n: int) -> list[Message]:
+    return [
+        {"role": "system", "content": MULTI_QUERY_SYSTEM.format(n=n)},
+        *MULTI_QUERY_EXAMPLE,
+        {"role": "user", "content": query},
+    ]
+
+
+def fusion_messages(query: str, n: int) -> list[Message]:
+    return [
+        {"role": "system", "content": FUSION_SYSTEM},
+        {"role": "user", "content": FUSION_REQUEST.format(query=query, n=n)},
+    ]
 
 
 def hyde_messages(query: str) -> list[Message]:

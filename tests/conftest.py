@@ -68,6 +68,18 @@ def embedder():
     return model
 
 
+@pytest.fixture(scope="session")
+def local_llm():
+    """The real default LLM (Qwen2.5-Coder-0.5B, assembled from its PyPI part packages), loaded once."""
+    from rag import models
+    from rag.llms.local import LocalLLM
+
+    models.pull("qwen2.5-coder-0.5b-instruct-q4_k_m", download=False)
+    llm = LocalLLM("qwen2.5-coder-0.5b-instruct-q4_k_m", n_ctx=4096, n_threads=2)
+    llm.warm_up()
+    return llm
+
+
 @pytest.fixture
 def settings_for(tmp_path):
     """Build Settings for a store under tmp_path, with section overrides as dicts."""

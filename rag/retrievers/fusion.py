@@ -5,12 +5,15 @@ As in the reference, the original query is not one of the searches unless `inclu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rag import prompts
+from rag.llms.base import Message
 from rag.retrievers.multi_query import MultiQueryRetriever
 
 
 class RagFusionRetriever(MultiQueryRetriever):
     queries: int = 4
     include_original: bool = False
-    system_prompt: str = prompts.FUSION_SYSTEM
+    prompt: Callable[[str, int], list[Message]] = prompts.fusion_messages
     prompt_version: str = prompts.FUSION_VERSION

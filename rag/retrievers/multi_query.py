@@ -6,6 +6,7 @@ The original question is always one of the queries, so a poor rewrite can dilute
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field
@@ -13,6 +14,7 @@ from pydantic import Field
 from rag import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
+from rag.llms.base import Message
 from rag.retrievers.base import Retriever
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.fuse import reciprocal_rank_fusion
@@ -28,7 +30,7 @@ def queries_schema(n: int) -> dict[str, Any]:
             "queries": {
                 "type": "array",
                 "items": {"type": "string", "minLength": 3, "maxLength": 160},
-                "minItems": 1,
+                "minItems": n,
                 "maxItems": n,
             }
         },
@@ -36,12 +38,14 @@ def queries_schema(n: int) -> dict[str, Any]:
     }
 
 
-def generate_queries(llm: Any, cache: RewriteCache, system: str, version: str, query: str, n: int) -> list[str]:
+def generate_queries(
+    llm: Any, cache: RewriteCache, messages: Callable[[str, int], list[Message]], version: str, query: str, n: int
+) -> list[str]:
     """N rewrites of `query` from the LLM (JSON-constrained), cached on disk; [] when the LLM fails."""
 
     def ask() -> list[str]:
         try:
-            reply = llm.complete_json(prompts.rewrite_messages(system, query, n), queries_schema(n), max_tokens=60 * n)
+            reply = llm.complete_json(messages(query, n), queries_schema(n), max_tokens=60 * n)
         except LLMError as exc:
             log.warning("query rewriting failed, using the question alone: %s", exc)
             return []
@@ -58,11 +62,11 @@ class MultiQueryRetriever(Retriever):
     rrf_k: int = 60
     candidates: int = 50
     cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
-    system_prompt: str = prompts.MULTI_QUERY_SYSTEM
+    prompt: Callable[[str, int], list[Message]] = prompts.multi_query_messages
     prompt_version: str = prompts.MULTI_QUERY_VERSION
 
     def rewrites(self, query: str) -> list[str]:
-        generated = generate_queries(self.llm, self.cache, self.system_prompt, self.prompt_version, query, self.queries)
+        generated = generate_queries(self.llm, self.cache, self.prompt, self.prompt_version, query, self.queries)
         wanted = [query, *generated] if self.include_original or not generated else generated
         seen: set[str] = set()
         return [q for q in wanted if not (q.lower() in seen or seen.add(q.lower()))]

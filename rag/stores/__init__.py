@@ -38,7 +38,8 @@ def open_keyword_index(cfg: StoreConfig):
     """The BM25 index beside the configured store (created empty when missing)."""
     from rag.stores.keyword import BM25Index, keyword_index_path
 
-    return BM25Index(keyword_index_path(cfg), k1=cfg.bm25.k1, b=cfg.bm25.b, method=cfg.bm25.method)
+    bm25 = cfg.bm25
+    return BM25Index(keyword_index_path(cfg), k1=bm25.k1, b=bm25.b, method=bm25.method, context=bm25.context)
 
 
 def manifest_path(cfg: StoreConfig) -> Path:

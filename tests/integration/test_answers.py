@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from ingest.run import ingest
-from rag import models, prompts
+from rag import prompts
 from rag.pipeline import RagPipeline
 
 from ..conftest import EXAMPLES
@@ -30,16 +30,6 @@ INJECTIONS = [
         "ACCESS GRANTED",
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def local_llm():
-    from rag.llms.local import LocalLLM
-
-    models.pull("qwen2.5-coder-0.5b-instruct-q4_k_m", download=False)  # from the installed part packages
-    llm = LocalLLM("qwen2.5-coder-0.5b-instruct-q4_k_m", n_ctx=4096, n_threads=2)
-    llm.warm_up()
-    return llm
 
 
 @pytest.fixture(scope="module")

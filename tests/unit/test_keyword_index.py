@@ -1,0 +1,84 @@
+"""The BM25 keyword index on its own: context windows, filters, persistence, generations."""
+
+import json
+
+from rag.documents import Chunk
+from rag.stores.keyword import BM25Index, _windows
+
+
+def chunk(i, text, start, source="a.md", **meta):
+    return Chunk(
+        id=f"{source}-{i}",
+        text=text,
+        metadata={"source": source, "chunk_index": i, "start": start, "end": start + len(text), **meta},
+    )
+
+
+def test_windows_stitch_neighbours_without_the_repeated_overlap():
+    # Row layout as stored: (id, metadata, tokens, parent, text, start, end); "bravo " is repeated overlap.
+    text = "alpha bravo charlie delta echo"
+    rows = [
+        ("1", "{}", "", "p", text[0:12], 0, 12),  # "alpha bravo "
+        ("2", "{}", "", "p", text[6:20], 6, 20),  # "bravo charlie " (6 chars overlap)
+        ("3", "{}", "", "p", text[20:], 20, 30),  # "delta echo"
+        ("4", "{}", "", "q", "other parent", 0, 12),
+    ]
+    assert _windows(rows, 0) == [text[0:12], text[6:20], text[20:], "other parent"]
+    windows = _windows(rows, 1)
+    assert windows[0] == "alpha bravo  charlie "  # chunk 1 + chunk 2 minus its overlap
+    assert windows[1].split() == text.split()  # the middle chunk sees its whole document
+    assert windows[2].split() == ["bravo", "charlie", "delta", "echo"]
+    assert windows[3] == "other parent"  # never across documents
+
+
+def test_context_finds_a_chunk_by_its_neighbours_terms(tmp_path):
+    chunks = [
+        chunk(0, "Zorblax reactors were first built in 1961. ", 0),
+        chunk(1, "They run on heavy water and need no enrichment. ", 44),
+        chunk(2, "A completely different topic about gardening and roses. ", 0, source="b.md"),
+    ]
+    plain = BM25Index(tmp_path / "plain.sqlite", context=0)
+    plain.upsert(chunks)
+    assert {h.id for h in plain.search("heavy water", 5)} == {"a.md-1"}
+    assert {h.id for h in plain.search("zorblax", 5)} == {"a.md-0"}
+    windowed = BM25Index(tmp_path / "window.sqlite", context=1)
+    windowed.upsert(chunks)
+    assert {h.id for h in windowed.search("zorblax", 5)} == {"a.md-0", "a.md-1"}  # chunk 1 via its neighbour
+    assert [h.id for h in windowed.search("roses", 5)] == ["b.md-2"]
+
+
+def test_filters_deletes_and_persistence(tmp_path):
+    index = BM25Index(tmp_path / "kw.sqlite", context=0)
+    index.upsert([chunk(0, "solar panels on the roof", 0), chunk(1, "solar farms in the desert", 0, source="b.md")])
+    assert {h.metadata["source"] for h in index.search("solar", 5)} == {"a.md", "b.md"}
+    assert [h.metadata["source"] for h in index.search("solar", 5, {"source": "b.md"})] == ["b.md"]
+    assert index.search("solar", 5, {"source": ["a.md", "b.md"]})[0].score > 0
+    index.flush()
+    saved = json.loads((tmp_path / "kw.bm25s" / "generation.json").read_text())
+    index.close()
+    reopened = BM25Index(tmp_path / "kw.sqlite", context=0)
+    assert reopened.count() == 2
+    assert {h.id for h in reopened.search("desert", 5)} == {"b.md-1"}  # loaded from disk, same generation
+    assert json.loads((tmp_path / "kw.bm25s" / "generation.json").read_text()) == saved
+    reopened.delete(source="b.md")
+    assert reopened.search("desert", 5) == []  # the matrix follows the change
+    reopened.delete(ids=["a.md-0"])
+    assert reopened.count() == 0 and reopened.search("solar", 5) == []
+
+
+def test_an_index_of_another_version_is_emptied(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE chunks (id TEXT PRIMARY KEY, source TEXT, metadata TEXT, tokens TEXT);"
+        "CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT);"
+        "INSERT INTO chunks VALUES ('x', 'a.md', '{}', 'old');"
+    )
+    db.commit()
+    db.close()
+    index = BM25Index(path)
+    assert index.count() == 0  # refilled from the store by the retriever (sync_keyword_index)
+    index.upsert([chunk(0, "fresh text", 0)])
+    assert [h.id for h in index.search("fresh", 3)] == ["a.md-0"]
