@@ -23,7 +23,9 @@ def _main() -> None:
 
 @app.command()
 def retrieval(
-    dataset_dir: Path = typer.Option(..., "--dataset", "-d", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
+    dataset_dir: Path | None = typer.Option(
+        None, "--dataset", "-d", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/ (required)."
+    ),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
     strategies: str = typer.Option(
         "dense,bm25,hybrid,hybrid_rrf,hybrid+embedding_rerank,hybrid+mmr",
@@ -55,7 +57,7 @@ def retrieval(
         eval_settings,
         evaluate_config,
         markdown_table,
-        retriever_config,
+        preset_settings,
         run_config,
         sample_queries,
     )
@@ -73,6 +75,8 @@ def retrieval(
             typer.echo(f"{name:26} {json.dumps(preset)}")
         raise typer.Exit(0)
     try:
+        if dataset_dir is None:
+            raise ConfigError("--dataset DIR is required, e.g. --dataset ../shared/datasets/scifact")
         names = [name.strip() for name in strategies.split(",") if name.strip()]
         unknown = [name for name in names if name != "configured" and name not in PRESETS]
         if unknown:
@@ -104,10 +108,10 @@ def retrieval(
 
         results = []
         for name in names:
-            cfg = retriever_config(settings.retriever, name, rerank_model)
-            run_settings = settings.model_copy(update={"retriever": cfg})
+            run_settings, search_filter = preset_settings(settings, name, rerank_model)
             retriever = build_retriever(run_settings, embedder=embedder, store=store, llm_factory=shared_llm)
-            retriever.retrieve(dataset.queries[query_ids[0]], depth)  # warm-up: index loads, first model call
+            # warm-up: the keyword index loads (or builds), the first model call
+            retriever.retrieve(dataset.queries[query_ids[0]], depth, search_filter)
             started = time.perf_counter()
             with Progress(
                 TextColumn(f"{name:24}"),
@@ -119,9 +123,15 @@ def retrieval(
             ) as bar:
                 task = bar.add_task(name, total=len(query_ids))
                 run, latencies = run_config(
-                    name, retriever, dataset, query_ids, depth, on_query=lambda task=task: bar.advance(task)
+                    name,
+                    retriever,
+                    dataset,
+                    query_ids,
+                    depth,
+                    on_query=lambda task=task: bar.advance(task),
+                    search_filter=search_filter,
                 )
-            result = evaluate_config(name, cfg, run, latencies, dataset, time.perf_counter() - started)
+            result = evaluate_config(name, run_settings, run, latencies, dataset, time.perf_counter() - started)
             results.append(result)
             console.print(
                 f"  {name:24} nDCG@10 {result.metrics['ndcg@10']:.4f}  R@100 {result.metrics['recall@100']:.4f}  "

@@ -14,12 +14,17 @@ from typing import Any
 
 from eval.beir import REFERENCES, BeirDataset, corpus_size
 from eval.ir_metrics import documents_ranked, evaluate, percentiles
-from rag.config import RetrieverConfig, Settings
+from rag.config import RetrieverConfig, Settings, StoreConfig
 
 # Named retriever configs (overrides of the config's `retriever` section); "configured" = the section as is.
 PRESETS: dict[str, dict[str, Any]] = {
     "dense": {"strategy": "dense"},
     "bm25": {"strategy": "bm25"},
+    # The published baselines' setups: Anserini "flat" BM25 (k1=0.9, b=0.4) over whole documents (a context
+    # window wider than any SciFact abstract), and MTEB's MiniLM, which embeds each document truncated to
+    # 256 word pieces: the first chunk of a store ingested with splitter.chunk_size 0 (the model's window).
+    "bm25_flat": {"strategy": "bm25", "store": {"bm25": {"context": 8, "k1": 0.9, "b": 0.4}}},
+    "dense_firstp": {"strategy": "dense", "filter": {"chunk_index": 0}},
     "hybrid": {"strategy": "hybrid", "hybrid": {"fusion": "weighted"}},
     "hybrid_rrf": {"strategy": "hybrid", "hybrid": {"fusion": "rrf"}},
     "hybrid+embedding_rerank": {"strategy": "hybrid", "rerank": {"backend": "embedding", "top_n": 20}},
@@ -74,13 +79,20 @@ def eval_settings(settings: Settings, dataset: BeirDataset, work: Path) -> Setti
     return Settings(**data)
 
 
-def retriever_config(base: RetrieverConfig, name: str, rerank_model: str | None) -> RetrieverConfig:
+def preset_settings(settings: Settings, name: str, rerank_model: str | None) -> tuple[Settings, dict | None]:
+    """The settings a named config runs with (retriever and store.bm25 overrides), and its search filter."""
     if name == "configured":
-        return base
-    merged = _merge(base.model_dump(), PRESETS[name])
+        return settings, None
+    preset = dict(PRESETS[name])
+    store_override = preset.pop("store", None)
+    search_filter = preset.pop("filter", None)
+    merged = _merge(settings.retriever.model_dump(), preset)
     if name == "hybrid+cross_encoder" and rerank_model:
         merged["rerank"]["model"] = rerank_model
-    return RetrieverConfig(**merged)
+    update: dict[str, Any] = {"retriever": RetrieverConfig(**merged)}
+    if store_override:
+        update["store"] = StoreConfig(**_merge(settings.store.model_dump(), store_override))
+    return settings.model_copy(update=update), search_filter
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -106,16 +118,17 @@ def run_config(
     docs: int = 100,
     on_query: Callable[[], None] | None = None,
     latency_k: int = 10,
+    search_filter: dict | None = None,
 ) -> tuple[dict[str, list[str]], list[float]]:
     """Retrieve `depth` chunks per query → rankings of distinct documents; then time a second call
     at `latency_k` (what an answer asks for; LLM rewrites come from the cache by then)."""
     run: dict[str, list[str]] = {}
     latencies: list[float] = []
     for query_id in query_ids:
-        hits = retriever.retrieve(dataset.queries[query_id], depth)
+        hits = retriever.retrieve(dataset.queries[query_id], depth, search_filter)
         run[query_id] = documents_ranked(hits, limit=docs)
         started = time.perf_counter()
-        retriever.retrieve(dataset.queries[query_id], latency_k)
+        retriever.retrieve(dataset.queries[query_id], latency_k, search_filter)
         latencies.append(time.perf_counter() - started)
         if on_query:
             on_query()

@@ -64,7 +64,10 @@ class _Parts:
         from rag.stores import open_keyword_index
         from rag.stores.keyword import KeywordIndexedStore, sync_keyword_index
 
-        if isinstance(self.store, KeywordIndexedStore):
+        bm25 = self.settings.store.bm25
+        if isinstance(self.store, KeywordIndexedStore) and self.store.keyword.same_params(
+            bm25.k1, bm25.b, bm25.method, bm25.context
+        ):
             index = self.store.keyword
         else:
             index = open_keyword_index(self.settings.store)
@@ -153,7 +156,7 @@ def build_retriever(
     elif rerank.backend == "llm":
         reranker = LLMReranker(parts.llm, rerank.mode, parts.cache)
     elif rerank.backend == "embedding":
-        reranker = EmbeddingReranker(embedder)
+        reranker = EmbeddingReranker(embedder, parts.store)
     return RerankRetriever(
         base=retriever,
         reranker=reranker,
@@ -161,6 +164,7 @@ def build_retriever(
         mmr=rerank.mmr,
         mmr_lambda=rerank.mmr_lambda,
         embedder=embedder,
+        store=parts.store,
         k=parts.cfg.k,
     )
 

@@ -18,22 +18,30 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], k: int = 60) -> li
     return _ranked(scores, first)
 
 
-def weighted_fusion(rankings: Sequence[Sequence[Hit]], weights: Sequence[float]) -> list[Hit]:
-    """Σ w_i · minmax_i(score): each list's scores scaled to [0, 1]; a hit missing from a list gets 0 there."""
+def weighted_fusion(
+    rankings: Sequence[Sequence[Hit]], weights: Sequence[float], norm_depth: int | None = None
+) -> list[Hit]:
+    """Σ w_i · minmax_i(score). Each list's scores are scaled to [0, 1] by the min and max of its first
+    `norm_depth` hits (all when None); deeper hits fall below 0 and a hit missing from a list gets 0
+    there, so the top of the fused list does not depend on how deep the caller asked."""
     if len(weights) != len(rankings):
         raise ValueError("one weight per ranking")
-    scores: dict[str, float] = {}
+    normalised: list[dict[str, float]] = []
     first: dict[str, Hit] = {}
-    for ranking, weight in zip(rankings, weights, strict=True):
-        if not ranking:
-            continue
-        values = [hit.score for hit in ranking]
-        low, high = min(values), max(values)
-        span = high - low
-        for hit in ranking:
-            normalised = (hit.score - low) / span if span > 0 else 1.0
-            scores[hit.id] = scores.get(hit.id, 0.0) + weight * normalised
-            first.setdefault(hit.id, hit)
+    for ranking in rankings:
+        values: dict[str, float] = {}
+        if ranking:
+            window = [hit.score for hit in ranking[:norm_depth]]
+            low, high = min(window), max(window)
+            span = high - low
+            for hit in ranking:
+                values.setdefault(hit.id, (hit.score - low) / span if span > 0 else 1.0)
+                first.setdefault(hit.id, hit)
+        normalised.append(values)
+    scores = {
+        hit_id: sum(weight * values.get(hit_id, 0.0) for values, weight in zip(normalised, weights, strict=True))
+        for hit_id in first
+    }
     return _ranked(scores, first)
 
 

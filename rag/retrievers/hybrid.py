@@ -29,5 +29,5 @@ class HybridRetriever(Retriever):
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion([dense, keyword], k=self.rrf_k)
         else:
-            fused = weighted_fusion([dense, keyword], [self.alpha, 1.0 - self.alpha])
+            fused = weighted_fusion([dense, keyword], [self.alpha, 1.0 - self.alpha], norm_depth=self.candidates)
         return fill_texts(fused[:k], self.dense.store)

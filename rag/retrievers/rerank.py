@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class Reranker(Protocol):
-    def score(self, query: str, passages: list[str]) -> list[float]: ...
+    def score(self, query: str, hits: list[Hit]) -> list[float]: ...
 
 
 class CrossEncoderReranker:
@@ -40,22 +40,37 @@ class CrossEncoderReranker:
             ) from None
         self.batch_size = batch_size
 
-    def score(self, query: str, passages: list[str]) -> list[float]:
-        if not passages:
+    def score(self, query: str, hits: list[Hit]) -> list[float]:
+        if not hits:
             return []
-        scores = self.model.predict([(query, p) for p in passages], batch_size=self.batch_size, show_progress_bar=False)
-        return [float(s) for s in np.asarray(scores).reshape(len(passages), -1)[:, -1]]
+        pairs = [(query, hit.text) for hit in hits]
+        scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
+        return [float(s) for s in np.asarray(scores).reshape(len(hits), -1)[:, -1]]
 
 
 class EmbeddingReranker:
-    def __init__(self, embedder: Any):
-        self.embedder = embedder
+    """Cosine of query and passage with the embedding model (stored vectors when a store is given)."""
 
-    def score(self, query: str, passages: list[str]) -> list[float]:
-        if not passages:
+    def __init__(self, embedder: Any, store: Any | None = None):
+        self.embedder = embedder
+        self.store = store
+
+    def score(self, query: str, hits: list[Hit]) -> list[float]:
+        if not hits:
             return []
-        vectors = self.embedder.embed_documents(passages)
+        vectors = passage_vectors(hits, self.embedder, self.store)
         return [float(s) for s in vectors @ self.embedder.embed_query(query)]
+
+
+def passage_vectors(hits: list[Hit], embedder: Any, store: Any | None) -> np.ndarray:
+    """The hits' vectors: from the store (no model call) where it has them, else embedded now."""
+    stored: dict[str, Any] = {}
+    if store is not None:
+        stored = {row.id: row.vector for row in store.get([h.id for h in hits], include_vectors=True)}
+    missing = [h for h in hits if stored.get(h.id) is None]
+    if missing:
+        stored.update(zip([h.id for h in missing], embedder.embed_documents([h.text for h in missing]), strict=True))
+    return np.vstack([np.asarray(stored[h.id], dtype=np.float32) for h in hits])
 
 
 class LLMReranker:
@@ -73,9 +88,10 @@ class LLMReranker:
         self.cache = cache or RewriteCache(None)
         self.passage_chars = passage_chars
 
-    def score(self, query: str, passages: list[str]) -> list[float]:
-        if not passages:
+    def score(self, query: str, hits: list[Hit]) -> list[float]:
+        if not hits:
             return []
+        passages = [hit.text for hit in hits]
         clipped = [" ".join(p.split())[: self.passage_chars] for p in passages]
         if self.mode == "pointwise":
             return [self._point(query, p) for p in clipped]
@@ -169,19 +185,20 @@ class RerankRetriever(Retriever):
     mmr: bool = False
     mmr_lambda: float = 0.7
     embedder: Any | None = Field(None, description="needed for MMR")
+    store: Any | None = Field(None, description="MMR takes the passages' vectors from here when given")
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         k = k or self.k
         hits = self.base.retrieve(query, max(self.top_n, k), filter or self.search_filter)
         head, tail = hits[: self.top_n], hits[self.top_n :]
         if self.reranker is not None and head:
-            scores = self.reranker.score(query, [hit.text for hit in head])
+            scores = self.reranker.score(query, head)
             head = [
                 Hit(id=h.id, text=h.text, metadata=h.metadata, score=s)
                 for s, h in sorted(zip(scores, head, strict=True), key=lambda pair: -pair[0])
             ]
         if self.mmr and head and self.embedder is not None:
-            vectors = self.embedder.embed_documents([hit.text for hit in head])
+            vectors = passage_vectors(head, self.embedder, self.store)
             order = maximal_marginal_relevance(
                 self.embedder.embed_query(query), vectors, [hit.score for hit in head], len(head), self.mmr_lambda
             )

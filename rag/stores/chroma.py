@@ -82,10 +82,8 @@ class ChromaStore:
         include = ["documents", "metadatas"] + (["embeddings"] if include_vectors else [])
         if ids is not None and not ids:
             return []
-        parts = batched(list(ids), self._max_batch) if ids is not None else [None]
         found: list[StoredChunk] = []
-        for part in parts:
-            result = self._collection.get(ids=list(part) if part is not None else None, include=include)
+        for result in self._pages(ids, include):
             vectors = result.get("embeddings") if include_vectors else None
             for row, id_ in enumerate(result["ids"]):
                 found.append(
@@ -97,6 +95,20 @@ class ChromaStore:
                     )
                 )
         return found
+
+    def _pages(self, ids: Sequence[str] | None, include: list[str]):
+        # Both ways in pages: one get() of a whole large collection fails inside Chroma ("too many SQL variables").
+        if ids is not None:
+            for part in batched(list(ids), self._max_batch):
+                yield self._collection.get(ids=list(part), include=include)
+            return
+        offset = 0
+        while True:
+            result = self._collection.get(include=include, limit=self._max_batch, offset=offset)
+            if not result["ids"]:
+                return
+            yield result
+            offset += len(result["ids"])
 
     @staticmethod
     def default_manifest_path(cfg) -> Path:

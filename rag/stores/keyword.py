@@ -15,6 +15,7 @@ pruning, failed files) reaches both: the keyword index cannot keep stale terms.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
@@ -34,7 +35,14 @@ if TYPE_CHECKING:
     from rag.config import StoreConfig
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+def _bm25s():
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import and logs every build
+    return bm25s
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -67,9 +75,7 @@ class Tokenizer:
         self._stemmer = Stemmer.Stemmer("english")
 
     def __call__(self, texts: list[str]) -> list[list[str]]:
-        import bm25s
-
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
+        return _bm25s().tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
 
 
 class BM25Index:
@@ -162,6 +168,9 @@ class BM25Index:
                 if scores[i] > 0
             ]
 
+    def same_params(self, k1: float, b: float, method: str, context: int) -> bool:
+        return self.params == {"k1": k1, "b": b, "method": method} and self.context == context
+
     def flush(self) -> None:
         """Rebuild and save the score matrix now (ingest calls this, so the first query is fast)."""
         with self._mutex:
@@ -177,7 +186,9 @@ class BM25Index:
         generation = self._generation()
         if generation == self._loaded_generation:
             return
-        saved = self.path.with_suffix(".bm25s")
+        # One saved matrix per parameter set, so indexes with other params beside it do not overwrite it.
+        digest = hashlib.sha256(json.dumps(self._stamp(0), sort_keys=True).encode()).hexdigest()[:8]
+        saved = self.path.with_suffix(f".{digest}.bm25s")
         stamp = saved / "generation.json"
         if stamp.exists() and json.loads(stamp.read_text()) == self._stamp(generation):
             self._load(saved)
@@ -186,7 +197,7 @@ class BM25Index:
         self._loaded_generation = generation
 
     def _build(self, saved: Path, generation: int) -> None:
-        import bm25s
+        bm25s = _bm25s()
 
         rows = self._db.execute(
             "SELECT id, metadata, tokens, parent, text, span_start, span_end FROM chunks ORDER BY parent, position"
@@ -212,7 +223,7 @@ class BM25Index:
         return {"generation": generation, "context": self.context, **self.params}
 
     def _load(self, saved: Path) -> None:
-        import bm25s
+        bm25s = _bm25s()
 
         self._matrix = bm25s.BM25.load(str(saved), show_progress=False)
         self._ids = json.loads((saved / "ids.json").read_text())

@@ -54,16 +54,27 @@ def test_filters_deletes_and_persistence(tmp_path):
     assert [h.metadata["source"] for h in index.search("solar", 5, {"source": "b.md"})] == ["b.md"]
     assert index.search("solar", 5, {"source": ["a.md", "b.md"]})[0].score > 0
     index.flush()
-    saved = json.loads((tmp_path / "kw.bm25s" / "generation.json").read_text())
+    (saved_dir,) = tmp_path.glob("kw.*.bm25s")  # one matrix per parameter set
+    saved = json.loads((saved_dir / "generation.json").read_text())
     index.close()
     reopened = BM25Index(tmp_path / "kw.sqlite", context=0)
     assert reopened.count() == 2
     assert {h.id for h in reopened.search("desert", 5)} == {"b.md-1"}  # loaded from disk, same generation
-    assert json.loads((tmp_path / "kw.bm25s" / "generation.json").read_text()) == saved
+    assert json.loads((saved_dir / "generation.json").read_text()) == saved
     reopened.delete(source="b.md")
     assert reopened.search("desert", 5) == []  # the matrix follows the change
     reopened.delete(ids=["a.md-0"])
     assert reopened.count() == 0 and reopened.search("solar", 5) == []
+
+
+def test_indexes_with_other_parameters_keep_their_own_matrix(tmp_path):
+    path = tmp_path / "kw.sqlite"
+    narrow = BM25Index(path, context=0)
+    narrow.upsert([chunk(0, "alpha beta", 0), chunk(1, "gamma delta", 11)])
+    wide = BM25Index(path, context=1, k1=0.9, b=0.4)
+    assert {h.id for h in wide.search("alpha", 5)} == {"a.md-0", "a.md-1"}
+    assert {h.id for h in narrow.search("alpha", 5)} == {"a.md-0"}
+    assert len(list(tmp_path.glob("kw.*.bm25s"))) == 2
 
 
 def test_an_index_of_another_version_is_emptied(tmp_path):

@@ -39,6 +39,19 @@ def test_weighted_fusion_min_max_normalises_each_list():
     assert [h.id for h in dense_only][:2] == ["a", "b"]
 
 
+def test_weighted_fusion_top_does_not_depend_on_how_deep_the_lists_go():
+    dense = hits(("a", 0.9), ("b", 0.8), ("c", 0.5), ("d", 0.1))
+    keyword = hits(("b", 9.0), ("e", 5.0), ("a", 1.0), ("f", 0.5))
+    shallow = weighted_fusion([dense[:3], keyword[:3]], [0.5, 0.5], norm_depth=3)
+    deep = weighted_fusion([dense, keyword], [0.5, 0.5], norm_depth=3)
+    assert [h.id for h in deep[:3]] == [h.id for h in shallow[:3]] == ["b", "a", "e"]
+    assert [h.score for h in deep[:3]] == pytest.approx([h.score for h in shallow[:3]])
+    by_id = {h.id: h.score for h in deep}
+    # d: dense (0.1 - 0.5) / 0.4 = -1.0, missing from the keyword list: 0 there; f: keyword (0.5 - 1) / 8
+    assert by_id["d"] == pytest.approx(-0.5)
+    assert by_id["f"] == pytest.approx(0.5 * -0.0625)
+
+
 def test_weighted_fusion_keeps_the_text_of_the_first_list():
     dense = hits(("a", 0.9))
     keyword = [Hit(id="a", text="", metadata={}, score=3.0), Hit(id="k", text="", metadata={}, score=1.0)]
