@@ -130,6 +130,7 @@ def retrieval(
                     depth,
                     on_query=lambda task=task: bar.advance(task),
                     search_filter=search_filter,
+                    before_timing=getattr(embedder, "clear_query_cache", None),
                 )
             result = evaluate_config(name, run_settings, run, latencies, dataset, time.perf_counter() - started)
             results.append(result)

@@ -84,6 +84,7 @@ class SentenceTransformerEmbedder:
         self.threads = threads
         self._model = None
         self._counter = None
+        self._query_cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -169,7 +170,20 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        # A question is embedded by the retriever and again by the relevance gate (and by HyDE):
+        # the last few are kept (read-only, so no caller can change a cached vector).
+        cached = self._query_cache.get(text)
+        if cached is None:
+            cached = self.embed_documents([text])[0]
+            cached.setflags(write=False)
+            if len(self._query_cache) >= 256:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = cached
+        return cached
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time the model, not the cache)."""
+        self._query_cache.clear()
 
 
 class OpenAIEmbedder:

@@ -132,3 +132,23 @@ def test_a_long_history_is_summarised_and_recent_turns_kept(store_settings, embe
     assert "summarise" in answer.timings
     short = pipeline(settings, embedder, ScriptedLLM()).memory(history[:2])
     assert short == history[:2]  # under the budget: kept whole, no LLM call
+
+
+@pytest.mark.parametrize("strategy", ["dense", "bm25", "hybrid"])
+def test_the_configured_retriever_feeds_the_answer_and_relevance_is_a_cosine(store_settings, embedder, strategy):
+    from rag.retrievers import BM25Retriever, DenseRetriever, HybridRetriever
+
+    settings = store_settings.model_copy(
+        update={"retriever": store_settings.retriever.model_copy(update={"strategy": strategy})}
+    )
+    llm = ScriptedLLM("On a full charge the battery lasts between 60 and 110 km [1].")
+    flow = pipeline(settings, embedder, llm)
+    expected = {"dense": DenseRetriever, "bm25": BM25Retriever, "hybrid": HybridRetriever}[strategy]
+    assert type(flow.retriever) is expected
+    question = "How far does the Aurora go on a full charge?"
+    answer = flow.ask(question)
+    assert answer.found and answer.contexts[0].metadata["source"] == "aurora-e-bike-manual.md"
+    best = max(float(embedder.embed_documents([h.text])[0] @ embedder.embed_query(question)) for h in answer.contexts)
+    assert answer.relevance == pytest.approx(best, abs=1e-4)  # comparable across strategies: not a fused score
+    off_topic = pipeline(settings, embedder, ScriptedLLM()).ask("What is the capital of France?")
+    assert not off_topic.found and off_topic.relevance < settings.answer.min_score
