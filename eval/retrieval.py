@@ -24,7 +24,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # window wider than any SciFact abstract), and MTEB's MiniLM, which embeds each document truncated to
     # 256 word pieces: the first chunk of a store ingested with splitter.chunk_size 0 (the model's window).
     "bm25_flat": {"strategy": "bm25", "store": {"bm25": {"context": 8, "k1": 0.9, "b": 0.4}}},
-    "dense_firstp": {"strategy": "dense", "filter": {"chunk_index": 0}},
+    "dense_firstp": {"strategy": "dense", "filter": {"start": 0}},  # the first chunk of each document
     "hybrid": {"strategy": "hybrid", "hybrid": {"fusion": "weighted"}},
     "hybrid_rrf": {"strategy": "hybrid", "hybrid": {"fusion": "rrf"}},
     "hybrid+embedding_rerank": {"strategy": "hybrid", "rerank": {"backend": "embedding", "top_n": 20}},

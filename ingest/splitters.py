@@ -65,6 +65,7 @@ class Splitter:
         self.chunk_size = size
         self.chunk_overlap = min(cfg.chunk_overlap, size // 4)
         self.header_aware = cfg.header_aware
+        self.truncate = cfg.truncate
         self.count_tokens = count_tokens
         unit_tokens = max(8, min(_UNIT_TOKENS, size // 2, self.chunk_overlap or _UNIT_TOKENS))
         self._units = RecursiveCharacterTextSplitter(
@@ -79,6 +80,9 @@ class Splitter:
         )
 
     def split(self, document: Document) -> Iterator[Piece]:
+        if self.truncate:
+            yield from self._first_window(document.text)
+            return
         sections = (
             markdown_sections(document.text)
             if self.header_aware and document.format == "markdown"
@@ -97,6 +101,24 @@ class Splitter:
                         end=section.start + end,
                         section=section.path,
                     )
+
+    def _first_window(self, text: str) -> Iterator[Piece]:
+        """`truncate`: one piece per document, its longest prefix that fits `chunk_size` tokens."""
+        stripped = text.strip()
+        if not stripped:
+            return
+        start = text.index(stripped[0])
+        end = start + len(stripped)
+        if self.count_tokens(text[start:end]) > self.chunk_size:
+            low, high = start, end  # the longest prefix that fits: binary search on the character end
+            while high - low > 1:
+                middle = (low + high) // 2
+                if self.count_tokens(text[start:middle]) <= self.chunk_size:
+                    low = middle
+                else:
+                    high = middle
+            end = low
+        yield Piece(text=text[start:end], start=start, end=end, section="")
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the chunks of one section."""

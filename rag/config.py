@@ -51,6 +51,9 @@ class SplitterConfig(_Section):
     chunk_size: int = Field(128, ge=0, description="tokens of the embedding model; 0 = the model's window")
     chunk_overlap: int = Field(16, ge=0)
     header_aware: bool = True
+    # One chunk per document, cut at chunk_size tokens, the rest dropped: how MTEB/BEIR embed a corpus.
+    # For reproducing published numbers; answers want the whole text (false).
+    truncate: bool = False
 
 
 class EmbeddingConfig(_Section):

@@ -75,3 +75,14 @@ def test_overlap_repeats_text_between_neighbours(embedder, documents_dir):
     assert all(embedder.count_tokens(p.text) <= 64 for p in pieces)
     overlapping = sum(1 for a, b in itertools.pairwise(pieces) if b.start < a.end)
     assert overlapping >= len(pieces) // 2
+
+
+def test_truncate_keeps_the_longest_prefix_that_fits(embedder, documents_dir):
+    splitter = Splitter(SplitterConfig(chunk_size=0, truncate=True), embedder.count_tokens, embedder.max_tokens)
+    [doc] = load(documents_dir / "txt/unstructured_norwich-city.txt", LoaderConfig())
+    [piece] = list(splitter.split(doc))  # one piece per document, the rest dropped (as MTEB/BEIR embed)
+    assert piece.start == doc.text.index(doc.text.strip()[0]) and piece.text == doc.text[piece.start : piece.end]
+    assert embedder.count_tokens(piece.text) <= 254
+    assert embedder.count_tokens(doc.text[piece.start : piece.end + 1]) > 254 or piece.end == len(doc.text)
+    [short] = list(splitter.split(Document(text="  A short record.  ")))
+    assert short.text == "A short record." and (short.start, short.end) == (2, 17)
