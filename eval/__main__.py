@@ -11,6 +11,7 @@ from pathlib import Path
 
 import typer
 
+from eval.retrieval import DEFAULT_PRESETS
 from rag.cli_support import fail, setup_environment
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich", no_args_is_help=True)
@@ -28,7 +29,7 @@ def retrieval(
     ),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
     strategies: str = typer.Option(
-        "dense,bm25,hybrid,hybrid_rrf,hybrid+embedding_rerank,hybrid+mmr",
+        ",".join(DEFAULT_PRESETS),
         "--strategies",
         "-s",
         help="Comma-separated presets (see --list) or 'configured' for the config's own retriever section.",

@@ -26,18 +26,32 @@ PRESETS: dict[str, dict[str, Any]] = {
     "bm25_flat": {"strategy": "bm25", "store": {"bm25": {"context": 8, "k1": 0.9, "b": 0.4}}},
     "dense_firstp": {"strategy": "dense", "filter": {"start": 0}},  # the first chunk of each document
     "hybrid": {"strategy": "hybrid", "hybrid": {"fusion": "weighted"}},
+    # Ablations of the keyword index's context window (neighbouring chunks indexed with each chunk).
+    "bm25_context0": {"strategy": "bm25", "store": {"bm25": {"context": 0}}},
+    "hybrid_context0": {"strategy": "hybrid", "store": {"bm25": {"context": 0}}},
     "hybrid_rrf": {"strategy": "hybrid", "hybrid": {"fusion": "rrf"}},
     "hybrid+embedding_rerank": {"strategy": "hybrid", "rerank": {"backend": "embedding", "top_n": 20}},
     "hybrid+mmr": {"strategy": "hybrid", "rerank": {"backend": "none", "mmr": True, "top_n": 20}},
     "multi_query": {"strategy": "multi_query", "base": "hybrid"},
     "multi_query_dense": {"strategy": "multi_query", "base": "dense"},
-    "hyde": {"strategy": "hyde"},
+    "hyde": {"strategy": "hyde", "base": "dense"},
+    "hyde_hybrid": {"strategy": "hyde", "base": "hybrid"},
     "fusion": {"strategy": "fusion", "base": "hybrid"},
     "fusion_dense": {"strategy": "fusion", "base": "dense"},
     "hybrid+llm_rerank": {"strategy": "hybrid", "rerank": {"backend": "llm", "mode": "listwise", "top_n": 10}},
     "hybrid+cross_encoder": {"strategy": "hybrid", "rerank": {"backend": "cross_encoder", "top_n": 50}},
 }
-DEFAULT_PRESETS = ["dense", "bm25", "hybrid", "hybrid_rrf", "hybrid+embedding_rerank", "hybrid+mmr"]
+DEFAULT_PRESETS = [
+    "dense",
+    "bm25_context0",
+    "bm25",
+    "bm25_flat",
+    "hybrid_context0",
+    "hybrid",
+    "hybrid_rrf",
+    "hybrid+embedding_rerank",
+    "hybrid+mmr",
+]
 LLM_PRESETS = {name for name, p in PRESETS.items() if p["strategy"] in ("multi_query", "hyde", "fusion")} | {
     "hybrid+llm_rerank"
 }

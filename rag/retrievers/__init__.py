@@ -117,8 +117,14 @@ def _fusion(parts: _Parts) -> Retriever:
 
 
 def _hyde(parts: _Parts) -> Retriever:
+    hybrid = _hybrid(parts) if parts.cfg.base == "hybrid" else None
     return HyDERetriever(
-        dense=_dense(parts), llm=parts.llm, mix_query=parts.cfg.hyde_mix_query, cache=parts.cache, k=parts.cfg.k
+        dense=hybrid.dense if hybrid else _dense(parts),
+        hybrid=hybrid,
+        llm=parts.llm,
+        mix_query=parts.cfg.hyde_mix_query,
+        cache=parts.cache,
+        k=parts.cfg.k,
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from rag.documents import Hit
 from rag.retrievers.base import Retriever
 from rag.retrievers.bm25 import BM25Retriever, fill_texts
@@ -21,11 +23,20 @@ class HybridRetriever(Retriever):
     candidates: int = 50  # hits fetched from each side before fusing
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        return self.retrieve_with(query, None, k, filter)
+
+    def retrieve_with(
+        self, keywords: str, vector: np.ndarray | None, k: int | None = None, filter: Filter | None = None
+    ) -> list[Hit]:
+        """Fuse BM25 on `keywords` with dense search by `vector` (the embedded `keywords` when None);
+        HyDE passes its passage's vector and the question plus passage."""
         k = k or self.k
         depth = max(self.candidates, k)
         filter = filter or self.search_filter
-        dense = self.dense.retrieve(query, depth, filter)
-        keyword = self.bm25.search(query, depth, filter)
+        if vector is None:
+            vector = self.dense.embedder.embed_query(keywords)
+        dense = self.dense.retrieve_by_vector(vector, depth, filter)
+        keyword = self.bm25.search(keywords, depth, filter)
         if self.fusion == "rrf":
             fused = reciprocal_rank_fusion([dense, keyword], k=self.rrf_k)
         else:

@@ -1,5 +1,8 @@
 """HyDE (Gao et al., 2022): the LLM writes a hypothetical answer passage; retrieve with its embedding,
-optionally averaged with the query's (which keeps the question's own terms in play)."""
+optionally averaged with the query's (which keeps the question's own terms in play).
+
+Over a hybrid base the BM25 side searches the question plus the passage (query2doc, Wang et al. 2023:
+the question repeated so its own terms keep their weight)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from rag.errors import LLMError
 from rag.retrievers.base import Retriever
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.dense import DenseRetriever
+from rag.retrievers.hybrid import HybridRetriever
 from rag.stores.base import Filter
 
 log = logging.getLogger(__name__)
@@ -23,6 +27,7 @@ log = logging.getLogger(__name__)
 class HyDERetriever(Retriever):
     dense: DenseRetriever
     llm: Any  # rag.llms.LLM
+    hybrid: HybridRetriever | None = None  # set: fuse with BM25 on question + passage
     mix_query: bool = True
     max_tokens: int = 160
     cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
@@ -52,4 +57,8 @@ class HyDERetriever(Retriever):
         return vector / norm if norm else vector
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
-        return self.dense.retrieve_by_vector(self.vector(query), k or self.k, filter or self.search_filter)
+        k, filter = k or self.k, filter or self.search_filter
+        if self.hybrid is None:
+            return self.dense.retrieve_by_vector(self.vector(query), k, filter)
+        keywords = f"{query} {query} {query} {self.passage(query)}"
+        return self.hybrid.retrieve_with(keywords, self.vector(query), k, filter)

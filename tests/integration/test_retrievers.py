@@ -66,6 +66,7 @@ def first_source(hits: list[Hit]) -> str:
 
 
 def configured(settings, **retriever):
+    retriever.setdefault("cache", None)  # tests never write the rewrite cache into the working directory
     return settings.model_copy(update={"retriever": settings.retriever.model_copy(update=retriever)})
 
 
@@ -182,7 +183,7 @@ def test_rag_fusion_searches_only_the_rewrites_by_default(corpus, embedder):
 
 
 def test_hyde_retrieves_with_the_hypothetical_passage(corpus, embedder, tmp_path):
-    _, store, _ = corpus
+    settings, store, _ = corpus
     dense = DenseRetriever(embedder=embedder, store=store)
     passage = (
         "Iwan Roberts is a Welsh former footballer who played as a forward for Watford, Huddersfield Town, "
@@ -196,6 +197,14 @@ def test_hyde_retrieves_with_the_hypothetical_passage(corpus, embedder, tmp_path
     assert llm.calls == 1
     without = HyDERetriever(dense=dense, llm=ScriptedLLM(passage=""))  # empty passage: the question alone
     assert without.vector(question) == pytest.approx(embedder.embed_query(question))
+    over_hybrid = build_retriever(
+        configured(settings, strategy="hyde", base="hybrid"),
+        embedder=embedder,
+        store=store,
+        llm=ScriptedLLM(passage=passage),
+    )
+    assert isinstance(over_hybrid, HyDERetriever) and isinstance(over_hybrid.hybrid, HybridRetriever)
+    assert first_source(over_hybrid.retrieve(question, 5)) == "unstructured_norwich-city.txt"
 
 
 def test_llm_listwise_rerank_follows_the_models_ranking(corpus, embedder):
