@@ -22,8 +22,8 @@ def weighted_fusion(
     rankings: Sequence[Sequence[Hit]], weights: Sequence[float], norm_depth: int | None = None
 ) -> list[Hit]:
     """Σ w_i · minmax_i(score). Each list's scores are scaled to [0, 1] by the min and max of its first
-    `norm_depth` hits (all when None); deeper hits fall below 0 and a hit missing from a list gets 0
-    there, so the top of the fused list does not depend on how deep the caller asked."""
+    `norm_depth` hits (all when None); deeper hits and a hit missing from a list get 0 there, so the
+    fused list is the same however deep the caller asked (deeper hits only add to its tail)."""
     if len(weights) != len(rankings):
         raise ValueError("one weight per ranking")
     normalised: list[dict[str, float]] = []
@@ -35,7 +35,7 @@ def weighted_fusion(
             low, high = min(window), max(window)
             span = high - low
             for hit in ranking:
-                values.setdefault(hit.id, (hit.score - low) / span if span > 0 else 1.0)
+                values.setdefault(hit.id, max(0.0, (hit.score - low) / span) if span > 0 else 1.0)
                 first.setdefault(hit.id, hit)
         normalised.append(values)
     scores = {
