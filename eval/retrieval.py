@@ -20,11 +20,9 @@ from rag.config import RetrieverConfig, Settings, StoreConfig
 PRESETS: dict[str, dict[str, Any]] = {
     "dense": {"strategy": "dense"},
     "bm25": {"strategy": "bm25"},
-    # The published baselines' setups: Anserini "flat" BM25 (k1=0.9, b=0.4) over whole documents (a context
-    # window wider than any SciFact abstract), and MTEB's MiniLM, which embeds each document truncated to
-    # 256 word pieces: the first chunk of a store ingested with splitter.chunk_size 0 (the model's window).
+    # Anserini's "flat" BM25 (k1=0.9, b=0.4) over whole documents: a context window wider than any SciFact
+    # abstract. (MTEB's MiniLM setup is a store option, splitter.truncate: docs/benchmarks.md.)
     "bm25_flat": {"strategy": "bm25", "store": {"bm25": {"context": 8, "k1": 0.9, "b": 0.4}}},
-    "dense_firstp": {"strategy": "dense", "filter": {"start": 0}},  # the first chunk of each document
     "hybrid": {"strategy": "hybrid", "hybrid": {"fusion": "weighted"}},
     # Ablations of the keyword index's context window (neighbouring chunks indexed with each chunk).
     "bm25_context0": {"strategy": "bm25", "store": {"bm25": {"context": 0}}},
@@ -36,6 +34,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "multi_query_dense": {"strategy": "multi_query", "base": "dense"},
     "hyde": {"strategy": "hyde", "base": "dense"},
     "hyde_hybrid": {"strategy": "hyde", "base": "hybrid"},
+    "hyde_hybrid_query2doc": {"strategy": "hyde", "base": "hybrid", "hyde_expand_keywords": True},
     "fusion": {"strategy": "fusion", "base": "hybrid"},
     "fusion_dense": {"strategy": "fusion", "base": "dense"},
     "hybrid+llm_rerank": {"strategy": "hybrid", "rerank": {"backend": "llm", "mode": "listwise", "top_n": 10}},

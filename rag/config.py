@@ -150,6 +150,7 @@ class RetrieverConfig(_Section):
     queries: int = Field(3, ge=1, le=10, description="multi_query/fusion: rewrites the LLM writes")
     include_original: bool | None = Field(None, description="None: multi_query yes, fusion no (as the reference)")
     hyde_mix_query: bool = Field(True, description="hyde: average the passage's vector with the query's")
+    hyde_expand_keywords: bool = Field(False, description="hyde over hybrid: BM25 on question + passage")
     rerank: RerankConfig = Field(default_factory=RerankConfig)
     cache: str | None = Field(".rag/cache/rewrites.sqlite", description="LLM rewrites cache; None = off")
 

@@ -123,6 +123,7 @@ def _hyde(parts: _Parts) -> Retriever:
         hybrid=hybrid,
         llm=parts.llm,
         mix_query=parts.cfg.hyde_mix_query,
+        expand_keywords=parts.cfg.hyde_expand_keywords,
         cache=parts.cache,
         k=parts.cfg.k,
     )

@@ -1,8 +1,10 @@
 """HyDE (Gao et al., 2022): the LLM writes a hypothetical answer passage; retrieve with its embedding,
 optionally averaged with the query's (which keeps the question's own terms in play).
 
-Over a hybrid base the BM25 side searches the question plus the passage (query2doc, Wang et al. 2023:
-the question repeated so its own terms keep their weight)."""
+Over a hybrid base the passage's vector replaces the question's on the dense side; BM25 searches the
+question, or with `expand_keywords` the question plus the passage (query2doc, Wang et al. 2023: the
+question repeated so its own terms keep their weight) — which a small LLM's invented terms make worse
+on SciFact (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ log = logging.getLogger(__name__)
 class HyDERetriever(Retriever):
     dense: DenseRetriever
     llm: Any  # rag.llms.LLM
-    hybrid: HybridRetriever | None = None  # set: fuse with BM25 on question + passage
+    hybrid: HybridRetriever | None = None  # set: fuse with BM25
+    expand_keywords: bool = False  # BM25 on question + passage (query2doc) instead of the question
     mix_query: bool = True
     max_tokens: int = 160
     cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
@@ -60,5 +63,5 @@ class HyDERetriever(Retriever):
         k, filter = k or self.k, filter or self.search_filter
         if self.hybrid is None:
             return self.dense.retrieve_by_vector(self.vector(query), k, filter)
-        keywords = f"{query} {query} {query} {self.passage(query)}"
+        keywords = f"{query} {query} {query} {self.passage(query)}" if self.expand_keywords else query
         return self.hybrid.retrieve_with(keywords, self.vector(query), k, filter)
