@@ -99,6 +99,7 @@ class BM25Index:
         self._ids: list[str] = []
         self._metadata: list[dict[str, Any]] = []
         self._loaded_generation = -1
+        self.closed = False
         self._set_info("version", INDEX_VERSION)
 
     # -- writes ----------------------------------------------------------------------------------
@@ -178,6 +179,7 @@ class BM25Index:
 
     def close(self) -> None:
         self._db.close()
+        self.closed = True
 
     def _generation(self) -> int:
         return int(self._info("generation") or 0)
@@ -299,6 +301,8 @@ class KeywordIndexedStore:
         return self.store.default_manifest_path(cfg)
 
     def close(self) -> None:
+        if self.keyword.closed:  # closing twice is harmless, as for the stores themselves
+            return
         try:
             self.keyword.flush()
         finally:

@@ -29,7 +29,7 @@ def test_hyde_with_the_real_model(corpus, embedder, local_llm, tmp_path):  # noq
     cfg = configured(settings, strategy="hyde", cache=str(tmp_path / "c.sqlite"))
     retriever = build_retriever(cfg, embedder=embedder, store=store, llm=local_llm)
     passage = retriever.passage(IBM)
-    assert len(passage.split()) >= 10
+    assert len(passage.split()) >= 5 and passage != IBM  # a written passage, not the question back
     assert first_source(retriever.retrieve(IBM, 5)) == "docling_wiki.md"
 
 
