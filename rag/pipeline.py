@@ -22,6 +22,7 @@ from rag.documents import Hit, location
 from rag.embeddings import Embedder, build_embedder
 from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
+from rag.retrievers.base import passage_vectors
 from rag.stores import VectorStore, build_store
 
 
@@ -190,13 +191,10 @@ class RagPipeline:
         """The best cosine of question and passage: comparable whatever scores the retriever gives."""
         if not contexts:
             return 0.0
-        stored = {row.id: row.vector for row in self.store.get([h.id for h in contexts], include_vectors=True)}
-        missing = [h.text for h in contexts if stored.get(h.id) is None]
-        vectors = [v for v in stored.values() if v is not None]
-        if missing:
-            vectors.extend(self.embedder.embed_documents(missing))
+        vectors = passage_vectors(contexts, self.embedder, self.store)
         query = self.embedder.embed_query(question)
-        return max(float(np.dot(v, query) / (np.linalg.norm(v) * np.linalg.norm(query) or 1.0)) for v in vectors)
+        norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
+        return float(np.max(vectors @ query / np.where(norms > 0, norms, 1.0)))
 
     def _fit(self, hits: list[Hit]) -> list[Hit]:
         """Dedupe (same id or same text), keep the retriever's order, stop at the token budget."""

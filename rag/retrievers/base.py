@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LangChainDocument
 from langchain_core.retrievers import BaseRetriever
@@ -42,3 +43,14 @@ class Retriever(BaseRetriever):
 
 def to_langchain(hit: Hit) -> LangChainDocument:
     return LangChainDocument(page_content=hit.text, id=hit.id, metadata={**hit.metadata, "score": hit.score})
+
+
+def passage_vectors(hits: list[Hit], embedder: Any, store: Any | None) -> np.ndarray:
+    """The hits' vectors: from the store (no model call) where it has them, else embedded now."""
+    stored: dict[str, Any] = {}
+    if store is not None:
+        stored = {row.id: row.vector for row in store.get([h.id for h in hits], include_vectors=True)}
+    missing = [h for h in hits if stored.get(h.id) is None]
+    if missing:
+        stored.update(zip([h.id for h in missing], embedder.embed_documents([h.text for h in missing]), strict=True))
+    return np.vstack([np.asarray(stored[h.id], dtype=np.float32) for h in hits])

@@ -16,7 +16,7 @@ from pydantic import Field
 from rag import prompts
 from rag.documents import Hit
 from rag.errors import ConfigError, LLMError
-from rag.retrievers.base import Retriever
+from rag.retrievers.base import Retriever, passage_vectors
 from rag.retrievers.cache import RewriteCache
 from rag.stores.base import Filter
 
@@ -60,17 +60,6 @@ class EmbeddingReranker:
             return []
         vectors = passage_vectors(hits, self.embedder, self.store)
         return [float(s) for s in vectors @ self.embedder.embed_query(query)]
-
-
-def passage_vectors(hits: list[Hit], embedder: Any, store: Any | None) -> np.ndarray:
-    """The hits' vectors: from the store (no model call) where it has them, else embedded now."""
-    stored: dict[str, Any] = {}
-    if store is not None:
-        stored = {row.id: row.vector for row in store.get([h.id for h in hits], include_vectors=True)}
-    missing = [h for h in hits if stored.get(h.id) is None]
-    if missing:
-        stored.update(zip([h.id for h in missing], embedder.embed_documents([h.text for h in missing]), strict=True))
-    return np.vstack([np.asarray(stored[h.id], dtype=np.float32) for h in hits])
 
 
 class LLMReranker:
