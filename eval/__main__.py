@@ -1,5 +1,7 @@
 """`python -m eval`: evaluation commands.
 
+run         answer evaluation (Ragas + IR metrics) of a pipeline on a QA dataset: report, history, gate
+compare     per-metric deltas of two runs with bootstrap confidence intervals
 retrieval   IR metrics of retriever configs on a BEIR dataset (e.g. ../shared/datasets/scifact)
 """
 
@@ -159,6 +161,125 @@ def retrieval(
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(table)
+
+
+@app.command()
+def run(
+    config: Path | None = typer.Option(None, "--config", "-c", help="Eval YAML (default: configs/eval.yaml)."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="A seeded sample of N questions."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Runs folder (default: the config's `runs`)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the latest unfinished run of this config."),
+    baseline: str | None = typer.Option(None, help="Gate against this run id ('none': no baseline)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Answer every question with the pipeline, judge with Ragas, score retrieval, write the report.
+
+    Exit code: 0 pass, 1 regression (one line per failing metric), 2 error, 130 interrupted."""
+    setup_environment(debug)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from eval.config import load_eval_config
+    from eval.runner import RunHooks, ingest_corpus, latest_unfinished, run_evaluation
+    from ingest.progress import RichProgress
+    from rag.errors import ConfigError, RagError
+
+    console = Console(stderr=True)
+    try:
+        overrides = {key: value for key, value in {"dataset.limit": limit, "runs": out}.items() if value is not None}
+        if baseline:
+            overrides["gate.baseline"] = baseline
+        cfg = load_eval_config(config, **{k: str(v) if isinstance(v, Path) else v for k, v in overrides.items()})
+        resume_dir = None
+        if resume:
+            resume_dir = latest_unfinished(Path(cfg.runs), cfg.name)
+            if resume_dir is None:
+                raise ConfigError(f"nothing to resume: every run of {cfg.name!r} in {cfg.runs}/ is complete")
+            console.print(f"resuming {resume_dir}")
+
+        def ingest_with_progress(corpus: Path, settings) -> None:
+            console.print(f"ingesting {corpus} into {settings.store.path} (only what changed)")
+            with RichProgress(console, enabled=True) as progress:
+                ingest_corpus(corpus, settings, progress)
+
+        with Progress(
+            TextColumn("{task.description:14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        ) as bar:
+            tasks: dict[str, int] = {}
+
+            def on_plan(samples: int, calls: int) -> None:
+                console.print(
+                    f"{samples} sample(s) to score; about {calls} judge calls "
+                    f"({', '.join(cfg.metrics)}; cached calls are free)"
+                )
+                tasks["samples"] = bar.add_task("samples", total=samples)
+                tasks["judge"] = bar.add_task("judge calls", total=calls)
+
+            hooks = RunHooks(
+                on_plan=on_plan,
+                on_sample=lambda result: bar.advance(tasks["samples"]),
+                on_judge_call=lambda: bar.advance(tasks["judge"]),
+            )
+            outcome = run_evaluation(cfg, resume=resume_dir, hooks=hooks, on_ingest=ingest_with_progress)
+    except RagError as exc:
+        fail(console, exc, debug)
+    results = outcome.results
+    typer.echo((outcome.run_dir / "report.md").read_text(encoding="utf-8"))
+    if outcome.exit_code == 130:
+        console.print(f"[yellow]interrupted[/]: partial report in {outcome.run_dir}; continue with --resume")
+    elif outcome.exit_code == 2:
+        console.print(f"[red]error:[/] {results['error']}")
+    elif outcome.exit_code == 1:
+        for failure in results["gate"]["failures"]:
+            console.print(f"[red]regression:[/] {failure}")
+    console.print(f"report: {outcome.run_dir / 'report.html'}")
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def compare(
+    run_a: str = typer.Argument(..., help="The earlier run: folder, results.json, or run id."),
+    run_b: str = typer.Argument(..., help="The later run."),
+    runs: Path = typer.Option(Path("runs"), help="Where run ids are looked up."),
+    top: int = typer.Option(5, help="Questions that changed most to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Per-metric deltas (B - A) on the paired questions, with 95% bootstrap CIs."""
+    setup_environment(False)
+    from rich.console import Console
+
+    from eval.compare import compare as compare_runs
+    from eval.compare import load_results, markdown
+    from rag.errors import RagError
+
+    console = Console(stderr=True)
+    try:
+        a, b = load_results(run_a, runs), load_results(run_b, runs)
+    except RagError as exc:
+        fail(console, exc, False)
+    deltas, moved = compare_runs(a, b, top)
+    if as_json:
+        payload = {
+            "a": a["run_id"],
+            "b": b["run_id"],
+            "metrics": [{**vars(d), "delta": d.delta, "significant": d.significant} for d in deltas],
+            "changed_most": moved,
+        }
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        typer.echo(markdown(a, b, deltas, moved))
 
 
 if __name__ == "__main__":

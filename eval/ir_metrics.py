@@ -28,21 +28,30 @@ def documents_ranked(hits: Iterable[Hit], id_key: str = "record_id", limit: int 
 
 def evaluate(run: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> dict[str, float]:
     """Mean of each measure over the judged queries; a query with no result counts as 0."""
+    scores = per_query(run, qrels)
+    return {name: sum(values[q] for q in qrels) / len(qrels) for name, values in scores.items()}
+
+
+def per_query(
+    run: dict[str, list[str]], qrels: dict[str, dict[str, int]], measures: dict[str, str] | None = None
+) -> dict[str, dict[str, float]]:
+    """{measure: {query id: value}} for every judged query (0 where the run has no result)."""
     import ir_measures
 
+    measures = measures or MEASURES
     scored = [
         ir_measures.ScoredDoc(query_id, doc_id, float(len(ranking) - position))
         for query_id, ranking in run.items()
         for position, doc_id in enumerate(ranking)
     ]
     judged = [ir_measures.Qrel(q, d, rel) for q, docs in qrels.items() for d, rel in docs.items()]
-    measures = {name: ir_measures.parse_measure(spec) for name, spec in MEASURES.items()}
-    per_query: dict[str, dict[str, float]] = {name: {} for name in measures}
-    by_measure = {measure: name for name, measure in measures.items()}
-    for metric in ir_measures.iter_calc(list(measures.values()), judged, scored):
-        per_query[by_measure[metric.measure]][metric.query_id] = metric.value
+    parsed = {name: ir_measures.parse_measure(spec) for name, spec in measures.items()}
+    by_measure = {measure: name for name, measure in parsed.items()}
+    values: dict[str, dict[str, float]] = {name: dict.fromkeys(qrels, 0.0) for name in parsed}
     # pytrec_eval leaves out queries without results; they score 0, not "missing".
-    return {name: sum(values.get(q, 0.0) for q in qrels) / len(qrels) for name, values in per_query.items()}
+    for metric in ir_measures.iter_calc(list(parsed.values()), judged, scored):
+        values[by_measure[metric.measure]][metric.query_id] = metric.value
+    return values
 
 
 def percentiles(latencies_s: list[float]) -> dict[str, float]:

@@ -36,3 +36,7 @@ class StoreMismatchError(StoreError):
 
 class LLMError(RagError):
     """The language model could not be loaded or did not answer."""
+
+
+class LLMServerError(LLMError):
+    """The LLM server was unreachable, timed out or answered with an HTTP error (not a bad answer)."""

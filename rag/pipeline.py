@@ -43,7 +43,8 @@ class Answer:
     standalone_question: str
     text: str = ""
     citations: list[Citation] = field(default_factory=list)
-    contexts: list[Hit] = field(default_factory=list)
+    contexts: list[Hit] = field(default_factory=list)  # the passages in the prompt ([] when not found)
+    retrieved: list[Hit] = field(default_factory=list)  # what retrieval returned, kept when not found too
     checks: list[CitationCheck] = field(default_factory=list)
     found: bool = True  # False: "not in your documents" (retrieval found nothing relevant)
     relevance: float = 0.0  # the best query–passage cosine among the contexts
@@ -151,6 +152,7 @@ class RagPipeline:
 
         started = time.perf_counter()
         answer.contexts = self._fit(hits)
+        answer.retrieved = list(answer.contexts)
         answer.relevance = self.relevance(answer.standalone_question, answer.contexts)
         answer.timings["context"] = time.perf_counter() - started
         if not answer.contexts or answer.relevance < cfg.min_score:

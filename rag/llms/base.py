@@ -47,7 +47,12 @@ class LLM(Protocol):
     ) -> Completion: ...
 
     def complete_json(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int | None = None
+        self,
+        messages: list[Message],
+        schema: dict[str, Any],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
     ) -> dict[str, Any]:
         """A JSON object matching `schema` (grammar-constrained where the backend can)."""
         ...

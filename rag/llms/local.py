@@ -105,7 +105,12 @@ class LocalLLM:
         return Completion.from_openai(result)
 
     def complete_json(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int | None = None
+        self,
+        messages: list[Message],
+        schema: dict[str, Any],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
     ) -> dict[str, Any]:
         # The grammar keeps the structure; a bounded schema plus a repeat penalty keeps small models from
         # looping inside one string until max_tokens. A truncated answer is retried once with more room.
@@ -114,7 +119,7 @@ class LocalLLM:
             completion = self.complete(
                 messages,
                 max_tokens=budget * (attempt + 1),
-                temperature=0.0,
+                temperature=temperature,
                 response_format={"type": "json_object", "schema": schema},
                 repeat_penalty=1.3,
             )

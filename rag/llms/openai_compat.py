@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from rag.errors import LLMError
+from rag.errors import LLMError, LLMServerError
 from rag.llms.base import Completion, Message
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -60,7 +60,7 @@ class OpenAICompatLLM:
                 response = client.send(request, stream=True)
             except httpx.TimeoutException:
                 client.close()
-                raise LLMError(
+                raise LLMServerError(
                     f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s "
                     "— is it running? see README#llm"
                 ) from None
@@ -69,7 +69,7 @@ class OpenAICompatLLM:
                     time.sleep(0.5 * 2**attempt)
                     continue
                 client.close()
-                raise LLMError(
+                raise LLMServerError(
                     f"LLM server at {self.base_url} is unreachable ({exc.__class__.__name__}) "
                     "— is it running? see README#llm"
                 ) from None
@@ -81,7 +81,7 @@ class OpenAICompatLLM:
                 detail = response.read().decode(errors="replace")[:300]
                 response.close()
                 client.close()
-                raise LLMError(f"LLM server at {self.base_url} answered {response.status_code}: {detail}")
+                raise LLMServerError(f"LLM server at {self.base_url} answered {response.status_code}: {detail}")
             return client, response
         raise AssertionError("unreachable")
 
@@ -103,7 +103,7 @@ class OpenAICompatLLM:
                 if delta:
                     yield delta
         except httpx.TimeoutException:
-            raise LLMError(
+            raise LLMServerError(
                 f"LLM server at {self.base_url} stopped answering for {self.timeout_s:.0f} s in the middle of a stream"
             ) from None
         finally:
@@ -119,14 +119,21 @@ class OpenAICompatLLM:
         try:
             data = json.loads(response.read())
         except httpx.TimeoutException:
-            raise LLMError(f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s") from None
+            raise LLMServerError(
+                f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s"
+            ) from None
         finally:
             response.close()
             client.close()
         return Completion.from_openai(data)
 
     def complete_json(
-        self, messages: list[Message], schema: dict[str, Any], *, max_tokens: int | None = None
+        self,
+        messages: list[Message],
+        schema: dict[str, Any],
+        *,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
     ) -> dict[str, Any]:
         # Servers differ: vLLM and OpenAI honour json_schema; llama.cpp's server ignored it in our probe,
         # so the schema is also stated in the prompt and the answer is parsed defensively.
@@ -137,7 +144,7 @@ class OpenAICompatLLM:
         completion = self.complete(
             [instruction, *messages],
             max_tokens=max_tokens,
-            temperature=0.0,
+            temperature=temperature,
             response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
         )
         text = completion.text.strip()
