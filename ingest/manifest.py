@@ -127,5 +127,22 @@ class _Transaction:
         self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
+def read_sources(path: str | Path) -> list[tuple[str, str, int, str]]:
+    """(source, path, chunk count, ingested at) of every indexed source, read-only and without the
+    writer's lock (WAL lets readers in while an ingest writes). [] when nothing was ingested yet."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT source, path, chunk_count, ingested_at FROM sources ORDER BY source").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
+    finally:
+        db.close()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -161,6 +161,36 @@ def chat(
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer_stream.answer.text}]
 
 
+@app.command()
+def serve(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
+    host: str | None = typer.Option(None, help="Interface (default: server.host, 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port (default: server.port, 8000)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """The REST API: /ingest, /query (SSE), /documents, /health, OpenAI-compatible /v1/chat/completions.
+
+    Set RAG_API_TOKEN to require `Authorization: Bearer <token>`. OpenAPI docs at /docs."""
+    setup_environment(debug)
+    import os
+
+    from rich.console import Console
+
+    from rag.config import load_config
+    from rag.errors import RagError
+    from rag.server import serve as run_server
+
+    console = Console(stderr=True)
+    try:
+        settings = load_config(config)
+        where = f"http://{host or settings.server.host}:{port or settings.server.port}"
+        guarded = "token required" if os.environ.get(settings.server.token_env) else "no token"
+        console.print(f"PowerHouse RAG API on {where} ({guarded}); docs at {where}/docs")
+        run_server(settings, host, port)
+    except RagError as exc:
+        fail(console, exc, debug)
+
+
 models_app = typer.Typer(no_args_is_help=True, help="Local GGUF models that ship in PyPI packages.")
 app.add_typer(models_app, name="models")
 

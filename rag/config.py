@@ -161,6 +161,37 @@ class IngestConfig(_Section):
     window: int = Field(512, ge=1, description="chunks embedded per model call (length-bucketed)")
 
 
+class UploadsConfig(_Section):
+    """Files users upload (Streamlit app, REST API): kept under `dir`, ingested like any folder."""
+
+    dir: str = Field(".rag/library", description="uploads live in <dir>/uploads/ and are ingested from <dir>")
+    max_file_mb: float = Field(25, gt=0)
+    max_files: int = Field(20, ge=1, description="files per upload request")
+    types: list[str] = Field(
+        default_factory=lambda: [
+            ".pdf",
+            ".html",
+            ".htm",
+            ".md",
+            ".markdown",
+            ".txt",
+            ".docx",
+            ".json",
+            ".jsonl",
+            ".csv",
+        ]
+    )
+
+
+class ServerConfig(_Section):
+    """`python -m rag serve`: the REST API."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    token_env: str = Field("RAG_API_TOKEN", description="the NAME of the variable holding the bearer token")
+    max_request_mb: float = Field(30, gt=0, description="largest request body (uploads included)")
+
+
 class Settings(BaseSettings):
     """Every part of the system, selected by name."""
 
@@ -176,6 +207,8 @@ class Settings(BaseSettings):
     llm: LLMConfig = Field(default_factory=LLMConfig)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     retriever: RetrieverConfig = Field(default_factory=RetrieverConfig)
+    uploads: UploadsConfig = Field(default_factory=UploadsConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""The Streamlit app's parts: state (cached service, session), sidebar, one module per tab, rendering."""

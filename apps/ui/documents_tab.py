@@ -1,0 +1,39 @@
+"""The indexed documents: a table, delete, and the outcome of the last upload (failures with reasons)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apps.ui import sidebar, state
+from rag.errors import RagError
+
+
+def render_tab() -> None:
+    library = state.service().library
+    sidebar.render_outcomes()
+    try:
+        documents = library.documents()
+    except RagError as exc:
+        st.error(str(exc))
+        return
+    if not documents:
+        st.info("The store is empty. Upload files in the sidebar, or run `python -m ingest path/`.")
+        return
+    st.dataframe(
+        [
+            {"document": d.id, "chunks": d.chunks, "ingested": d.ingested_at, "uploaded here": d.uploaded}
+            for d in documents
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    choice = st.selectbox("Document", [d.id for d in documents], key="delete_choice")
+    if st.button("Delete", key="delete"):
+        try:
+            removed = library.delete(choice)
+        except (KeyError, RagError) as exc:
+            st.error(f"Could not delete {choice}: {exc}")
+        else:
+            st.session_state["upload_outcomes"] = []
+            st.toast(f"Deleted {removed.id} ({removed.chunks} chunks)")
+            st.rerun()

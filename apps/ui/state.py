@@ -1,0 +1,60 @@
+"""The app's shared and per-session state.
+
+One RagService (embedder, LLM, store, library) per config is shared by all browser sessions through
+st.cache_resource; each session's chat history and choices live in st.session_state, never shared.
+The config comes from RAG_CONFIG (default configs/default.yaml) plus RAG__SECTION__KEY variables.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from rag.cli_support import setup_environment
+from rag.config import Settings, load_config
+from rag.service import RagService
+
+
+def config_key() -> str:
+    """The config file and every RAG__ override: a different one gets a different cached service."""
+    overrides = sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("RAG__"))
+    return repr((os.environ.get("RAG_CONFIG", ""), overrides))
+
+
+@st.cache_resource(show_spinner="Loading the models and the store …")
+def _service(key: str) -> RagService:
+    setup_environment()
+    return RagService(load_config(os.environ.get("RAG_CONFIG") or None))
+
+
+def service() -> RagService:
+    return _service(config_key())
+
+
+def settings() -> Settings:
+    return service().settings
+
+
+def session() -> dict[str, Any]:
+    """This browser session's state, with its defaults."""
+    state = st.session_state
+    cfg = settings()
+    state.setdefault("messages", [])
+    state.setdefault("strategy", cfg.retriever.strategy)
+    state.setdefault("k", cfg.answer.k)
+    state.setdefault("rerank", cfg.retriever.rerank.backend != "none")
+    state.setdefault("upload_outcomes", [])
+    return state
+
+
+def pipeline():
+    state = session()
+    cfg = settings()
+    rerank = (
+        (cfg.retriever.rerank.backend if cfg.retriever.rerank.backend != "none" else "embedding")
+        if state["rerank"]
+        else "none"
+    )
+    return service().pipeline(strategy=state["strategy"], k=state["k"], rerank=rerank)

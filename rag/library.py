@@ -1,0 +1,197 @@
+"""The documents in a store, as apps see them: list, upload (checked, sanitised, ingested), delete.
+
+Uploads are written to `<uploads.dir>/uploads/<name>` and ingested from `<uploads.dir>` through the same
+ingest code and manifest as `python -m ingest`, so they are incremental and crash-safe, and their source
+ids (`uploads/<name>`) never collide with files ingested from elsewhere. One writer at a time: a process
+lock here, the manifest's file lock across processes.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import RagError, StoreError
+from rag.stores import build_store, manifest_path
+
+UPLOAD_FOLDER = "uploads"
+_WRITE_LOCK = threading.Lock()
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
+
+
+class UploadRejected(RagError):
+    """An upload that is refused before anything is written (name, type or size)."""
+
+    exit_code = 1
+
+
+def safe_name(name: str) -> str:
+    """The name an upload is stored under. A name carrying a path (`../x`, `a/b`, `C:\\x`) is refused,
+    not trimmed; other odd characters become `_`."""
+    if not name or "\x00" in name:
+        raise UploadRejected("an uploaded file has no name")
+    if "/" in name or "\\" in name or name in (".", "..") or re.match(r"^[A-Za-z]:", name):
+        raise UploadRejected(f"{name!r}: a file name with a path is not allowed (uploads are stored by name only)")
+    cleaned = unicodedata.normalize("NFKC", name)
+    cleaned = _UNSAFE.sub("_", cleaned).strip(" .")
+    if not cleaned or cleaned.startswith("."):
+        raise UploadRejected(f"{name!r}: not a usable file name")
+    stem, dot, suffix = cleaned.rpartition(".")
+    if dot and len(cleaned) > 120:
+        cleaned = f"{stem[: 119 - len(suffix)]}.{suffix}"
+    return cleaned[:120]
+
+
+@dataclass
+class Document:
+    id: str  # the source id in the manifest (path under its ingest root)
+    path: str
+    chunks: int
+    ingested_at: str
+    uploaded: bool
+
+
+@dataclass
+class UploadOutcome:
+    ingested: list[dict[str, Any]] = field(default_factory=list)  # {file, chunks, status}
+    failed: list[dict[str, str]] = field(default_factory=list)  # {file, reason}: refused or unreadable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ingested": self.ingested, "failed": self.failed}
+
+
+class Library:
+    def __init__(self, settings: Settings, embedder: Any = None):
+        self.settings = settings
+        self._embedder = embedder  # shared with the app's pipeline; built on first write otherwise
+        self.root = Path(settings.uploads.dir)
+        self.folder = self.root / UPLOAD_FOLDER
+        self.manifest = Path(settings.ingest.manifest or manifest_path(settings.store))
+
+    # -- reading (no lock: the manifest is SQLite in WAL mode, readable while an ingest writes) ---------
+
+    def documents(self) -> list[Document]:
+        from ingest.manifest import read_sources
+
+        uploads = self.folder.resolve()
+        try:
+            rows = read_sources(self.manifest)
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not read the ingest manifest {self.manifest}: {exc}") from None
+        return [
+            Document(source, path, chunks, ingested_at, uploads in Path(path).resolve().parents)
+            for source, path, chunks, ingested_at in rows
+        ]
+
+    def stats(self) -> dict[str, Any]:
+        documents = self.documents()
+        return {
+            "documents": len(documents),
+            "chunks": sum(d.chunks for d in documents),
+            "last_ingest": max((d.ingested_at for d in documents), default=None),
+        }
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def check(self, name: str, size: int) -> str:
+        """The stored name of an upload, or UploadRejected with the reason (type, size, path)."""
+        stored = safe_name(name)
+        suffix = Path(stored).suffix.lower()
+        allowed = [t.lower() for t in self.settings.uploads.types]
+        if suffix not in allowed:
+            raise UploadRejected(f"{name}: type {suffix or '(none)'} is not accepted; allowed: {' '.join(allowed)}")
+        limit = self.settings.uploads.max_file_mb
+        if size > limit * 1024 * 1024:
+            raise UploadRejected(
+                f"{name}: {size / 1024 / 1024:.1f} MB is over the {limit:g} MB limit (uploads.max_file_mb)"
+            )
+        return stored
+
+    def add(self, files: list[tuple[str, bytes]], progress: Any = None) -> UploadOutcome:
+        """Store the acceptable files and ingest them; every refusal or failure is reported by name."""
+        from ingest.run import ingest
+
+        outcome = UploadOutcome()
+        if len(files) > self.settings.uploads.max_files:
+            raise UploadRejected(f"{len(files)} files in one upload; the limit is {self.settings.uploads.max_files}")
+        accepted: dict[str, str] = {}  # stored name → the name the user gave
+        with _WRITE_LOCK:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, data in files:
+                try:
+                    stored = self.check(name, len(data))
+                except UploadRejected as exc:
+                    outcome.failed.append({"file": name, "reason": str(exc)})
+                    continue
+                target = self.folder / stored
+                if target.resolve().parent != self.folder.resolve():  # belt and braces after safe_name
+                    outcome.failed.append({"file": name, "reason": "refused: it would be stored outside the uploads"})
+                    continue
+                partial = target.with_name(f".{stored}.part")
+                partial.write_bytes(data)
+                partial.replace(target)  # atomic: ingest never sees half a file
+                accepted[f"{UPLOAD_FOLDER}/{stored}"] = name
+            if not accepted:
+                return outcome
+            report = ingest(
+                [self.root],
+                self.settings,
+                progress=progress,
+                on_plan=getattr(progress, "plan", None),
+                embedder=self.embedder,
+            )
+        for result in report.files:
+            if result.source not in accepted:
+                continue
+            if result.status == "failed":
+                outcome.failed.append({"file": accepted[result.source], "reason": result.reason})
+                (self.root / result.source).unlink(missing_ok=True)  # not in the library: do not keep it
+            else:
+                outcome.ingested.append(
+                    {
+                        "file": accepted[result.source],
+                        "id": result.source,
+                        "chunks": result.chunks,
+                        "status": result.status,
+                    }
+                )
+        return outcome
+
+    def delete(self, document_id: str) -> Document:
+        """Remove a document's chunks (vectors and keyword index) and its manifest entry; an upload's file too."""
+        from ingest.manifest import Manifest
+
+        with _WRITE_LOCK:
+            found = {d.id: d for d in self.documents()}.get(document_id)
+            if found is None:
+                raise KeyError(document_id)
+            manifest = Manifest(self.manifest)
+            try:
+                name = self.embedder.name
+                dimension = manifest.model_dimension(name) or self.embedder.dimension
+                store = build_store(self.settings.store, name, dimension)
+                try:
+                    manifest.begin(document_id)
+                    store.delete(source=document_id)
+                    manifest.forget(document_id)
+                finally:
+                    store.close()
+            finally:
+                manifest.close()
+            if found.uploaded:
+                Path(found.path).unlink(missing_ok=True)
+        return found
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from rag.embeddings import build_embedder
+
+            self._embedder = build_embedder(self.settings.embedding)
+        return self._embedder

@@ -1,0 +1,117 @@
+"""The Streamlit app through streamlit.testing (AppTest): upload → ingest → ask → cited answer, the
+"not in your documents" path, a failed upload shown with its reason, and a stopped LLM server.
+
+Real parts: the packaged MiniLM, Chroma in a temp folder, the packaged Qwen 0.5B.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import DOCUMENTS, EXAMPLES, REPO
+from tests.support.net import free_port
+
+APP = str(REPO / "apps" / "chat.py")
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("RAG__STORE__PATH", str(tmp_path / "chroma"))
+    monkeypatch.setenv("RAG__UPLOADS__DIR", str(tmp_path / "library"))
+    monkeypatch.setenv("RAG__RETRIEVER__CACHE", str(tmp_path / "rewrites.sqlite"))
+    monkeypatch.setenv("RAG__LLM__N_THREADS", "2")
+    return tmp_path
+
+
+def start(timeout: int = 180):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def upload(at, *paths, mime="application/octet-stream"):
+    at.sidebar.file_uploader[0].set_value([(p.name, p.read_bytes(), mime) for p in paths])
+    at.run()
+    at.sidebar.button(key="ingest").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.sidebar.metric if m.label == label)
+
+
+def assistant_messages(at):
+    return [m for m in at.chat_message if m.name == "assistant"]
+
+
+@pytest.mark.slow
+def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
+    at = start()
+    assert metric(at, "Documents") == "0"
+    assert any("No documents yet" in i.value for i in at.info)
+
+    bad = DOCUMENTS / "bad_inputs" / "pypdf_encrypted-file.pdf"
+    upload(at, EXAMPLES / "aurora-e-bike-manual.md", DOCUMENTS / "pdf" / "pypdf_crazyones.pdf", bad)
+    assert metric(at, "Documents") == "2"  # the broken PDF did not stop the others
+    ingested = [s.value for s in at.success]
+    assert any("aurora-e-bike-manual.md" in v for v in ingested) and any("crazyones" in v for v in ingested)
+    failed = [e.value for e in at.error]
+    assert any("pypdf_encrypted-file.pdf" in v and ("encrypt" in v.lower() or "password" in v.lower()) for v in failed)
+    assert not (app_env / "library" / "uploads" / bad.name).exists()  # a failed upload is not kept
+
+    at.chat_input[0].set_value("How long does the battery of the Aurora e-bike last?")
+    at.run()
+    assert not at.exception, at.exception
+    reply = assistant_messages(at)[-1]
+    text = reply.markdown[0].value
+    cited = re.findall(r"\[\[(\d+)\]\]\(#source-(\d+)\)", text)  # [n] links to its source entry
+    assert cited and all(a == b for a, b in cited)
+    entries = {re.search(r"id='source-(\d+)'", m.value).group(1): m.value for m in reply.expander[0].markdown}
+    assert "uploads/aurora-e-bike-manual.md" in entries[cited[0][0]] and "<mark>" in entries[cited[0][0]]
+    assert reply.caption and "retrieve" in reply.caption[0].value
+
+    # the no-answer path: shown as such, not as an answer
+    at.chat_input[0].set_value("What is the boiling point of liquid nitrogen on Jupiter's moons?")
+    at.run()
+    reply = assistant_messages(at)[-1]
+    assert reply.info and "could not find the answer" in reply.info[0].value
+    assert len(at.session_state["messages"]) == 4
+
+    at.sidebar.button(key="clear").click()
+    at.run()
+    assert at.session_state["messages"] == []
+
+
+@pytest.mark.slow
+def test_a_stopped_llm_server_is_a_friendly_error_not_a_traceback(app_env, monkeypatch):
+    monkeypatch.setenv("RAG__LLM__BACKEND", "openai")
+    monkeypatch.setenv("RAG__LLM__BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("RAG__LLM__RETRIES", "0")
+    at = start()
+    upload(at, EXAMPLES / "aurora-e-bike-manual.md")
+    at.chat_input[0].set_value("How long does the battery of the Aurora e-bike last?")
+    at.run()
+    assert not at.exception
+    reply = assistant_messages(at)[-1]
+    message = reply.error[0].value
+    assert "not answering" in message and "unreachable" in message and "README#llm" in message
+
+
+@pytest.mark.slow
+def test_delete_from_the_documents_tab(app_env):
+    at = start()
+    upload(at, EXAMPLES / "aurora-e-bike-manual.md", EXAMPLES / "northwind-support-faq.txt")
+    assert metric(at, "Documents") == "2"
+    at.selectbox(key="delete_choice").set_value("uploads/northwind-support-faq.txt")
+    at.button(key="delete").click()
+    at.run()
+    assert metric(at, "Documents") == "1"
+    assert not (app_env / "library" / "uploads" / "northwind-support-faq.txt").exists()
