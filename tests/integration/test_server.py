@@ -1,0 +1,196 @@
+"""The REST API: FastAPI's TestClient in-process, and one real `python -m rag serve` (uvicorn) process
+driven by the official `openai` client. Real MiniLM, Chroma and the packaged Qwen 0.5B."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.config import load_config
+from rag.server import create_app
+from rag.service import RagService
+from tests.conftest import DOCUMENTS, EXAMPLES, REPO
+from tests.support.net import free_port
+
+TOKEN = "s3cret-token"
+QUESTION = "How long does the battery of the Aurora e-bike last?"
+AURORA = EXAMPLES / "aurora-e-bike-manual.md"
+
+
+def tmp_settings(tmp_path, **uploads):
+    settings = load_config().model_copy(deep=True)
+    settings.store.path = str(tmp_path / "chroma")
+    settings.uploads.dir = str(tmp_path / "library")
+    settings.retriever.cache = str(tmp_path / "rewrites.sqlite")
+    for key, value in uploads.items():
+        setattr(settings.uploads, key, value)
+    return settings
+
+
+@pytest.fixture
+def client(tmp_path, local_llm):
+    service = RagService(tmp_settings(tmp_path), llm=local_llm)
+    with TestClient(create_app(service, token=TOKEN)) as test_client:
+        test_client.headers["Authorization"] = f"Bearer {TOKEN}"
+        yield test_client
+    service.close()
+
+
+def sse_events(text: str) -> list[tuple[str, object]]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+@pytest.mark.slow
+def test_ingest_query_stream_and_delete(client, tmp_path):
+    bad = DOCUMENTS / "bad_inputs" / "pypdf_encrypted-file.pdf"
+    response = client.post(
+        "/ingest", files=[("files", (AURORA.name, AURORA.read_bytes())), ("files", (bad.name, bad.read_bytes()))]
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [i["id"] for i in body["ingested"]] == ["uploads/aurora-e-bike-manual.md"]
+    assert body["ingested"][0]["chunks"] > 0
+    assert body["failed"][0]["file"] == bad.name and body["failed"][0]["reason"]
+
+    documents = client.get("/documents").json()
+    assert [(d["id"], d["uploaded"]) for d in documents] == [("uploads/aurora-e-bike-manual.md", True)]
+    assert client.get("/health").json()["store"]["documents"] == 1
+
+    answer = client.post("/query", json={"question": QUESTION}).json()
+    assert answer["found"] and answer["citations"]
+    assert {c["source"] for c in answer["citations"]} == {"uploads/aurora-e-bike-manual.md"}
+    assert any(ch.isdigit() for ch in answer["answer"])
+
+    streamed = client.post("/query", json={"question": QUESTION, "stream": True})
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(streamed.text)
+    tokens = [data for event, data in events if event == "token"]
+    final = next(data for event, data in events if event == "answer")
+    assert len(tokens) > 3 and "".join(tokens).strip().startswith(final["answer"][:20])
+    assert events[-1][0] == "done"
+
+    follow_up = client.post(
+        "/query",
+        json={
+            "question": "And how long does charging it take?",
+            "history": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": answer["answer"]}],
+        },
+    ).json()
+    assert "aurora" in follow_up["standalone_question"].lower() or "bike" in follow_up["standalone_question"].lower()
+
+    deleted = client.delete("/documents/uploads/aurora-e-bike-manual.md")
+    assert deleted.status_code == 200 and deleted.json()["chunks"] > 0
+    assert client.get("/documents").json() == []
+    assert not (tmp_path / "library" / "uploads" / AURORA.name).exists()
+    assert client.delete("/documents/uploads/aurora-e-bike-manual.md").status_code == 404
+    gone = client.post("/query", json={"question": QUESTION}).json()
+    assert gone["found"] is False
+
+
+def test_token_traversal_type_and_size_limits(tmp_path, embedder):
+    settings = tmp_settings(tmp_path, max_file_mb=0.01)
+    settings.server.max_request_mb = 0.05
+    service = RagService(settings, llm=object())  # no request here reaches the LLM
+    service.embedder = embedder
+    service.library._embedder = embedder
+    with TestClient(create_app(service, token=TOKEN)) as client:
+        assert client.get("/health").status_code == 200  # open: for load balancers and probes
+        assert client.get("/documents").status_code == 401
+        assert client.get("/documents", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
+        assert client.get("/documents").json() == []
+
+        response = client.post(
+            "/ingest",
+            files=[
+                ("files", ("../../escape.md", b"# Escape\n\nOutside the uploads.")),
+                ("files", ("..\\evil.md", b"# Evil")),
+                ("files", ("tool.exe", b"MZ")),
+                ("files", ("big.md", b"# Big\n\n" + b"word " * 4000)),  # 20 KB > 0.01 MB
+            ],
+        )
+        assert response.status_code == 422
+        reasons = {f["file"]: f["reason"] for f in response.json()["failed"]}
+        assert "a file name with a path is not allowed" in reasons["../../escape.md"]
+        assert "a file name with a path is not allowed" in reasons["..\\evil.md"]
+        assert "type .exe is not accepted" in reasons["tool.exe"]
+        assert "over the 0.01 MB limit" in reasons["big.md"]
+        assert not list(tmp_path.rglob("escape.md")) and not list(tmp_path.rglob("*evil*"))
+
+        huge = client.post("/ingest", files=[("files", ("huge.md", b"x" * 100_000))])
+        assert huge.status_code == 413 and "server.max_request_mb" in huge.json()["detail"]
+        assert client.post("/query", json={"question": ""}).status_code == 422
+        assert client.get("/openapi.json").json()["info"]["title"] == "PowerHouse RAG"
+
+
+@pytest.mark.slow
+def test_a_real_server_answers_the_official_openai_client(tmp_path):
+    from openai import OpenAI
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "netguard"), str(REPO)]),
+        "RAG_API_TOKEN": TOKEN,
+        "RAG__STORE__PATH": str(tmp_path / "chroma"),
+        "RAG__UPLOADS__DIR": str(tmp_path / "library"),
+        "RAG__RETRIEVER__CACHE": str(tmp_path / "rewrites.sqlite"),
+        "RAG__LLM__N_THREADS": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"the server did not start: {process.stdout.read() if process.poll() is not None else ''}")
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        ingested = httpx.post(
+            f"{base}/ingest", files=[("files", (AURORA.name, AURORA.read_bytes()))], headers=headers, timeout=120
+        )
+        assert ingested.status_code == 200 and ingested.json()["ingested"]
+
+        client = OpenAI(base_url=f"{base}/v1", api_key=TOKEN, timeout=300, max_retries=0)
+        assert [m.id for m in client.models.list()] == ["powerhouse-rag"]
+        completion = client.chat.completions.create(
+            model="powerhouse-rag", messages=[{"role": "user", "content": QUESTION}]
+        )
+        content = completion.choices[0].message.content
+        assert "Sources:" in content and "uploads/aurora-e-bike-manual.md" in content
+
+        chunks = client.chat.completions.create(
+            model="powerhouse-rag", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+        streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
+        assert "uploads/aurora-e-bike-manual.md" in streamed and len(streamed) > 40
+
+        from openai import AuthenticationError
+
+        with pytest.raises(AuthenticationError):
+            OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).models.list()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
