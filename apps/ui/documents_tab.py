@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps.ui import sidebar, state
+from apps.ui import state
 from rag.errors import RagError
 
 
 def render_tab() -> None:
     library = state.service().library
-    sidebar.render_outcomes()
     try:
         documents = library.documents()
     except RagError as exc:

@@ -57,6 +57,7 @@ def render() -> None:
         )
         if files and st.button("Ingest", type="primary", key="ingest"):
             ingest_uploads([(f.name, f.getvalue()) for f in files])
+        render_outcomes()
 
         st.subheader("Retrieval")
         st.selectbox("Strategy", STRATEGIES, key="strategy", help="retriever.strategy, for this session")

@@ -5,14 +5,19 @@ the test does not download torch again; the scripts' own steps (venv check, torc
 editable install of the clone) still run for real, offline.
 """
 
+import contextlib
 import os
+import signal
 import site
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 
 from ..conftest import REPO
+from ..support.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -33,15 +38,35 @@ def fresh_clone(tmp_path_factory):
     return clone, env
 
 
-def test_demo_command_ingests_samples_and_answers_a_search(fresh_clone):
+def test_demo_command_ingests_samples_answers_a_search_and_starts_the_app(fresh_clone, tmp_path):
     clone, env = fresh_clone
-    result = subprocess.run(
-        ["bash", "scripts/demo.sh"], cwd=clone, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "│   9 │" in result.stderr  # nine sample files ingested as new
-    top = result.stdout.split("Sample search:")[1].split("\n2. ")[0]
+    port = free_port()
+    log = tmp_path / "demo.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["bash", "scripts/demo.sh"],
+            cwd=clone,
+            env={**env, "STREAMLIT_SERVER_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            deadline, healthy = time.time() + 600, False
+            while time.time() < deadline and process.poll() is None and not healthy:
+                time.sleep(1)
+                with contextlib.suppress(httpx.TransportError):
+                    healthy = httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).text == "ok"
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+    output = log.read_text()
+    assert healthy, output[-3000:]
+    assert "│   9 │" in output  # nine sample files ingested as new
+    top = output.split("Sample search:")[1].split("\n2. ")[0]
     assert "aurora-e-bike-manual.md" in top and "60 and 110 km" in " ".join(top.split())
+    assert f"Starting the chat app: http://127.0.0.1:{port}" in output
     assert (clone / ".rag" / "chroma").is_dir()
 
 
