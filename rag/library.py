@@ -22,7 +22,7 @@ from rag.stores import build_store, manifest_path
 
 UPLOAD_FOLDER = "uploads"
 _WRITE_LOCK = threading.Lock()
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
+_UNSAFE = re.compile(r"[^\w.() +-]+")
 
 
 class UploadRejected(RagError):
