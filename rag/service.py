@@ -21,36 +21,37 @@ class RagService:
         self.settings = settings
         self.embedder = build_embedder(settings.embedding)
         self.library = Library(settings, self.embedder)
-        self._llm = llm
+        self._llms: dict[str, Any] = {settings.llm.model: llm} if llm is not None else {}
         self._pipelines: dict[tuple, RagPipeline] = {}
         self._lock = threading.Lock()
 
     def pipeline(self, **overrides: Any) -> RagPipeline:
-        """The pipeline for these per-session overrides (`strategy`, `k`, `rerank`), built once each.
-        All share the embedder, the LLM and the store."""
+        """The pipeline for these per-session overrides (`strategy`, `k`, `rerank`, `model`), built once
+        each. All share the embedder and the store; pipelines with the same model share its LLM."""
         key = tuple(sorted(overrides.items()))
         with self._lock:
             return self._pipelines.get(key) or self._build(key, overrides)
 
     def _build(self, key: tuple, overrides: dict[str, Any]) -> RagPipeline:
-        if key not in self._pipelines:
-            settings = self.settings.model_copy(deep=True)
-            if overrides.get("strategy"):
-                settings.retriever.strategy = overrides["strategy"]
-            if overrides.get("k"):
-                settings.answer.k = int(overrides["k"])
-            if "rerank" in overrides:
-                settings.retriever.rerank.backend = overrides["rerank"] or "none"
-            base = next(iter(self._pipelines.values()), None)
-            pipeline = RagPipeline(
-                settings,
-                embedder=self.embedder,
-                llm=self._llm or (base.llm if base else None),
-                store=base.store if base else None,
-            )
-            self._llm = pipeline.llm
-            self._pipelines[key] = pipeline
-        return self._pipelines[key]
+        settings = self.settings.model_copy(deep=True)
+        if overrides.get("strategy"):
+            settings.retriever.strategy = overrides["strategy"]
+        if overrides.get("k"):
+            settings.answer.k = int(overrides["k"])
+        if "rerank" in overrides:
+            settings.retriever.rerank.backend = overrides["rerank"] or "none"
+        if overrides.get("model"):
+            settings.llm.model = overrides["model"]
+        base = next(iter(self._pipelines.values()), None)
+        pipeline = RagPipeline(
+            settings,
+            embedder=self.embedder,
+            llm=self._llms.get(settings.llm.model),
+            store=base.store if base else None,
+        )
+        self._llms[settings.llm.model] = pipeline.llm
+        self._pipelines[key] = pipeline
+        return pipeline
 
     def close(self) -> None:
         for pipeline in self._pipelines.values():

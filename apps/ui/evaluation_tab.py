@@ -18,7 +18,18 @@ def latest_results(runs: Path) -> dict | None:
     return None
 
 
-def render_tab(runs: Path = Path("runs")) -> None:
+def runs_folder() -> Path:
+    from eval.config import load_eval_config
+    from rag.errors import RagError
+
+    try:
+        return Path(load_eval_config().runs)
+    except RagError:
+        return Path("runs")
+
+
+def render_tab(runs: Path | None = None) -> None:
+    runs = runs or runs_folder()
     results = latest_results(runs)
     if results is None:
         st.info("No evaluation yet. Run `python -m eval run` (see docs/evaluation.md); its report shows up here.")

@@ -64,8 +64,12 @@ def render() -> None:
         st.slider("Passages (k)", 1, 10, key="k")
         st.toggle("Re-rank", key="rerank", help="re-score the candidates (retriever.rerank)")
         st.subheader("LLM")
-        where = cfg.llm.base_url if cfg.llm.backend == "openai" else "in-process (llama.cpp)"
-        st.caption(f"{cfg.llm.backend} · `{cfg.llm.model}` · {where}")
+        if cfg.llm.backend == "openai":
+            st.text_input("Model", key="model", help=f"served by {cfg.llm.base_url}")
+            st.caption(f"OpenAI-compatible server · {cfg.llm.base_url}")
+        else:
+            st.selectbox("Model", state.local_models(), key="model", help="packaged GGUF models assembled here")
+            st.caption("local · in-process (llama.cpp)")
         if st.button("Clear chat", key="clear"):
             session["messages"] = []
             st.rerun()

@@ -46,6 +46,7 @@ def session() -> dict[str, Any]:
     state.setdefault("k", cfg.answer.k)
     state.setdefault("rerank", cfg.retriever.rerank.backend != "none")
     state.setdefault("upload_outcomes", [])
+    state.setdefault("model", cfg.llm.model)
     return state
 
 
@@ -57,4 +58,12 @@ def pipeline():
         if state["rerank"]
         else "none"
     )
-    return service().pipeline(strategy=state["strategy"], k=state["k"], rerank=rerank)
+    return service().pipeline(strategy=state["strategy"], k=state["k"], rerank=rerank, model=state["model"])
+
+
+def local_models() -> list[str]:
+    """The configured model first, then the other packaged models assembled on this machine."""
+    from rag.models import REGISTRY, model_path
+
+    configured = settings().llm.model
+    return [configured, *(name for name in REGISTRY if name != configured and model_path(name).exists())]

@@ -56,6 +56,7 @@ def assistant_messages(at):
 def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
     at = start()
     assert metric(at, "Documents") == "0"
+    assert at.sidebar.selectbox(key="model").value == "qwen2.5-coder-0.5b-instruct-q4_k_m"  # per session
     assert any("No documents yet" in i.value for i in at.info)
 
     bad = DOCUMENTS / "bad_inputs" / "pypdf_encrypted-file.pdf"
