@@ -388,7 +388,7 @@ def run_evaluation(
         "metrics": metrics,
         "summary": summary,
         "expected_judge_calls": runner.expected_calls(len(samples)),
-        "judge": {"model": runner.judge.name, **runner.judge.stats.to_dict()},
+        "judge": {"model": runner.judge.name, **_accumulated(previous.get("judge"), runner.judge.stats.to_dict())},
         "pipeline": {
             "llm": generator.name,
             "retriever": run_settings.retriever.strategy,
@@ -417,6 +417,17 @@ def run_evaluation(
         report.append_history(runs, results)
     runner.judge.judge_cache.close()
     return Outcome(results=results, run_dir=run_dir, exit_code=exit_code)
+
+
+def _accumulated(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:
+    """Judge counts over every segment of a resumed run."""
+    if not before:
+        return now
+    total = dict(now)
+    for key in ("calls", "cached", "parse_failures", "errors"):
+        total[key] = int(before.get(key) or 0) + int(now.get(key) or 0)
+    total["first_error"] = before.get("first_error") or now.get("first_error")
+    return total
 
 
 def ingest_corpus(corpus: Path, settings: Settings, progress: Any = None) -> None:
