@@ -11,11 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from rag.config import LLMConfig
+from rag.config import LLMConfig, read_yaml_mapping
 from rag.errors import ConfigError
 
 DEFAULT_EVAL_CONFIG = Path("configs/eval.yaml")
@@ -105,16 +104,7 @@ class EvalConfig(BaseSettings):
 def load_eval_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> EvalConfig:
     """Read the eval YAML (default: configs/eval.yaml), apply EVAL__ env overrides, validate."""
     config_path = Path(path) if path else DEFAULT_EVAL_CONFIG
-    data: dict[str, Any] = {}
-    if path or config_path.exists():
-        if not config_path.is_file():
-            raise ConfigError(f"eval config {config_path} does not exist")
-        try:
-            data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_path}: not valid YAML ({exc.__class__.__name__})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{config_path}: the top level must be a mapping")
+    data = read_yaml_mapping(config_path, required=bool(path), what="eval config")
     for key, value in overrides.items():
         section, _, field = key.partition(".")
         if field:

@@ -115,14 +115,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_fingerprints(settings: Settings, judge: JudgeConfig | None = None) -> dict[str, str]:
     """sha256 of the local model files (GGUF, embedding weights); name@url for served models."""
     prints: dict[str, str] = {}
@@ -130,13 +122,13 @@ def model_fingerprints(settings: Settings, judge: JudgeConfig | None = None) -> 
     def llm_print(llm_cfg: Any) -> str:
         if llm_cfg.backend != "local":
             return f"{llm_cfg.model}@{llm_cfg.base_url}"
-        from rag.models import resolve
+        from rag.models import resolve, sha256_of
 
         try:
             path = resolve(llm_cfg.model, download=False)
         except RagError:
             return llm_cfg.model
-        return f"sha256:{_sha256(path)}"
+        return f"sha256:{sha256_of(path)}"
 
     prints["generator"] = llm_print(settings.llm)
     if judge is not None and judge.llm is not None:
@@ -145,11 +137,12 @@ def model_fingerprints(settings: Settings, judge: JudgeConfig | None = None) -> 
         prints["judge"] = prints["generator"]
     try:
         from rag.embeddings import resolve_model_path
+        from rag.models import sha256_of
 
         folder = Path(resolve_model_path(settings.embedding.model)[0])
         weights = sorted(folder.rglob("*.safetensors")) or sorted(folder.rglob("*.bin"))
         if weights:
-            prints["embedding"] = f"sha256:{_sha256(weights[0])}"
+            prints["embedding"] = f"sha256:{sha256_of(weights[0])}"
     except (RagError, OSError, ImportError):
         pass
     return prints

@@ -226,20 +226,26 @@ class Settings(BaseSettings):
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read a YAML config (default: configs/default.yaml), apply env overrides, validate."""
     config_path = Path(path) if path else DEFAULT_CONFIG
-    data: dict[str, Any] = {}
-    if path or config_path.exists():
-        if not config_path.is_file():
-            raise ConfigError(f"config file {config_path} does not exist")
-        try:
-            data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{config_path}: not valid YAML ({exc.__class__.__name__})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{config_path}: the top level must be a mapping of sections")
+    data = read_yaml_mapping(config_path, required=bool(path), what="config file")
     try:
         return Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, config_path)) from None
+
+
+def read_yaml_mapping(path: Path, required: bool, what: str = "config file") -> dict[str, Any]:
+    """The YAML mapping in `path` ({} when it is absent and not `required`); a one-line ConfigError otherwise."""
+    if not required and not path.exists():
+        return {}
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return data
 
 
 def _describe(exc: ValidationError, path: Path) -> str:

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
-from tests.conftest import EXAMPLES, REPO
-from tests.support.net import free_port
+from tests.conftest import EXAMPLES
+from tests.support.net import app_environment, free_port, start_process
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -42,33 +38,14 @@ def app_url(tmp_path):
             pytest.fail("chromium is missing: .ci/run installs it with apt-get install -y chromium")
         pytest.skip("no chromium here (apt-get install -y chromium)")
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "netguard"), str(REPO)]),
-        "RAG__STORE__PATH": str(tmp_path / "chroma"),
-        "RAG__UPLOADS__DIR": str(tmp_path / "library"),
-        "RAG__RETRIEVER__CACHE": str(tmp_path / "rewrites.sqlite"),
-        "RAG__LLM__N_THREADS": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "apps/chat.py", "--server.port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     url = f"http://127.0.0.1:{port}"
+    process = start_process(
+        ["-m", "streamlit", "run", "apps/chat.py", "--server.port", str(port)],
+        app_environment(tmp_path),
+        f"{url}/_stcore/health",
+        timeout=90,
+    )
     try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not start")
         yield url
     finally:
         process.terminate()

@@ -23,9 +23,7 @@ from eval.judge import JudgeCache, JudgeEmbeddings, JudgeLLM, bounded, schema_in
 from eval.ragas_suite import JudgeInput, RagasSuite
 from tests.conftest import REPO, SHARED
 from tests.support.lexical_judge import LexicalJudge, serve
-from tests.support.net import free_port
-
-NETGUARD = REPO / "tests" / "support" / "netguard"
+from tests.support.net import NETGUARD, free_port
 
 
 @pytest.fixture(scope="module")

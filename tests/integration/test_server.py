@@ -4,10 +4,6 @@ driven by the official `openai` client. Real MiniLM, Chroma and the packaged Qwe
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -16,8 +12,8 @@ from fastapi.testclient import TestClient
 from rag.config import load_config
 from rag.server import create_app
 from rag.service import RagService
-from tests.conftest import DOCUMENTS, EXAMPLES, REPO
-from tests.support.net import free_port
+from tests.conftest import DOCUMENTS, EXAMPLES
+from tests.support.net import app_environment, free_port, start_process
 
 TOKEN = "s3cret-token"
 QUESTION = "How long does the battery of the Aurora e-bike last?"
@@ -139,34 +135,11 @@ def test_a_real_server_answers_the_official_openai_client(tmp_path):
     from openai import OpenAI
 
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "support" / "netguard"), str(REPO)]),
-        "RAG_API_TOKEN": TOKEN,
-        "RAG__STORE__PATH": str(tmp_path / "chroma"),
-        "RAG__UPLOADS__DIR": str(tmp_path / "library"),
-        "RAG__RETRIEVER__CACHE": str(tmp_path / "rewrites.sqlite"),
-        "RAG__LLM__N_THREADS": "2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     base = f"http://127.0.0.1:{port}"
+    process = start_process(
+        ["-m", "rag", "serve", "--port", str(port)], app_environment(tmp_path, RAG_API_TOKEN=TOKEN), f"{base}/health"
+    )
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        else:
-            pytest.fail(f"the server did not start: {process.stdout.read() if process.poll() is not None else ''}")
         headers = {"Authorization": f"Bearer {TOKEN}"}
         ingested = httpx.post(
             f"{base}/ingest", files=[("files", (AURORA.name, AURORA.read_bytes()))], headers=headers, timeout=120

@@ -10,6 +10,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from rag.embeddings import SentenceTransformerEmbedder
+from tests.support.net import send_json
 
 MODEL = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
 
@@ -35,12 +36,7 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _send(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     def log_message(self, *args):
         pass

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rag.llms.base import Completion
+from tests.support.net import send_json
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = {"the", "and", "that", "this", "with", "from", "were", "was", "are", "for", "not", "have", "has", "which"}
@@ -130,12 +131,7 @@ def serve(judge: LexicalJudge, port: int, fail_with: int | None = None) -> Threa
             )
 
         def _send(self, status, payload):
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload)
 
         def log_message(self, *args):
             pass
