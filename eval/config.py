@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from rag.config import LLMConfig, read_yaml_mapping
+from rag.config import EnvOverYaml, LLMConfig, read_yaml_mapping
 from rag.errors import ConfigError
 
 DEFAULT_EVAL_CONFIG = Path("configs/eval.yaml")
@@ -55,7 +55,7 @@ class GateConfig(_Section):
     max_nan_share: float = Field(0.5, ge=0, le=1, description="more NaN than this share of samples fails a metric")
 
 
-class EvalConfig(BaseSettings):
+class EvalConfig(EnvOverYaml):
     """One answer evaluation: what to ask, which pipeline answers, who judges, what fails the run."""
 
     model_config = SettingsConfigDict(env_prefix="EVAL__", env_nested_delimiter="__", extra="forbid")
@@ -85,17 +85,6 @@ class EvalConfig(BaseSettings):
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; choose from {[*LLM_METRICS, *ID_METRICS]}")
         return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return env_settings, init_settings  # the environment overrides the YAML
 
     def gated_metrics(self) -> set[str]:
         return set(self.gate.min) | set(self.gate.max_drop)

@@ -192,7 +192,22 @@ class ServerConfig(_Section):
     max_request_mb: float = Field(30, gt=0, description="largest request body (uploads included)")
 
 
-class Settings(BaseSettings):
+class EnvOverYaml(BaseSettings):
+    """Settings read from YAML (passed as init kwargs) where environment variables win."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+
+class Settings(EnvOverYaml):
     """Every part of the system, selected by name."""
 
     model_config = SettingsConfigDict(
@@ -210,17 +225,6 @@ class Settings(BaseSettings):
     uploads: UploadsConfig = Field(default_factory=UploadsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment first so that it overrides the YAML file passed as init kwargs.
-        return (env_settings, init_settings)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
