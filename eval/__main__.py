@@ -204,10 +204,10 @@ def run(
                 raise ConfigError(f"nothing to resume: every run of {cfg.name!r} in {cfg.runs}/ is complete")
             console.print(f"resuming {resume_dir}")
 
-        def ingest_with_progress(corpus: Path, settings) -> None:
+        def ingest_with_progress(corpus: Path, settings, embedder) -> None:
             console.print(f"ingesting {corpus} into {settings.store.path} (only what changed)")
             with RichProgress(console, enabled=True) as progress:
-                ingest_corpus(corpus, settings, progress)
+                ingest_corpus(corpus, settings, embedder, progress)
 
         with Progress(
             TextColumn("{task.description:14}"),

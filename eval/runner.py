@@ -309,10 +309,10 @@ def run_evaluation(
     judge_llm: Any = None,
     resume: Path | None = None,
     hooks: RunHooks | None = None,
-    on_ingest: Callable[[Path, Settings], None] | None = None,
+    on_ingest: Callable[[Path, Settings, Any], None] | None = None,
 ) -> Outcome:
     """Prepare, ingest, answer, judge, gate, report. `llm` / `judge_llm` replace the configured backends
-    (tests use a scripted judge); `on_ingest(corpus, settings)` ingests (default: quietly)."""
+    (tests use a scripted judge); `on_ingest(corpus, settings, embedder)` ingests (default: quietly)."""
     from eval import report
     from eval.gate import apply_gate
     from rag.config import load_config
@@ -325,10 +325,8 @@ def run_evaluation(
     base_settings = settings or load_config(cfg.pipeline)
     corpus, samples, dataset_key = prepare_dataset(cfg)
     run_settings = pipeline_settings(base_settings, cfg, dataset_key)
-    if on_ingest is not None:
-        on_ingest(corpus, run_settings)
-    else:
-        ingest_corpus(corpus, run_settings)
+    embedder = build_embedder(run_settings.embedding)
+    (on_ingest or ingest_corpus)(corpus, run_settings, embedder)
 
     run_dir = resume or new_run_dir(runs, cfg.name)
     journal = run_dir / SAMPLES_FILE
@@ -336,7 +334,6 @@ def run_evaluation(
     done_ids = {r.id for r in done}
     todo = [qa for qa in samples if qa.id not in done_ids]
 
-    embedder = build_embedder(run_settings.embedding)
     generator = llm or build_llm(run_settings.llm)
     if judge_llm is None:
         judge_llm = build_llm(cfg.judge.llm) if cfg.judge.llm is not None else generator
@@ -351,9 +348,7 @@ def run_evaluation(
         finished = runner.run(todo, journal, hooks)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", 130
-    except JudgeFailed as exc:
-        status, error, exit_code = "error", str(exc), 2
-    except RagError as exc:
+    except RagError as exc:  # JudgeFailed included
         status, error, exit_code = "error", str(exc), 2
     finally:
         pipeline.store.close()
@@ -423,10 +418,10 @@ def _accumulated(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str
     return total
 
 
-def ingest_corpus(corpus: Path, settings: Settings, progress: Any = None) -> None:
+def ingest_corpus(corpus: Path, settings: Settings, embedder: Any = None, progress: Any = None) -> None:
     """Ingest (incrementally) the dataset's corpus into the run's store."""
     from ingest.run import ingest
 
-    report = ingest([corpus], settings, progress=progress, on_plan=getattr(progress, "plan", None))
+    report = ingest([corpus], settings, progress=progress, on_plan=getattr(progress, "plan", None), embedder=embedder)
     if report.exit_code != 0:
         raise ConfigError(f"ingesting {corpus} failed: {report.to_json()}")
