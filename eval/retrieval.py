@@ -81,15 +81,19 @@ class ConfigResult:
 def eval_settings(settings: Settings, dataset: BeirDataset, work: Path) -> Settings:
     """The user's config, with its store moved to a throwaway place for this dataset and the
     JSON loader reading BEIR records (title + text, `_id` kept as the record id)."""
+    data = store_moved(settings, work / dataset.name, re.sub(r"\W", "_", dataset.name))
+    data["loaders"]["json"] = {"text_fields": ["title", "text"], "metadata_fields": [], "id_field": "_id"}
+    return Settings(**data)
+
+
+def store_moved(settings: Settings, store_dir: Path, collection: str) -> dict[str, Any]:
+    """The settings as data, with the store (and its manifest) in `store_dir` under `collection`."""
     data = settings.model_dump(by_alias=True)
-    collection = re.sub(r"\W", "_", dataset.name)
-    store_dir = work / dataset.name
     data["store"]["collection"] = collection
     data["store"]["uri"] = None
     data["store"]["path"] = str(store_dir / ("milvus.db" if data["store"]["kind"] == "milvus" else "chroma"))
     data["ingest"]["manifest"] = None
-    data["loaders"]["json"] = {"text_fields": ["title", "text"], "metadata_fields": [], "id_field": "_id"}
-    return Settings(**data)
+    return data
 
 
 def preset_settings(settings: Settings, name: str, rerank_model: str | None) -> tuple[Settings, dict | None]:

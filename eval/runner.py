@@ -22,6 +22,7 @@ from eval.datasets import CONVERTERS, QASample, load_qa, sample
 from eval.ir_metrics import documents_ranked, per_query
 from eval.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
 from eval.ragas_suite import JudgeInput, RagasSuite, expected_calls, judged_text
+from eval.retrieval import store_moved
 from rag import prompts
 from rag.config import Settings
 from rag.errors import ConfigError, LLMServerError, RagError
@@ -92,13 +93,9 @@ def pipeline_settings(settings: Settings, cfg: EvalConfig, dataset_key: str) -> 
         "store": {"kind": settings.store.kind, "bm25": settings.store.bm25.model_dump()},
     }
     digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
-    data = settings.model_dump(by_alias=True)
-    store_dir = Path(cfg.work) / dataset_key / f"store-{digest}"
-    data["store"]["collection"] = dataset_key.replace("-", "_")
-    data["store"]["uri"] = None
-    data["store"]["path"] = str(store_dir / ("milvus.db" if data["store"]["kind"] == "milvus" else "chroma"))
-    data["ingest"]["manifest"] = None
-    return Settings(**data)
+    return Settings(
+        **store_moved(settings, Path(cfg.work) / dataset_key / f"store-{digest}", dataset_key.replace("-", "_"))
+    )
 
 
 # -- provenance -------------------------------------------------------------------------------------

@@ -226,7 +226,6 @@ class Settings(EnvOverYaml):
     server: ServerConfig = Field(default_factory=ServerConfig)
 
 
-
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read a YAML config (default: configs/default.yaml), apply env overrides, validate."""
     config_path = Path(path) if path else DEFAULT_CONFIG
