@@ -191,6 +191,40 @@ def serve(
         fail(console, exc, debug)
 
 
+@app.command()
+def doctor(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (its llm.model is probed)."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Probe this model instead of the config's."),
+) -> None:
+    """Check what a local answer needs: CPU features, the llama.cpp build, model files, a 5-token generation."""
+    setup_environment(False)
+    from rich.console import Console
+    from rich.table import Table
+
+    from rag.config import load_config
+    from rag.doctor import run_checks
+    from rag.errors import RagError
+
+    console = Console()
+    try:
+        settings = load_config(config)
+    except RagError as exc:
+        fail(Console(stderr=True), exc, False)
+    reference = model or (settings.llm.model if settings.llm.backend == "local" else None)
+    with console.status("checking (the generation runs in a child process) …"):
+        checks = run_checks(reference)
+    table = Table(title="python -m rag doctor", show_lines=False)
+    for column in ("check", "", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        table.add_row(check.name, "[green]ok[/]" if check.ok else "[red]FAIL[/]", check.detail)
+    console.print(table)
+    failed = [check.name for check in checks if not check.ok]
+    if failed:
+        console.print(f"[red]failed:[/] {', '.join(failed)}  (README: Troubleshooting)")
+    raise typer.Exit(1 if failed else 0)
+
+
 models_app = typer.Typer(no_args_is_help=True, help="Local GGUF models that ship in PyPI packages.")
 app.add_typer(models_app, name="models")
 

@@ -109,7 +109,9 @@ class LLMConfig(_Section):
     seed: int = 0
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = Field(30.0, gt=0)
+    timeout_s: float | None = Field(
+        None, gt=0, description="longest wait for a reply (or between streamed tokens); None: server 30 s, local 300 s"
+    )
     retries: int = Field(2, ge=0)
 
 

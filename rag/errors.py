@@ -40,3 +40,7 @@ class LLMError(RagError):
 
 class LLMServerError(LLMError):
     """The LLM server was unreachable, timed out or answered with an HTTP error (not a bad answer)."""
+
+    def __init__(self, message: str, timed_out: bool = False):
+        super().__init__(message)
+        self.timed_out = timed_out

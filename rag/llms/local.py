@@ -1,15 +1,25 @@
-"""The offline default: llama-cpp-python running a GGUF model (a packaged one from rag.models)."""
+"""The offline default: a GGUF model (a packaged one from rag.models) run by llama.cpp in a model process.
+
+The model never runs inside the caller: a segfault, a hang or an out-of-memory kill in llama.cpp is an
+:class:`~rag.errors.LLMError` for the one request it hits, and the next request gets a fresh process
+(:mod:`rag.llms.supervisor`). The worker speaks the OpenAI protocol on loopback, so requests go
+through :class:`~rag.llms.openai_compat.OpenAICompatLLM`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
-from rag.errors import LLMError
+from rag.errors import LLMError, LLMServerError
 from rag.llms.base import Completion, Message
+from rag.llms.openai_compat import OpenAICompatLLM
+from rag.llms.supervisor import ModelProcess, shared_process
+
+# llama-cpp-python's in-process defaults; its server defaults repeat_penalty to 1.1 instead.
+_SAMPLING = {"repeat_penalty": 1.0}
 
 
 def physical_cores() -> int:
@@ -22,7 +32,7 @@ def physical_cores() -> int:
 
 
 class LocalLLM:
-    """A GGUF model in-process; loaded on first use; one generation at a time."""
+    """A GGUF model in a supervised process; started on first use; requests queue (one generation at a time)."""
 
     supports_grammar = True
 
@@ -34,6 +44,7 @@ class LocalLLM:
         temperature: float = 0.1,
         max_tokens: int = 512,
         seed: int = 0,
+        timeout_s: float = 300.0,
     ):
         self.reference = model
         self.name = model
@@ -42,34 +53,54 @@ class LocalLLM:
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
-        self._llama = None
-        self._lock = threading.Lock()  # llama.cpp contexts are not re-entrant
+        self.timeout_s = timeout_s
+        self.process: ModelProcess | None = None
 
     def warm_up(self) -> None:
-        if self._llama is not None:
-            return
-        from rag.models import resolve
+        """Resolve the model file and start its process (a no-op while it runs)."""
+        self._client()
 
-        path = resolve(self.reference)
-        try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise LLMError(
-                "the local LLM needs llama-cpp-python: pip install llama-cpp-python (builds from source, ~5-10 min)"
-            ) from None
-        try:
-            self._llama = Llama(
-                model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, seed=self.seed, verbose=False
+    def _client(self) -> OpenAICompatLLM:
+        if self.process is None:
+            from rag.models import resolve
+
+            path = resolve(self.reference)
+            try:
+                import llama_cpp  # noqa: F401
+            except ImportError:
+                raise LLMError(
+                    "the local LLM needs llama-cpp-python: pip install -e '.[llm]' (builds llama.cpp once, ~5-10 min)"
+                ) from None
+            self.process = shared_process(path, self.name, self.n_ctx, self.n_threads, self.seed)
+        return OpenAICompatLLM(
+            self.name,
+            self.process.url(),
+            api_key_env="",
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+            retries=0,
+            seed=self.seed,
+        )
+
+    def _failure(self, exc: LLMServerError) -> LLMError:
+        """What went wrong in the model process, as a message for this one request."""
+        assert self.process is not None
+        reason = self.process.exit_reason(wait_s=2.0)
+        if reason is None and exc.timed_out:
+            self.process.kill()
+            return LLMError(
+                f"the local model {self.name} did not answer within {self.timeout_s:.0f} s and was stopped; "
+                "the next question starts it again (raise llm.timeout_s for long prompts on a slow CPU)"
             )
-        except Exception as exc:
-            raise LLMError(f"could not load the model {path}: {exc}") from None
-
-    def _params(self, max_tokens: int | None, temperature: float | None) -> dict[str, Any]:
-        return {
-            "max_tokens": max_tokens or self.max_tokens,
-            "temperature": self.temperature if temperature is None else temperature,
-            "seed": self.seed,
-        }
+        if reason is not None:
+            tail = self.process.log_tail(1)
+            return LLMError(
+                f"the local model {self.name} crashed while answering (its process {reason}"
+                f"{'; ' + tail if tail else ''}); the next question starts it again. "
+                "If it keeps crashing, run `python -m rag doctor`"
+            )
+        return LLMError(f"the local model {self.name} failed: {exc}")
 
     def stream(
         self,
@@ -80,29 +111,21 @@ class LocalLLM:
         grammar: str | None = None,
     ) -> Iterator[str]:
         """Tokens as generated; `grammar` (GBNF) constrains the output."""
-        self.warm_up()
-        extra: dict[str, Any] = {}
-        if grammar:
-            from llama_cpp import LlamaGrammar
-
-            extra["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
-        with self._lock:
-            for event in self._llama.create_chat_completion(
-                messages=messages, stream=True, **self._params(max_tokens, temperature), **extra
-            ):
-                delta = event["choices"][0].get("delta", {}).get("content")
-                if delta:
-                    yield delta
+        extra = {**_SAMPLING, **({"grammar": grammar} if grammar else {})}
+        client = self._client()
+        try:
+            yield from client.stream(messages, max_tokens=max_tokens, temperature=temperature, **extra)
+        except LLMServerError as exc:
+            raise self._failure(exc) from None
 
     def complete(
         self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None, **extra: Any
     ) -> Completion:
-        self.warm_up()
-        with self._lock:
-            result = self._llama.create_chat_completion(
-                messages=messages, **self._params(max_tokens, temperature), **extra
-            )
-        return Completion.from_openai(result)
+        client = self._client()
+        try:
+            return client.complete(messages, max_tokens=max_tokens, temperature=temperature, **{**_SAMPLING, **extra})
+        except LLMServerError as exc:
+            raise self._failure(exc) from None
 
     def complete_json(
         self,

@@ -62,7 +62,8 @@ class OpenAICompatLLM:
                 client.close()
                 raise LLMServerError(
                     f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s "
-                    "— is it running? see README#llm"
+                    "— is it running? see README#llm",
+                    timed_out=True,
                 ) from None
             except httpx.TransportError as exc:
                 if attempt < self.retries:
@@ -86,11 +87,11 @@ class OpenAICompatLLM:
         raise AssertionError("unreachable")
 
     def stream(
-        self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None
+        self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None, **extra: Any
     ) -> Iterator[str]:
         import httpx
 
-        client, response = self._post(self._body(messages, max_tokens, temperature), stream=True)
+        client, response = self._post(self._body(messages, max_tokens, temperature, **extra), stream=True)
         try:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
@@ -104,7 +105,12 @@ class OpenAICompatLLM:
                     yield delta
         except httpx.TimeoutException:
             raise LLMServerError(
-                f"LLM server at {self.base_url} stopped answering for {self.timeout_s:.0f} s in the middle of a stream"
+                f"LLM server at {self.base_url} stopped answering for {self.timeout_s:.0f} s in the middle of a stream",
+                timed_out=True,
+            ) from None
+        except httpx.TransportError as exc:
+            raise LLMServerError(
+                f"LLM server at {self.base_url} broke off the answer ({exc.__class__.__name__})"
             ) from None
         finally:
             response.close()
@@ -120,7 +126,11 @@ class OpenAICompatLLM:
             data = json.loads(response.read())
         except httpx.TimeoutException:
             raise LLMServerError(
-                f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s"
+                f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s", timed_out=True
+            ) from None
+        except httpx.TransportError as exc:
+            raise LLMServerError(
+                f"LLM server at {self.base_url} broke off the answer ({exc.__class__.__name__})"
             ) from None
         finally:
             response.close()

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible LLM backend against a real server: llama-cpp-python's own server on 127.0.0.1."""
+"""The OpenAI-compatible LLM backend against a real server: our model process (llama-cpp-python's server)."""
 
 import os
 import signal
@@ -24,22 +24,21 @@ QUESTION = [{"role": "user", "content": "Say hello in one short sentence."}]
 def server():
     model = models.pull("smollm2-135m-instruct-q4_1", download=False)
     port = free_port()
+    # Our model process (llama-cpp-python's server behind the CPU guard, rag/llms/gguf.py) on a fixed port.
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "rag.llms.worker",
             "--model",
             str(model),
-            "--host",
-            "127.0.0.1",
             "--port",
             str(port),
             "--n_ctx",
             "1024",
             "--n_threads",
             "2",
-            "--model_alias",
+            "--alias",
             "smollm2",
         ],
         stdout=subprocess.DEVNULL,
@@ -56,7 +55,7 @@ def server():
             time.sleep(0.3)
     else:
         process.kill()
-        pytest.fail("llama_cpp.server did not start within 120 s")
+        pytest.fail("the llama.cpp server (python -m rag.llms.worker) did not start within 120 s")
     yield process, url
     process.send_signal(signal.SIGCONT)
     process.terminate()
