@@ -32,11 +32,15 @@ def build_check() -> Check:
         return Check("llama.cpp", False, "llama-cpp-python is not installed: pip install -e '.[llm]'")
     from rag.llms.gguf import build_features, repack_decision
 
-    compiled = [part.strip() for part in build_features().split("|") if part.strip().endswith("= 1")]
+    compiled = [
+        part.split("=")[0].strip().removeprefix("CPU :").strip()
+        for part in build_features().split("|")
+        if part.strip().endswith("= 1")
+    ]
     return Check(
         "llama.cpp",
         True,
-        f"llama-cpp-python {llama_cpp.__version__}; compiled with {', '.join(compiled) or build_features()}; "
+        f"llama-cpp-python {llama_cpp.__version__}; compiled with {' '.join(compiled) or build_features()}; "
         f"weight repacking {repack_decision()[1]}",
     )
 
@@ -71,7 +75,7 @@ def generation_check(model_path: Path, tokens: int = 5, timeout_s: float = 300) 
             False,
             f"{model_path.name}: the model process {describe_exit(result.returncode)}{': ' + tail if tail else ''}",
         )
-    speed = next((line for line in result.stdout.splitlines() if line.startswith("tokens/s")), "")
+    speed = next((line for line in result.stdout.splitlines() if line.startswith("tokens/s")), "").split(";")[0]
     return Check("generation", True, f"{model_path.name}: {tokens} tokens in a child process, {speed}")
 
 

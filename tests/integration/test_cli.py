@@ -100,3 +100,22 @@ def test_a_store_built_with_another_model_is_refused(tmp_path):
     assert result.returncode == 2
     assert "was built with embedding model sentence-transformers/all-MiniLM-L6-v2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_doctor_reports_the_cpu_the_build_the_models_and_a_real_generation(tmp_path):
+    result = run("rag", "doctor", cwd=tmp_path, env_extra={"COLUMNS": "200"}, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "avx2 yes" in out and "amx_int8" in out and "avx512f" in out
+    assert "llama-cpp-python 0.3" in out and "weight repacking" in out
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m" in out and "sha256" in out
+    assert "5 tokens in a child process" in out
+
+
+def test_doctor_fails_loudly_on_a_model_that_cannot_load(tmp_path):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + os.urandom(4096))
+    result = run("rag", "doctor", "--model", str(broken), cwd=tmp_path, env_extra={"COLUMNS": "200"}, timeout=300)
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout and "broken.gguf: the model process exited with status 1" in result.stdout
+    assert "failed: generation" in result.stdout and "Traceback" not in result.stdout

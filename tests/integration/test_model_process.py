@@ -63,7 +63,7 @@ def test_the_load_guard_reaches_llama_cpp():
     plain = run_probe("qwen2.5-coder-0.5b-instruct-q4_k_m", "--tokens", "1", "--verbose", env={"RAG_LLAMA_REPACK": "0"})
     assert repacked.returncode == 0 and plain.returncode == 0, plain.stderr[-800:]
     assert "CPU_REPACK" in repacked.stderr
-    assert "CPU_REPACK" not in plain.stderr and "CPU model buffer" in plain.stderr
+    assert "CPU_REPACK" not in plain.stderr and "CPU_Mapped model buffer size" in plain.stderr
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def small_llm():
 
 @pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGKILL])
 def test_a_model_that_dies_mid_answer_fails_that_answer_and_comes_back(small_llm, sig):
-    first_pid = small_llm.process.pid
+    first_pid, restarts = small_llm.process.pid, small_llm.process.restarts
     tokens = []
     with pytest.raises(LLMError) as failure:
         for token in small_llm.stream(LONG_ANSWER):
@@ -90,7 +90,7 @@ def test_a_model_that_dies_mid_answer_fails_that_answer_and_comes_back(small_llm
 
     again = small_llm.complete(HELLO, max_tokens=8)
     assert again.text.strip() and again.completion_tokens > 0
-    assert small_llm.process.pid != first_pid and small_llm.process.restarts == 1
+    assert small_llm.process.pid != first_pid and small_llm.process.restarts == restarts + 1
 
 
 def test_a_hung_model_times_out_is_stopped_and_comes_back(small_llm):
@@ -152,10 +152,9 @@ def test_the_api_stays_up_when_the_model_crashes_mid_answer(tmp_path):
             for line in response.iter_lines():
                 if line.startswith("event: "):
                     events.append(line[7:])
-                    if events.count("token") == 2:
-                        (worker,) = [
-                            c for c in psutil.Process(server.pid).children() if "rag.llms.worker" in c.cmdline()
-                        ]
+                    if events[-1] == "token" and events.count("token") == 2:
+                        children = psutil.Process(server.pid).children()
+                        (worker,) = [c for c in children if "rag.llms.worker" in c.cmdline()]
                         worker.send_signal(signal.SIGSEGV)
                 elif line.startswith("data: ") and events and events[-1] == "error":
                     assert "crashed while answering" in line and "SIGSEGV" in line
@@ -164,7 +163,7 @@ def test_the_api_stays_up_when_the_model_crashes_mid_answer(tmp_path):
 
         answer = httpx.post(f"{base}/query", json={"question": question["question"]}, timeout=300)
         assert answer.status_code == 200, answer.text
-        assert answer.json()["found"] and answer.json()["text"].strip()
+        assert answer.json()["found"] and answer.json()["answer"].strip()
     finally:
         server.terminate()
         server.wait(timeout=30)
