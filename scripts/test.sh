@@ -14,4 +14,30 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
         || echo "warning: could not install chromium; the browser test will be skipped (or fail under CI=true)"
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAGAS_DO_NOT_TRACK=true
-exec "$venv/bin/python" -m pytest "$@"
+# Each outcome is also appended to a progress file (tests/conftest.py): if the interpreter dies in native
+# code, pytest never prints its summary, so this script prints one from the file, naming the test.
+progress="$(mktemp -t rag-test-progress.XXXXXX)"
+trap 'rm -f "$progress"' EXIT
+set +e
+RAG_TEST_PROGRESS="$progress" "$venv/bin/python" -m pytest "$@"
+status=$?
+set -e
+if [ "$status" -gt 128 ]; then
+    python3 - "$progress" "$status" <<'PY'
+import signal, sys
+
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+status = int(sys.argv[2])
+try:
+    how = signal.Signals(status - 128).name
+except ValueError:
+    how = f"exit status {status}"
+done = {line.split(" ", 1)[1] for line in lines if not line.startswith("start ")}
+running = [line.split(" ", 1)[1] for line in lines if line.startswith("start ")]
+crashed = next((nodeid for nodeid in reversed(running) if nodeid not in done), "an unknown test")
+count = {word: sum(line.startswith(word + " ") for line in lines) for word in ("passed", "failed", "skipped")}
+print(f"\nFATAL: the test interpreter died ({how}) while running {crashed}; run `python -m rag doctor`")
+print(f"{count['passed']} passed, {count['failed'] + 1} failed, {count['skipped']} skipped")
+PY
+fi
+exit "$status"

@@ -37,6 +37,24 @@ def _is_local(address) -> bool:
         return False
 
 
+def pytest_runtest_logstart(nodeid, location):
+    _progress(f"start {nodeid}")
+
+
+def pytest_runtest_logreport(report):
+    """With RAG_TEST_PROGRESS set (scripts/test.sh), each outcome is appended as it happens, so a run whose
+    interpreter dies in native code can still be summed up (the line pytest never got to print)."""
+    if report.when == "call" or report.outcome != "passed":
+        _progress(f"{report.outcome} {report.nodeid}")
+
+
+def _progress(line: str) -> None:
+    path = os.environ.get("RAG_TEST_PROGRESS")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def no_network():
     """Fail any test that opens a socket to a non-loopback address."""

@@ -116,3 +116,39 @@ def test_delete_from_the_documents_tab(app_env):
     at.run()
     assert metric(at, "Documents") == "1"
     assert not (app_env / "library" / "uploads" / "northwind-support-faq.txt").exists()
+
+
+@pytest.mark.slow
+def test_a_hung_local_model_is_one_error_and_the_next_answer_works(app_env, monkeypatch):
+    """The local model runs in its own process: the app outlives it, shows the failure, and gets it back."""
+    import os
+    import signal
+
+    from rag.llms import supervisor
+
+    monkeypatch.setenv("RAG__LLM__TIMEOUT_S", "20")
+    at = start()
+    upload(at, EXAMPLES / "aurora-e-bike-manual.md")
+    question = "How long does a full charge of the Aurora battery take?"
+    at.chat_input[0].set_value(question)
+    at.run()
+    assert "4.5 hours" in assistant_messages(at)[-1].markdown[0].value
+    (worker,) = [
+        p
+        for p in supervisor._SHARED.values()
+        if p.alias == "qwen2.5-coder-0.5b-instruct-q4_k_m" and p.pid and p.exit_reason() is None
+    ]
+    first_pid = worker.pid
+
+    os.kill(first_pid, signal.SIGSTOP)  # a hang inside llama.cpp
+    at.chat_input[0].set_value(question)
+    at.run()
+    assert not at.exception
+    message = assistant_messages(at)[-1].error[0].value
+    assert "did not answer within 20 s and was stopped" in message and "next question starts it again" in message
+
+    at.chat_input[0].set_value(question)
+    at.run()
+    assert not at.exception
+    assert "4.5 hours" in assistant_messages(at)[-1].markdown[0].value
+    assert worker.pid != first_pid
