@@ -66,13 +66,11 @@ def work_ours(data: list[str], store: str) -> dict:
 
 def work_texts(store: str, out: str) -> dict:
     """Dump the chunk texts our pipeline produced, for the raw-encode baseline."""
-    from rag.config import StoreConfig
     from rag.stores.chroma import ChromaStore
 
     chroma = ChromaStore(store, "scifact", "sentence-transformers/all-MiniLM-L6-v2", 384)
     texts = [row.text for row in chroma.get()]
     Path(out).write_text(json.dumps(texts))
-    del StoreConfig
     return {"chunks": len(texts), "tokens": model_tokens(texts)}
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from eval.beir import REFERENCES, BeirDataset, corpus_size
 from eval.ir_metrics import documents_ranked, evaluate, percentiles
-from rag.config import RetrieverConfig, Settings, StoreConfig
+from rag.config import RetrieverConfig, Settings
+from rag.stores import store_options
 
 # Named retriever configs (overrides of the config's `retriever` section); "configured" = the section as is.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -89,9 +90,7 @@ def eval_settings(settings: Settings, dataset: BeirDataset, work: Path) -> Setti
 def store_moved(settings: Settings, store_dir: Path, collection: str) -> dict[str, Any]:
     """The settings as data, with the store (and its manifest) in `store_dir` under `collection`."""
     data = settings.model_dump(by_alias=True)
-    data["store"]["collection"] = collection
-    data["store"]["uri"] = None
-    data["store"]["path"] = str(store_dir / ("milvus.db" if data["store"]["kind"] == "milvus" else "chroma"))
+    data["store"] = settings.store.relocated(store_dir, collection).model_dump()
     data["ingest"]["manifest"] = None
     return data
 
@@ -108,7 +107,7 @@ def preset_settings(settings: Settings, name: str, rerank_model: str | None) -> 
         merged["rerank"]["model"] = rerank_model
     update: dict[str, Any] = {"retriever": RetrieverConfig(**merged)}
     if store_override:
-        update["store"] = StoreConfig(**_merge(settings.store.model_dump(), store_override))
+        update["store"] = store_options(_merge(settings.store.model_dump(), store_override))
     return settings.model_copy(update=update), search_filter
 
 

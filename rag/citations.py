@@ -77,6 +77,26 @@ Embed = Callable[[list[str]], np.ndarray]
 
 
 @dataclass
+class Citation:
+    """A numbered source of an answer, as shown to the user."""
+
+    number: int
+    chunk_id: str
+    source: str
+    page: int | None
+    section: str | None
+    snippet: str
+    supported: bool
+
+    @property
+    def where(self) -> str:
+        """"guide.pdf · page 3 · Setup": the one way a source's place is written (rag.documents.location)."""
+        from rag.documents import location
+
+        return location({"source": self.source, "page": self.page, "section": self.section})
+
+
+@dataclass
 class CitationCheck:
     number: int
     sentence: str

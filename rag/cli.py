@@ -30,7 +30,7 @@ def search(
     filters: list[str] = typer.Option([], "--filter", "-f", help="Metadata filter key=value (repeatable)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config."),
     strategy: str | None = typer.Option(
-        None, "--strategy", "-s", help="dense | bm25 | hybrid | multi_query | hyde | fusion (default: the config's)."
+        None, "--strategy", "-s", help="A retrieval strategy (rag.retrievers.REGISTRY; default: the config's)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the hits as JSON."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
@@ -41,25 +41,27 @@ def search(
 
     from rag.config import load_config
     from rag.errors import ConfigError, RagError
-    from rag.search import parse_filters
-    from rag.search import search as run_search
+    from rag.search import parse_filters, search_traced
 
     console = Console()
     try:
         settings = load_config(config)
-        if strategy and strategy not in ("dense", "bm25", "hybrid", "multi_query", "hyde", "fusion"):
-            raise ConfigError(f"unknown strategy {strategy!r}; choose dense, bm25, hybrid, multi_query, hyde or fusion")
-        hits = run_search(settings, query, k=k, filter=parse_filters(filters) or None, strategy=strategy)
+        if strategy:
+            from rag.retrievers import REGISTRY
+
+            if strategy not in REGISTRY:
+                raise ConfigError(f"unknown strategy {strategy!r}; choose one of {', '.join(REGISTRY)}")
+        hits, trace = search_traced(settings, query, k=k, filter=parse_filters(filters) or None, strategy=strategy)
     except RagError as exc:
         fail(Console(stderr=True), exc, debug)
     if as_json:
-        print(
-            json.dumps(
-                [{"id": h.id, "score": round(h.score, 4), "text": h.text, "metadata": h.metadata} for h in hits],
-                indent=2,
-            )
-        )
+        hits_json = [{"id": h.id, "score": round(h.score, 4), "text": h.text, "metadata": h.metadata} for h in hits]
+        print(json.dumps({"query": query, "retrieval": trace, "hits": hits_json}, indent=2))
         return
+    for key, label in (("rewrites", "queries searched"), ("hyde_passage", "HyDE passage")):
+        if trace.get(key):
+            shown = " | ".join(trace[key]) if isinstance(trace[key], list) else " ".join(trace[key].split())
+            console.print(f"{label}: {shown}", style="dim", highlight=False, markup=False)
     if not hits:
         console.print("no chunks match (check --filter)")
     for rank, hit in enumerate(hits, start=1):
@@ -74,7 +76,7 @@ def _print_sources(console, answer) -> None:
         return
     console.print()
     for citation in answer.citations:
-        where = location({"source": citation.source, "page": citation.page, "section": citation.section})
+        where = citation.where
         flag = "" if citation.supported else "  [yellow](not supported by this passage)[/]"
         console.print(f"[bold][{citation.number}][/] [cyan]{where}[/]{flag}", highlight=False)
     if answer.invalid_citations:

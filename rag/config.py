@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import ConfigError
+from rag.stores.base import BM25Config, StoreOptions, store_options
+
+# The store section is its kind's own options model (rag/stores/<kind>.py): store_options(dict) builds one.
+__all__ = ["BM25Config", "Settings", "StoreOptions", "load_config", "store_options"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
-STORE_KINDS = ("chroma", "milvus")
 
 
 class _Section(BaseModel):
@@ -69,34 +72,6 @@ class EmbeddingConfig(_Section):
     timeout_s: float = Field(60.0, gt=0)
 
 
-class BM25Config(_Section):
-    """The keyword index ingest keeps beside the store (what the bm25 and hybrid retrievers read)."""
-
-    enabled: bool = True
-    # Measured on SciFact (docs/benchmarks.md): k1=1.5 with a context of 2 neighbouring chunks.
-    k1: float = Field(1.5, gt=0)
-    b: float = Field(0.75, ge=0, le=1)
-    context: int = Field(2, ge=0, le=8, description="neighbouring chunks on each side indexed with a chunk")
-    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
-
-
-class StoreConfig(_Section):
-    kind: str = "chroma"
-    path: str = ".rag/chroma"
-    uri: str | None = Field(None, description="Milvus server URI; None = Milvus Lite at `path`")
-    token_env: str | None = None
-    collection: str = "documents"
-    index: Literal["AUTO", "FLAT", "HNSW"] = "AUTO"
-    bm25: BM25Config = Field(default_factory=BM25Config)
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if value not in STORE_KINDS:
-            raise ValueError(f"unknown store {value!r}; choose one of {', '.join(STORE_KINDS)}")
-        return value
-
-
 class LLMConfig(_Section):
     backend: Literal["local", "openai"] = "local"
     # local: a packaged model name (python -m rag models list), a .gguf path, or a hub repo_id/file.gguf;
@@ -131,8 +106,18 @@ class HybridConfig(_Section):
     rrf_k: int = Field(60, ge=1)
 
 
+def _registered(registry: str, what: str, value: str) -> str:
+    """`value` must be a name in the registry `rag.retrievers.<registry>` (imported only to validate)."""
+    import rag.retrievers as retrievers
+
+    names = getattr(retrievers, registry)
+    if value not in names:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(names)}")
+    return value
+
+
 class RerankConfig(_Section):
-    backend: Literal["none", "cross_encoder", "llm", "embedding"] = "none"
+    backend: str = Field("none", description="none | cross_encoder | llm | embedding (rag.retrievers.RERANKERS)")
     model: str | None = Field(None, description="cross_encoder: a local folder or hub id")
     top_n: int = Field(20, ge=1, description="how many of the base retriever's hits are re-scored")
     mode: Literal["pointwise", "listwise"] = "listwise"
@@ -140,12 +125,17 @@ class RerankConfig(_Section):
     mmr: bool = Field(False, description="diversify the re-ranked list with maximal marginal relevance")
     mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
 
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return _registered("RERANKERS", "reranker", value)
+
 
 class RetrieverConfig(_Section):
     """Strategies compose: e.g. {strategy: fusion, base: hybrid, rerank: {backend: cross_encoder}}."""
 
-    strategy: Literal["dense", "bm25", "hybrid", "multi_query", "hyde", "fusion"] = "hybrid"
-    base: Literal["dense", "bm25", "hybrid"] = Field("hybrid", description="what multi_query/fusion/hyde run on")
+    strategy: str = Field("hybrid", description="a name in rag.retrievers.REGISTRY: dense, bm25, hybrid, …")
+    base: str = Field("hybrid", description="what multi_query/fusion/hyde run on (rag.retrievers.BASES)")
     k: int = Field(5, ge=1, description="hits returned when the caller does not ask for a number")
     candidates: int = Field(50, ge=1, description="hits each branch fetches before fusing")
     hybrid: HybridConfig = Field(default_factory=HybridConfig)
@@ -155,6 +145,16 @@ class RetrieverConfig(_Section):
     hyde_expand_keywords: bool = Field(False, description="hyde over hybrid: BM25 on question + passage")
     rerank: RerankConfig = Field(default_factory=RerankConfig)
     cache: str | None = Field(".rag/cache/rewrites.sqlite", description="LLM rewrites cache; None = off")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        return _registered("REGISTRY", "strategy", value)
+
+    @field_validator("base")
+    @classmethod
+    def _known_base(cls, value: str) -> str:
+        return _registered("BASES", "base retriever", value)
 
 
 class IngestConfig(_Section):
@@ -219,7 +219,7 @@ class Settings(EnvOverYaml):
     loaders: LoaderConfig = Field(default_factory=LoaderConfig)
     splitter: SplitterConfig = Field(default_factory=SplitterConfig)
     embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
-    store: StoreConfig = Field(default_factory=StoreConfig)
+    store: SerializeAsAny[StoreOptions] = Field(default_factory=store_options)  # dumped as its kind's model
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from rag import prompts
-from rag.citations import CitationCheck, check_citations
+from rag.citations import Citation, CitationCheck, check_citations
 from rag.config import Settings
 from rag.documents import Hit, location
 from rag.embeddings import Embedder, build_embedder
@@ -24,17 +24,6 @@ from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
 from rag.retrievers.base import passage_vectors
 from rag.stores import VectorStore, build_store
-
-
-@dataclass
-class Citation:
-    number: int
-    chunk_id: str
-    source: str
-    page: int | None
-    section: str | None
-    snippet: str
-    supported: bool
 
 
 @dataclass
@@ -51,6 +40,7 @@ class Answer:
     grounded: bool = True  # False: the answer cites no passage validly
     timings: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
+    retrieval: dict[str, Any] = field(default_factory=dict)  # what the strategy did: rewrites, HyDE passage, stages
 
     @property
     def invalid_citations(self) -> list[int]:
@@ -77,6 +67,7 @@ class Answer:
             ],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "tokens": self.tokens,
+            "retrieval": self.retrieval,
         }
 
 
@@ -147,7 +138,7 @@ class RagPipeline:
         answer.timings["condense"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        hits = self.retrieve(answer.standalone_question)
+        hits, answer.retrieval = self.retriever.run(answer.standalone_question, self.settings.answer.k)
         answer.timings["retrieve"] = time.perf_counter() - started
 
         started = time.perf_counter()

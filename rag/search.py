@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rag.config import Settings
 from rag.documents import Hit
 from rag.embeddings import Embedder, build_embedder
@@ -18,6 +20,18 @@ def search(
     strategy: str | None = None,
 ) -> list[Hit]:
     """Top-k chunks for `query` from the configured store, by `retriever.strategy` (or `strategy`)."""
+    return search_traced(settings, query, k, filter, embedder, strategy)[0]
+
+
+def search_traced(
+    settings: Settings,
+    query: str,
+    k: int = 5,
+    filter: Filter | None = None,
+    embedder: Embedder | None = None,
+    strategy: str | None = None,
+) -> tuple[list[Hit], dict[str, Any]]:
+    """The hits and what the strategy did (its rewrites, HyDE passage, the scores of each stage)."""
     from rag.retrievers import build_retriever
 
     if strategy:
@@ -29,7 +43,7 @@ def search(
     try:
         if store.count() == 0:
             raise StoreError(f"the store {store.location} is empty — run `python -m ingest PATH` first")
-        return build_retriever(settings, embedder=embedder, store=store).retrieve(query, k, filter)
+        return build_retriever(settings, embedder=embedder, store=store).run(query, k, filter)
     finally:
         store.close()
 

@@ -158,7 +158,7 @@ def create_app(service: RagService, token: str | None = None) -> FastAPI:
         def sources(answer) -> str:
             if not answer.citations:
                 return ""
-            lines = [f"[{c.number}] {c.source}" + (f", page {c.page}" if c.page else "") for c in answer.citations]
+            lines = [f"[{c.number}] {c.where}" for c in answer.citations]
             return "\n\nSources:\n" + "\n".join(lines)
 
         if not body.stream:

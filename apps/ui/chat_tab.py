@@ -22,6 +22,11 @@ def show_message(message: dict) -> None:
             known = {s["number"] for s in message.get("sources", [])}
             st.markdown(render.link_citations(message["content"], known))
         show_sources(message.get("sources", []))
+        notes = render.retrieval_notes(message.get("retrieval") or {})
+        if notes:
+            with st.expander(f"How it searched ({message['retrieval'].get('strategy', 'retrieval')})"):
+                for line in notes:
+                    st.markdown(line)
         if message.get("timings"):
             st.caption(render.timings_caption(message["timings"]))
 
@@ -31,11 +36,7 @@ def show_sources(sources: list[dict]) -> None:
         return
     with st.expander(f"Sources ({len(sources)})"):
         for source in sources:
-            where = " · ".join(
-                str(part)
-                for part in (source["source"], source["page"] and f"page {source['page']}", source["section"])
-                if part
-            )
+            where = source["where"]
             flag = "" if source["supported"] else " — <i>does not clearly support the claim</i>"
             st.markdown(
                 f"<div id='source-{source['number']}' class='rag-source'><b>[{source['number']}] {where}</b>{flag}"
@@ -77,6 +78,7 @@ def render_tab() -> None:
                 "found": answer.found,
                 "sources": render.sources_of(answer),
                 "timings": answer.timings,
+                "retrieval": answer.retrieval,
             }
     session["messages"].append(reply)
     st.rerun()

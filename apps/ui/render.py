@@ -56,11 +56,24 @@ def sources_of(answer: Any) -> list[dict[str, Any]]:
                 "source": citation.source,
                 "page": citation.page,
                 "section": citation.section,
+                "where": citation.where,
                 "supported": citation.supported,
                 "html": highlighted(passage, supporting_sentence(passage, claims)),
             }
         )
     return entries
+
+
+def retrieval_notes(trace: dict[str, Any]) -> list[str]:
+    """What the retrieval strategy did, as lines for people ([] for a plain search)."""
+    notes = []
+    if trace.get("rewrites"):
+        notes.append("Searched for: " + " · ".join(f"“{q}”" for q in trace["rewrites"]))
+    if trace.get("hyde_passage"):
+        notes.append(f"Hypothetical passage (HyDE): {' '.join(trace['hyde_passage'].split())}")
+    if trace.get("rerank"):
+        notes.append(f"Re-ranked the top {len(trace['rerank'])} passages")
+    return notes
 
 
 def timings_caption(timings: dict[str, float]) -> str:

@@ -1,8 +1,9 @@
 """Retrievers, composed by config: ``build_retriever(settings, embedder=..., store=..., llm=...)``.
 
-strategy: dense | bm25 | hybrid | multi_query | hyde | fusion; ``base`` is what multi_query and fusion
-run their queries through; ``rerank`` wraps any of them. Every retriever is a LangChain
-``BaseRetriever`` and has ``as_llamaindex()``.
+strategy: a name in :data:`REGISTRY` (dense | bm25 | hybrid | multi_query | hyde | fusion); ``base`` is what
+multi_query, fusion and hyde run through; ``rerank`` wraps any of them with a scorer from :data:`RERANKERS`.
+A new strategy is one module plus one line here (or :func:`register` from outside). Every retriever has
+``as_langchain()`` and ``as_llamaindex()`` (rag/integrations/).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from rag.retrievers.bm25 import BM25Retriever
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.dense import DenseRetriever
 from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
-from rag.retrievers.fusion import RagFusionRetriever
 from rag.retrievers.hybrid import HybridRetriever
 from rag.retrievers.hyde import HyDERetriever
 from rag.retrievers.multi_query import MultiQueryRetriever
+from rag.retrievers.rag_fusion import RagFusionRetriever
 from rag.retrievers.rerank import (
     CrossEncoderReranker,
     EmbeddingReranker,
@@ -101,7 +102,7 @@ def _multi_query(parts: _Parts, kind: type[MultiQueryRetriever] = MultiQueryRetr
     cfg = parts.cfg
     options: dict[str, Any] = {} if cfg.include_original is None else {"include_original": cfg.include_original}
     return kind(
-        base=BUILDERS[cfg.base](parts),
+        base=REGISTRY[cfg.base](parts),
         llm=parts.llm,
         cache=parts.cache,
         queries=cfg.queries,
@@ -129,13 +130,40 @@ def _hyde(parts: _Parts) -> Retriever:
     )
 
 
-BUILDERS: dict[str, Callable[[_Parts], Retriever]] = {
+# strategy name -> builder over the shared parts. Adding a strategy is one module and one line here.
+REGISTRY: dict[str, Callable[[_Parts], Retriever]] = {
     "dense": _dense,
     "bm25": _bm25,
     "hybrid": _hybrid,
     "multi_query": _multi_query,
     "hyde": _hyde,
     "fusion": _fusion,
+}
+BUILDERS = REGISTRY  # the name before the registries shared one shape
+# What multi_query, fusion and hyde may run through (single-pass strategies).
+BASES = ("dense", "bm25", "hybrid")
+
+
+def register(name: str, builder: Callable[[_Parts], Retriever]) -> None:
+    """Add a strategy: `builder(parts)` returns the retriever (parts.settings, .embedder, .store, .llm, …)."""
+    REGISTRY[name] = builder
+
+
+def _cross_encoder(parts: _Parts) -> Any:
+    rerank = parts.cfg.rerank
+    if not rerank.model:
+        from rag.errors import ConfigError
+
+        raise ConfigError("retriever.rerank.backend is cross_encoder but retriever.rerank.model is not set")
+    return CrossEncoderReranker(rerank.model, rerank.batch_size, parts.settings.embedding.device)
+
+
+# rerank.backend -> scorer builder; "none" keeps the base's order (MMR may still reorder).
+RERANKERS: dict[str, Callable[[_Parts], Any]] = {
+    "none": lambda parts: None,
+    "cross_encoder": _cross_encoder,
+    "llm": lambda parts: LLMReranker(parts.llm, parts.cfg.rerank.mode, parts.cache),
+    "embedding": lambda parts: EmbeddingReranker(parts.embedder, parts.store),
 }
 
 
@@ -149,24 +177,13 @@ def build_retriever(
 ) -> Retriever:
     """The retriever `settings.retriever` describes, over an open embedder and store."""
     parts = _Parts(settings, embedder, store, llm, llm_factory)
-    retriever = BUILDERS[parts.cfg.strategy](parts)
+    retriever = REGISTRY[parts.cfg.strategy](parts)
     rerank = parts.cfg.rerank
     if rerank.backend == "none" and not rerank.mmr:
         return retriever
-    reranker: Any = None
-    if rerank.backend == "cross_encoder":
-        if not rerank.model:
-            from rag.errors import ConfigError
-
-            raise ConfigError("retriever.rerank.backend is cross_encoder but retriever.rerank.model is not set")
-        reranker = CrossEncoderReranker(rerank.model, rerank.batch_size, settings.embedding.device)
-    elif rerank.backend == "llm":
-        reranker = LLMReranker(parts.llm, rerank.mode, parts.cache)
-    elif rerank.backend == "embedding":
-        reranker = EmbeddingReranker(embedder, parts.store)
     return RerankRetriever(
         base=retriever,
-        reranker=reranker,
+        reranker=RERANKERS[rerank.backend](parts),
         top_n=rerank.top_n,
         mmr=rerank.mmr,
         mmr_lambda=rerank.mmr_lambda,
@@ -177,6 +194,9 @@ def build_retriever(
 
 
 __all__ = [
+    "BASES",
+    "REGISTRY",
+    "RERANKERS",
     "BM25Retriever",
     "CrossEncoderReranker",
     "DenseRetriever",
@@ -192,5 +212,6 @@ __all__ = [
     "build_retriever",
     "maximal_marginal_relevance",
     "reciprocal_rank_fusion",
+    "register",
     "weighted_fusion",
 ]

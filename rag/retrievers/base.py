@@ -1,48 +1,67 @@
-"""The one base every retriever shares: ``retrieve(query, k, filter) -> list[Hit]``.
+"""The one base every retriever shares: ``retrieve(query, k, filter) -> list[Hit]``, ``warm_up()``.
 
-Each retriever is also a LangChain ``BaseRetriever`` (``invoke``, LCEL chains, ``batch``) and adapts
-to LlamaIndex with ``as_llamaindex()``. Our own small method is the contract; LangChain's is a view.
+Our own small contract, no framework in it: LangChain and LlamaIndex see a retriever through the
+adapters in :mod:`rag.integrations` (``as_langchain()``, ``as_llamaindex()``). ``run()`` also returns what
+the strategy did (its rewrites, its HyDE passage, the scores of each stage), which strategies record with
+:func:`note` while they work.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, ClassVar
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document as LangChainDocument
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from rag.documents import Hit
 from rag.stores.base import Filter
 
+_TRACE: ContextVar[dict[str, Any] | None] = ContextVar("retrieval_trace", default=None)
 
-class Retriever(BaseRetriever):
+
+def note(key: str, value: Any) -> None:
+    """Record what a strategy did for the `run()` in progress (a no-op outside one; thread-safe)."""
+    trace = _TRACE.get()
+    if trace is not None:
+        trace[key] = value
+
+
+class Retriever(BaseModel):
     """Subclasses implement ``retrieve``; ``k`` is the default number of hits."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+    strategy: ClassVar[str] = "retriever"  # the name config and traces use
 
     k: int = 5
-    search_filter: Filter | None = None  # applied when the caller passes none (LangChain's invoke)
+    search_filter: Filter | None = None  # applied when the caller passes none
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         raise NotImplementedError
 
+    def run(self, query: str, k: int | None = None, filter: Filter | None = None) -> tuple[list[Hit], dict[str, Any]]:
+        """The hits and what the strategy did: ``{"strategy": ..., "rewrites": [...], ...}``."""
+        trace: dict[str, Any] = {"strategy": self.strategy}
+        token = _TRACE.set(trace)
+        try:
+            return self.retrieve(query, k, filter), trace
+        finally:
+            _TRACE.reset(token)
+
+    def warm_up(self) -> None:
+        """Load what the first query would otherwise wait for (models, indexes)."""
+
+    def as_langchain(self) -> Any:
+        """This retriever as a LangChain ``BaseRetriever`` (``invoke``, ``batch``, LCEL ``|``)."""
+        from rag.integrations.langchain import LangChainRetriever
+
+        return LangChainRetriever(retriever=self, k=self.k)
+
     def as_llamaindex(self) -> Any:
         """This retriever as a LlamaIndex ``BaseRetriever`` (for a ``RetrieverQueryEngine``)."""
-        from rag.retrievers.llamaindex import LlamaIndexRetriever
+        from rag.integrations.llamaindex import LlamaIndexRetriever
 
         return LlamaIndexRetriever(self)
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[LangChainDocument]:
-        return [to_langchain(hit) for hit in self.retrieve(query, self.k, self.search_filter)]
-
-
-def to_langchain(hit: Hit) -> LangChainDocument:
-    return LangChainDocument(page_content=hit.text, id=hit.id, metadata={**hit.metadata, "score": hit.score})
 
 
 def passage_vectors(hits: list[Hit], embedder: Any, store: Any | None) -> np.ndarray:

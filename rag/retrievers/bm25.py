@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever
@@ -10,6 +10,7 @@ from rag.stores.base import Filter, VectorStore
 
 
 class BM25Retriever(Retriever):
+    strategy: ClassVar[str] = "bm25"
     index: Any  # rag.stores.keyword.BM25Index
     store: Any  # the vector store that holds the chunk texts
 

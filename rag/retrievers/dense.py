@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from rag.stores.base import Filter
 
 
 class DenseRetriever(Retriever):
+    strategy: ClassVar[str] = "dense"
     embedder: Any  # rag.embeddings.Embedder
     store: Any  # rag.stores.VectorStore
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from rag.documents import Hit
-from rag.retrievers.base import Retriever
+from rag.retrievers.base import Retriever, note
 from rag.retrievers.bm25 import BM25Retriever, fill_texts
 from rag.retrievers.dense import DenseRetriever
 from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
@@ -15,6 +15,7 @@ from rag.stores.base import Filter
 
 
 class HybridRetriever(Retriever):
+    strategy: ClassVar[str] = "hybrid"
     dense: DenseRetriever
     bm25: BM25Retriever
     fusion: Literal["weighted", "rrf"] = "weighted"
@@ -41,4 +42,22 @@ class HybridRetriever(Retriever):
             fused = reciprocal_rank_fusion([dense, keyword], k=self.rrf_k)
         else:
             fused = weighted_fusion([dense, keyword], [self.alpha, 1.0 - self.alpha], norm_depth=self.candidates)
-        return fill_texts(fused[:k], self.dense.store)
+        top = fill_texts(fused[:k], self.dense.store)
+        dense_scores, keyword_scores = {h.id: h.score for h in dense}, {h.id: h.score for h in keyword}
+        note(
+            "stages",
+            [
+                {
+                    "id": h.id,
+                    "fused": round(h.score, 4),
+                    "dense": _rounded(dense_scores.get(h.id)),
+                    "bm25": _rounded(keyword_scores.get(h.id)),
+                }
+                for h in top
+            ],
+        )
+        return top
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(float(score), 4)

@@ -9,7 +9,7 @@ on SciFact (docs/benchmarks.md)."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -17,7 +17,7 @@ from pydantic import Field
 from rag import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
-from rag.retrievers.base import Retriever
+from rag.retrievers.base import Retriever, note
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.dense import DenseRetriever
 from rag.retrievers.hybrid import HybridRetriever
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class HyDERetriever(Retriever):
+    strategy: ClassVar[str] = "hyde"
     dense: DenseRetriever
     llm: Any  # rag.llms.LLM
     hybrid: HybridRetriever | None = None  # set: fuse with BM25
@@ -46,7 +47,9 @@ class HyDERetriever(Retriever):
                 return ""
             return completion.text.strip()
 
-        return self.cache.get_or_compute((prompts.HYDE_VERSION, self.llm.name, "hyde", query), write)
+        passage = self.cache.get_or_compute((prompts.HYDE_VERSION, self.llm.name, "hyde", query), write)
+        note("hyde_passage", passage)
+        return passage
 
     def vector(self, query: str) -> np.ndarray:
         embedder = self.dense.embedder

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -15,7 +15,7 @@ from rag import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
 from rag.llms.base import Message
-from rag.retrievers.base import Retriever
+from rag.retrievers.base import Retriever, note
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.fuse import reciprocal_rank_fusion
 from rag.stores.base import Filter
@@ -55,6 +55,7 @@ def generate_queries(
 
 
 class MultiQueryRetriever(Retriever):
+    strategy: ClassVar[str] = "multi_query"
     base: Retriever
     llm: Any  # rag.llms.LLM
     queries: int = 3
@@ -74,5 +75,7 @@ class MultiQueryRetriever(Retriever):
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         k = k or self.k
         depth = max(self.candidates, k)
-        rankings = [self.base.retrieve(q, depth, filter or self.search_filter) for q in self.rewrites(query)]
+        queries = self.rewrites(query)
+        note("rewrites", queries)
+        rankings = [self.base.retrieve(q, depth, filter or self.search_filter) for q in queries]
         return reciprocal_rank_fusion(rankings, k=self.rrf_k)[:k]

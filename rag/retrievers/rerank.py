@@ -8,7 +8,7 @@ query and passage: the offline fallback, useful on BM25 or fused candidates).
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import Field
@@ -16,7 +16,7 @@ from pydantic import Field
 from rag import prompts
 from rag.documents import Hit
 from rag.errors import ConfigError, LLMError
-from rag.retrievers.base import Retriever, passage_vectors
+from rag.retrievers.base import Retriever, note, passage_vectors
 from rag.retrievers.cache import RewriteCache
 from rag.stores.base import Filter
 
@@ -168,6 +168,7 @@ def maximal_marginal_relevance(
 
 
 class RerankRetriever(Retriever):
+    strategy: ClassVar[str] = "rerank"
     base: Retriever
     reranker: Any | None = None  # a Reranker; None = keep the base's order (MMR only)
     top_n: int = 20
@@ -182,6 +183,13 @@ class RerankRetriever(Retriever):
         head, tail = hits[: self.top_n], hits[self.top_n :]
         if self.reranker is not None and head:
             scores = self.reranker.score(query, head)
+            note(
+                "rerank",
+                [
+                    {"id": h.id, "before": round(h.score, 4), "after": round(float(s), 4)}
+                    for h, s in zip(head, scores, strict=True)
+                ],
+            )
             head = [
                 Hit(id=h.id, text=h.text, metadata=h.metadata, score=s)
                 for s, h in sorted(zip(scores, head, strict=True), key=lambda pair: -pair[0])

@@ -1,29 +1,37 @@
-"""Vector stores, chosen by name: ``build_store(cfg.store, model, dimension)``."""
+"""Stores, chosen by name: ``build_store(cfg.store, model, dimension)``.
+
+A store kind is one module with a store class whose ``Options`` (a :class:`StoreOptions` subclass) is its
+config section, plus one line in :data:`REGISTRY` (or a call to :func:`register` from outside the package).
+"""
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from rag.stores.base import Filter, StoredChunk, VectorStore
+from rag.stores.base import BM25Config, Filter, StoredChunk, StoreOptions, VectorStore, store_options
 
-if TYPE_CHECKING:
-    from rag.config import StoreConfig
-
-# kind -> "module:Class". Adding a store is one file and one line here.
-REGISTRY = {
+# kind -> "module:Class" (imported when first used) or the class itself.
+REGISTRY: dict[str, str | type] = {
     "chroma": "rag.stores.chroma:ChromaStore",
     "milvus": "rag.stores.milvus:MilvusStore",
 }
 
 
+def register(kind: str, store: str | type) -> None:
+    """Add a store kind: `store` is a class (with ``Options`` and ``from_config``) or "module:Class"."""
+    REGISTRY[kind] = store
+
+
 def store_class(kind: str) -> type:
-    module_name, class_name = REGISTRY[kind].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    target = REGISTRY[kind]
+    if isinstance(target, str):
+        module_name, class_name = target.split(":")
+        target = getattr(importlib.import_module(module_name), class_name)
+    return target
 
 
-def build_store(cfg: StoreConfig, model: str, dimension: int) -> VectorStore:
+def build_store(cfg: StoreOptions, model: str, dimension: int) -> VectorStore:
     """Open (or create) the configured store for vectors of `model` with `dimension`; with
     `store.bm25.enabled` its writes also keep the BM25 keyword index beside it in step."""
     store = store_class(cfg.kind).from_config(cfg, model, dimension)
@@ -34,26 +42,30 @@ def build_store(cfg: StoreConfig, model: str, dimension: int) -> VectorStore:
     return KeywordIndexedStore(store, open_keyword_index(cfg))
 
 
-def open_keyword_index(cfg: StoreConfig):
+def open_keyword_index(cfg: StoreOptions):
     """The BM25 index beside the configured store (created empty when missing)."""
-    from rag.stores.keyword import BM25Index, keyword_index_path
+    from rag.stores.keyword import BM25Index
 
     bm25 = cfg.bm25
-    return BM25Index(keyword_index_path(cfg), k1=bm25.k1, b=bm25.b, method=bm25.method, context=bm25.context)
+    return BM25Index(cfg.keyword_index_path(), k1=bm25.k1, b=bm25.b, method=bm25.method, context=bm25.context)
 
 
-def manifest_path(cfg: StoreConfig) -> Path:
+def manifest_path(cfg: StoreOptions) -> Path:
     """Where ingest keeps its manifest for this store, without opening the store."""
-    return store_class(cfg.kind).default_manifest_path(cfg)
+    return cfg.manifest_path()
 
 
 __all__ = [
     "REGISTRY",
+    "BM25Config",
     "Filter",
+    "StoreOptions",
     "StoredChunk",
     "VectorStore",
     "build_store",
     "manifest_path",
     "open_keyword_index",
+    "register",
     "store_class",
+    "store_options",
 ]

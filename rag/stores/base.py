@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rag.documents import Chunk, Hit
 from rag.errors import StoreMismatchError
@@ -22,6 +23,69 @@ class StoredChunk:
     text: str
     metadata: dict[str, Any]
     vector: np.ndarray | None = None
+
+
+class BM25Config(BaseModel):
+    """The keyword index ingest keeps beside the store (what the bm25 and hybrid retrievers read)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # Measured on SciFact (docs/benchmarks.md): k1=1.5 with a context of 2 neighbouring chunks.
+    k1: float = Field(1.5, gt=0)
+    b: float = Field(0.75, ge=0, le=1)
+    context: int = Field(2, ge=0, le=8, description="neighbouring chunks on each side indexed with a chunk")
+    method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
+
+
+class StoreOptions(BaseModel):
+    """The `store:` section. Each kind subclasses it with its own options (``Store.Options``) and says
+    where its state lives and how it is copied for an evaluation; validating a mapping picks the subclass
+    by ``kind`` from the registry (rag.stores.REGISTRY), so nothing outside a store module names a kind."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    kind: str = "chroma"
+    collection: str = "documents"
+    bm25: BM25Config = Field(default_factory=BM25Config)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _by_kind(cls, value: Any, handler: Any) -> Any:
+        if cls is StoreOptions and isinstance(value, dict):
+            from rag.stores import REGISTRY, store_class
+
+            kind = value.get("kind", "chroma")
+            if kind in REGISTRY:
+                return store_class(kind).Options.model_validate(value)
+        return handler(value)  # an unknown kind fails in _known_kind, at `store.kind`
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from rag.stores import REGISTRY
+
+        if value not in REGISTRY:
+            raise ValueError(f"unknown store {value!r}; choose one of {', '.join(REGISTRY)}")
+        return value
+
+    def manifest_path(self) -> Path:
+        """Where ingest keeps its manifest for this store (without opening the store)."""
+        raise NotImplementedError
+
+    def keyword_index_path(self) -> Path:
+        """Where the BM25 keyword index lives: beside the manifest."""
+        manifest = self.manifest_path()
+        return manifest.with_name(manifest.name.replace("manifest", "bm25", 1))
+
+    def relocated(self, folder: Path, collection: str) -> StoreOptions:
+        """A copy of these options whose store (and state) live under `folder`: an evaluation's own store."""
+        raise NotImplementedError
+
+
+def store_options(data: dict[str, Any] | StoreOptions | None = None) -> StoreOptions:
+    """The options model of `data`'s kind, validated (``{}`` = the default Chroma store)."""
+    return data if isinstance(data, StoreOptions) else StoreOptions.model_validate(data or {})
 
 
 class VectorStore(Protocol):
@@ -39,11 +103,6 @@ class VectorStore(Protocol):
 
     def get(self, ids: Sequence[str] | None = None, include_vectors: bool = False) -> list[StoredChunk]:
         """The given chunks (all when ids is None); missing ids are left out."""
-        ...
-
-    @staticmethod
-    def default_manifest_path(cfg: Any) -> Path:
-        """Where ingest keeps its manifest for a store of this config."""
         ...
 
     def close(self) -> None: ...

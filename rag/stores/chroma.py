@@ -5,15 +5,30 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from rag.documents import Chunk, Hit
 from rag.errors import StoreError
-from rag.stores.base import Filter, StoredChunk, batched, check_model
+from rag.stores.base import Filter, StoredChunk, StoreOptions, batched, check_model
+
+
+class ChromaOptions(StoreOptions):
+    kind: Literal["chroma"] = "chroma"
+    path: str = Field(".rag/chroma", description="the folder of the embedded Chroma database")
+
+    def manifest_path(self) -> Path:
+        return Path(self.path) / f"manifest-{self.collection}.sqlite"
+
+    def relocated(self, folder: Path, collection: str) -> ChromaOptions:
+        return self.model_copy(update={"path": str(folder / "chroma"), "collection": collection})
 
 
 class ChromaStore:
+    Options = ChromaOptions
+
     def __init__(self, path: str, collection: str, model: str, dimension: int):
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         import chromadb
@@ -37,7 +52,7 @@ class ChromaStore:
         self._max_batch = self._client.get_max_batch_size()
 
     @classmethod
-    def from_config(cls, cfg, model: str, dimension: int) -> ChromaStore:
+    def from_config(cls, cfg: ChromaOptions, model: str, dimension: int) -> ChromaStore:
         return cls(cfg.path, cfg.collection, model, dimension)
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
@@ -109,10 +124,6 @@ class ChromaStore:
                 return
             yield result
             offset += len(result["ids"])
-
-    @staticmethod
-    def default_manifest_path(cfg) -> Path:
-        return Path(cfg.path) / f"manifest-{cfg.collection}.sqlite"
 
     def close(self) -> None:
         self._collection = None

@@ -32,7 +32,7 @@ from rag.documents import Chunk, Hit
 from rag.stores.base import Filter, StoredChunk, VectorStore
 
 if TYPE_CHECKING:
-    from rag.config import StoreConfig
+    from rag.stores.base import StoreOptions
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,9 @@ INDEX_VERSION = "2:bm25s-en-stop-snowball"
 _PARENT_KEYS = ("record", "row", "page")
 
 
-def keyword_index_path(cfg: StoreConfig) -> Path:
-    """Where the keyword index of this store lives (beside the ingest manifest)."""
-    from rag.stores import manifest_path
-
-    manifest = manifest_path(cfg)
-    return manifest.with_name(manifest.name.replace("manifest", "bm25", 1))
+def keyword_index_path(cfg: StoreOptions) -> Path:
+    """Where the keyword index of this store lives (the store's options decide: beside the manifest)."""
+    return cfg.keyword_index_path()
 
 
 class Tokenizer:
@@ -296,9 +293,6 @@ class KeywordIndexedStore:
 
     def get(self, ids: Sequence[str] | None = None, include_vectors: bool = False) -> list[StoredChunk]:
         return self.store.get(ids, include_vectors=include_vectors)
-
-    def default_manifest_path(self, cfg: Any) -> Path:
-        return self.store.default_manifest_path(cfg)
 
     def close(self) -> None:
         if self.keyword.closed:  # closing twice is harmless, as for the stores themselves

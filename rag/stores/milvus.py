@@ -11,20 +11,42 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 import numpy as np
+from pydantic import Field
 
 from rag.documents import Chunk, Hit
 from rag.errors import StoreError
-from rag.stores.base import Filter, StoredChunk, batched, check_model
+from rag.stores.base import Filter, StoredChunk, StoreOptions, batched, check_model
 
 _FIELDS = ["id", "text", "source", "metadata"]
 _PAGE = 1000
 
 
+class MilvusOptions(StoreOptions):
+    kind: Literal["milvus"] = "milvus"
+    path: str = Field(".rag/milvus.db", description="the Milvus Lite file (when uri is not set)")
+    uri: str | None = Field(None, description="Milvus server URI; None = Milvus Lite at `path`")
+    token_env: str | None = Field(None, description="the NAME of the variable holding the server token")
+    index: Literal["AUTO", "FLAT", "HNSW"] = "AUTO"
+
+    def manifest_path(self) -> Path:
+        if self.uri:
+            parsed = urlparse(self.uri)
+            return Path(".rag") / f"manifest-milvus-{parsed.hostname}-{parsed.port}-{self.collection}.sqlite"
+        path = Path(self.path)
+        return path.with_name(f"{path.stem}.manifest-{self.collection}.sqlite")
+
+    def relocated(self, folder: Path, collection: str) -> MilvusOptions:
+        # An evaluation never writes into a user's server: its copy is a Milvus Lite file.
+        return self.model_copy(update={"path": str(folder / "milvus.db"), "uri": None, "collection": collection})
+
+
 class MilvusStore:
+    Options = MilvusOptions
+
     def __init__(
         self,
         collection: str,
@@ -59,7 +81,7 @@ class MilvusStore:
         self._client.load_collection(collection)
 
     @classmethod
-    def from_config(cls, cfg, model: str, dimension: int) -> MilvusStore:
+    def from_config(cls, cfg: MilvusOptions, model: str, dimension: int) -> MilvusStore:
         return cls(
             cfg.collection, model, dimension, path=cfg.path, uri=cfg.uri, token_env=cfg.token_env, index=cfg.index
         )
@@ -174,14 +196,6 @@ class MilvusStore:
             last = page[-1]["id"]
             if len(page) < _PAGE:
                 return rows
-
-    @staticmethod
-    def default_manifest_path(cfg) -> Path:
-        if cfg.uri:
-            parsed = urlparse(cfg.uri)
-            return Path(".rag") / f"manifest-milvus-{parsed.hostname}-{parsed.port}-{cfg.collection}.sqlite"
-        path = Path(cfg.path)
-        return path.with_name(f"{path.stem}.manifest-{cfg.collection}.sqlite")
 
     def close(self) -> None:
         self._client.close()

@@ -61,7 +61,7 @@ def test_ingest_then_search_from_the_command_line(tmp_path, documents_dir):
 
     search = run("rag", "search", "What does error E07 mean?", "-k", "2", "--json", cwd=tmp_path, env_extra=env)
     assert search.returncode == 0, search.stderr
-    hits = json.loads(search.stdout)
+    hits = json.loads(search.stdout)["hits"]
     assert hits[0]["metadata"]["source"] == "northwind-support-faq.txt"
     assert "speed sensor" in hits[0]["text"]
 

@@ -4,7 +4,7 @@ import pytest
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.llms.langchain import as_chat_model
+from rag.integrations.langchain import as_chat_model
 from rag.llms.local import LocalLLM
 
 pytestmark = pytest.mark.slow

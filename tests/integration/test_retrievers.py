@@ -364,6 +364,7 @@ def test_langchain_retriever_in_an_lcel_chain(corpus, embedder):
 
     settings, store, _ = corpus
     retriever = build_retriever(configured(settings, strategy="hybrid", k=3), embedder=embedder, store=store)
+    retriever = retriever.as_langchain()  # the adapter: our retrievers are not LangChain classes
     documents = retriever.invoke("Where is IBM headquartered?")
     assert len(documents) == 3 and documents[0].metadata["source"] == "docling_wiki.md"
     assert documents[0].id and "Armonk" in " ".join(d.page_content for d in documents)
@@ -393,3 +394,23 @@ def test_llamaindex_adapter_returns_nodes(corpus, embedder):
     assert nodes[0].node.metadata["source"] == "unstructured_norwich-city.txt"
     assert "Norwich" in nodes[0].node.get_content()
     assert json.dumps(nodes[0].node.metadata)  # plain metadata, serialisable
+
+
+def test_run_says_what_each_strategy_did(corpus, embedder):
+    settings, store, _ = corpus
+    hybrid = build_retriever(configured(settings, strategy="hybrid"), embedder=embedder, store=store)
+    hits, trace = hybrid.run("Where is IBM headquartered?", 3)
+    assert trace["strategy"] == "hybrid" and [s["id"] for s in trace["stages"]] == [h.id for h in hits]
+    assert trace["stages"][0]["dense"] is not None and trace["stages"][0]["bm25"] is not None
+
+    rewrites = ["IBM headquarters location", "Armonk New York IBM"]
+    multi = MultiQueryRetriever(base=hybrid, llm=ScriptedLLM(queries=rewrites), queries=2)
+    _, trace = multi.run("Where is IBM headquartered?", 3)
+    assert trace["strategy"] == "multi_query" and trace["rewrites"] == ["Where is IBM headquartered?", *rewrites]
+
+    hyde = HyDERetriever(
+        dense=DenseRetriever(embedder=embedder, store=store), llm=ScriptedLLM(passage="IBM is in Armonk.")
+    )
+    _, trace = hyde.run("Where is IBM headquartered?", 3)
+    assert trace == {"strategy": "hyde", "hyde_passage": "IBM is in Armonk."}
+    assert hyde.retrieve("Where is IBM headquartered?", 3)  # outside run() nothing is recorded, nothing breaks

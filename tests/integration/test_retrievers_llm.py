@@ -48,7 +48,7 @@ def test_langchain_rag_chain_with_our_chat_model(corpus, embedder, local_llm):  
     from langchain_core.prompts import ChatPromptTemplate
     from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 
-    from rag.llms.langchain import as_chat_model
+    from rag.integrations.langchain import as_chat_model
 
     settings, store, _ = corpus
     retriever = build_retriever(configured(settings, strategy="hybrid", k=3), embedder=embedder, store=store)
@@ -57,7 +57,8 @@ def test_langchain_rag_chain_with_our_chat_model(corpus, embedder, local_llm):  
     )
     chain = (
         {
-            "context": retriever | RunnableLambda(lambda docs: "\n\n".join(d.page_content for d in docs)),
+            "context": retriever.as_langchain()
+            | RunnableLambda(lambda docs: "\n\n".join(d.page_content for d in docs)),
             "question": RunnablePassthrough(),
         }
         | prompt
@@ -70,7 +71,7 @@ def test_langchain_rag_chain_with_our_chat_model(corpus, embedder, local_llm):  
 def test_llamaindex_query_engine_with_our_retriever_and_llm(corpus, embedder, local_llm):  # noqa: F811
     from llama_index.core.query_engine import RetrieverQueryEngine
 
-    from rag.llms.llamaindex import as_llamaindex_llm
+    from rag.integrations.llamaindex import as_llamaindex_llm
 
     settings, store, _ = corpus
     retriever = build_retriever(configured(settings, strategy="hybrid", k=3), embedder=embedder, store=store)

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from rag.config import StoreConfig
 from rag.documents import Chunk
 from rag.errors import StoreMismatchError
-from rag.stores import build_store
+from rag.stores import build_store, store_options
 
 MODEL = "test-model"
 
@@ -27,11 +26,11 @@ VECTORS = np.vstack([unit(1, 0, 0, 0), unit(1, 1, 0, 0), unit(0, 0, 1, 0)])
 @pytest.fixture(params=["chroma", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.slow)])
 def store_config(request, tmp_path):
     if request.param == "chroma":
-        return StoreConfig(kind="chroma", path=str(tmp_path / "chroma"), collection="unit_test")
+        return store_options(dict(kind="chroma", path=str(tmp_path / "chroma"), collection="unit_test"))
     if request.param == "milvus-lite":
-        return StoreConfig(kind="milvus", path=str(tmp_path / "lite.db"), collection="unit_test")
+        return store_options(dict(kind="milvus", path=str(tmp_path / "lite.db"), collection="unit_test"))
     uri = request.getfixturevalue("milvus_server")
-    return StoreConfig(kind="milvus", uri=uri, collection=f"t_{abs(hash(request.node.name)) % 10**8}")
+    return store_options(dict(kind="milvus", uri=uri, collection=f"t_{abs(hash(request.node.name)) % 10**8}"))
 
 
 @pytest.fixture

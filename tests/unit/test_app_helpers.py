@@ -60,3 +60,12 @@ def test_the_supporting_sentence_is_highlighted_and_the_passage_escaped():
 def test_timings_caption_orders_stages_and_skips_empty_ones():
     caption = render.timings_caption({"generate": 2.5, "retrieve": 0.02, "condense": 0.0, "first_token": 0.4})
     assert caption == "retrieve 0.02 s · first token 0.40 s · generate 2.50 s"
+
+
+def test_retrieval_notes_say_what_the_strategy_did():
+    trace = {"strategy": "hyde", "hyde_passage": "The battery\n charges in 4.5 hours.", "rewrites": ["a", "b c"]}
+    assert render.retrieval_notes(trace) == [
+        "Searched for: “a” · “b c”",
+        "Hypothetical passage (HyDE): The battery charges in 4.5 hours.",
+    ]
+    assert render.retrieval_notes({"strategy": "hybrid", "stages": []}) == []

@@ -1,7 +1,8 @@
-"""Our LLM backends as LangChain chat models, so LCEL chains and ours interoperate.
+"""LangChain at the edge: our retrievers as LangChain retrievers and our LLM backends as chat models,
+so LCEL chains and ours interoperate.
 
-from rag.llms import build_llm
-from rag.llms.langchain import as_chat_model
+from rag.integrations.langchain import as_chat_model
+chain = {"context": retriever.as_langchain() | join, "question": RunnablePassthrough()} | prompt
 chain = prompt | as_chat_model(build_llm(settings.llm)) | StrOutputParser()
 """
 
@@ -10,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import CallbackManagerForLLMRun, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document as LangChainDocument
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.llms.base import LLM, Message
@@ -72,3 +75,20 @@ class RagChatModel(BaseChatModel):
 
 def as_chat_model(llm: LLM, max_tokens: int | None = None) -> RagChatModel:
     return RagChatModel(backend=llm, max_tokens=max_tokens)
+
+
+class LangChainRetriever(BaseRetriever):
+    """One of our retrievers as a LangChain ``BaseRetriever``; documents carry our metadata plus ``score``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    retriever: Any  # rag.retrievers.base.Retriever
+    k: int = 5
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[LangChainDocument]:
+        return [to_langchain(hit) for hit in self.retriever.retrieve(query, self.k, None)]
+
+
+def to_langchain(hit: Any) -> LangChainDocument:
+    return LangChainDocument(page_content=hit.text, id=hit.id, metadata={**hit.metadata, "score": hit.score})

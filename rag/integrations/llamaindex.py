@@ -1,6 +1,7 @@
-"""Our LLM backends as a LlamaIndex LLM, so a ``RetrieverQueryEngine`` can run on them offline.
+"""LlamaIndex at the edge: our retrievers as LlamaIndex retrievers and our LLM backends as a LlamaIndex LLM,
+so a ``RetrieverQueryEngine`` runs on them offline.
 
-from rag.llms.llamaindex import as_llamaindex_llm
+from rag.integrations.llamaindex import as_llamaindex_llm
 engine = RetrieverQueryEngine.from_args(retriever.as_llamaindex(), llm=as_llamaindex_llm(llm))
 """
 
@@ -10,6 +11,8 @@ from typing import Any
 
 from llama_index.core.llms import CompletionResponse, CompletionResponseGen, CustomLLM, LLMMetadata
 from llama_index.core.llms.callbacks import llm_completion_callback
+from llama_index.core.retrievers import BaseRetriever
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import ConfigDict
 
 
@@ -40,3 +43,19 @@ class RagLlamaIndexLLM(CustomLLM):
 
 def as_llamaindex_llm(backend: Any, context_window: int = 4096, num_output: int = 256) -> RagLlamaIndexLLM:
     return RagLlamaIndexLLM(backend=backend, context_window=context_window, num_output=num_output)
+
+
+class LlamaIndexRetriever(BaseRetriever):
+    """One of our retrievers (rag.retrievers.base.Retriever) as a LlamaIndex retriever."""
+
+    def __init__(self, retriever: Any, k: int | None = None, **kwargs: Any):
+        self._retriever = retriever
+        self._k = k
+        super().__init__(**kwargs)
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        hits = self._retriever.retrieve(query_bundle.query_str, self._k, None)
+        return [
+            NodeWithScore(node=TextNode(id_=hit.id, text=hit.text, metadata=dict(hit.metadata)), score=hit.score)
+            for hit in hits
+        ]

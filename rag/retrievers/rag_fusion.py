@@ -6,6 +6,7 @@ As in the reference, the original query is not one of the searches unless `inclu
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from rag import prompts
 from rag.llms.base import Message
@@ -13,6 +14,7 @@ from rag.retrievers.multi_query import MultiQueryRetriever
 
 
 class RagFusionRetriever(MultiQueryRetriever):
+    strategy: ClassVar[str] = "fusion"
     queries: int = 4
     include_original: bool = False
     prompt: Callable[[str, int], list[Message]] = prompts.fusion_messages
