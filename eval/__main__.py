@@ -187,7 +187,9 @@ def run(
     )
 
     from eval.config import load_eval_config
-    from eval.runner import RunHooks, ingest_corpus, latest_unfinished, run_evaluation
+    from eval.journal import latest_unfinished
+    from eval.prepare import ingest_corpus
+    from eval.runner import RunHooks, run_evaluation
     from ingest.progress import RichProgress
     from rag.errors import ConfigError, RagError
 

@@ -6,143 +6,31 @@ flight and `--resume` continues where the run stopped (the judge cache answers t
 
 from __future__ import annotations
 
-import hashlib
 import json
-import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from eval.config import IR_METRICS, EvalConfig, JudgeConfig
-from eval.datasets import CONVERTERS, QASample, load_qa, sample
+from eval.config import IR_METRICS, EvalConfig
+from eval.datasets import QASample
 from eval.ir_metrics import documents_ranked, per_query
+from eval.journal import SAMPLES_FILE, SampleResult, new_run_dir, read_journal
 from eval.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
+from eval.prepare import ingest_corpus, pipeline_settings, prepare_dataset
+from eval.provenance import model_fingerprints, versions
 from eval.ragas_suite import JudgeInput, RagasSuite, expected_calls, judged_text
-from eval.retrieval import store_moved
 from rag import prompts
 from rag.config import Settings
-from rag.errors import ConfigError, LLMServerError, RagError
+from rag.errors import LLMServerError, RagError
 
-SAMPLES_FILE = "samples.jsonl"
 IR_MEASURES = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "mrr@10": "RR@10"}
 
 
 class JudgeFailed(RagError):
     """The judge server failed: the run has no valid scores (exit 2, never a silent pass)."""
-
-
-@dataclass
-class SampleResult:
-    id: str
-    question: str
-    reference: str
-    answer: str
-    found: bool
-    contexts: list[dict[str, Any]]
-    reference_ids: list[str]
-    scores: dict[str, float | None] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SampleResult:
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
-
-
-# -- dataset and store ------------------------------------------------------------------------------
-
-
-def prepare_dataset(cfg: EvalConfig) -> tuple[Path, list[QASample], str]:
-    """(folder to ingest, the seeded sample of questions, dataset key) for the configured dataset."""
-    ds = cfg.dataset
-    if ds.kind == "jsonl":
-        if not ds.qa or not ds.corpus:
-            raise ConfigError("dataset.kind jsonl needs dataset.qa (the QA file) and dataset.corpus (a folder)")
-        corpus, qa, key = Path(ds.corpus), Path(ds.qa), f"jsonl-{Path(ds.qa).stem}"
-        if not corpus.is_dir():
-            raise ConfigError(f"dataset.corpus {corpus} is not a folder")
-    else:
-        if not ds.source:
-            raise ConfigError(f"dataset.source is required for {ds.kind}, e.g. ../shared/datasets/{ds.kind}")
-        source = Path(ds.source)
-        if not source.is_dir():
-            raise ConfigError(f"dataset.source {source} is not a folder (see ../shared/datasets/{ds.kind}/README.md)")
-        split = ds.split or ("test" if ds.kind == "pubmedqa" else "dev")
-        key = f"{ds.kind}-{split}"
-        out = Path(cfg.work) / key
-        qa = out / f"{key}.jsonl"
-        if not qa.is_file():
-            try:
-                CONVERTERS[ds.kind](source, out, split)
-            except (OSError, KeyError, json.JSONDecodeError) as exc:
-                raise ConfigError(f"could not convert {source} ({exc.__class__.__name__}: {exc})") from None
-        corpus = out / "corpus"
-    return corpus, sample(load_qa(qa), ds.limit, ds.seed), key
-
-
-def pipeline_settings(settings: Settings, cfg: EvalConfig, dataset_key: str) -> Settings:
-    """The pipeline's settings with its store moved under the eval work folder: one store per dataset and
-    per index-shaping settings (splitter, embedding, store kind, keyword index), shared by retrieval-only
-    variations such as answer.k."""
-    shape = {
-        "splitter": settings.splitter.model_dump(),
-        "embedding": settings.embedding.model_dump(),
-        "store": {"kind": settings.store.kind, "bm25": settings.store.bm25.model_dump()},
-    }
-    digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:10]
-    return Settings(
-        **store_moved(settings, Path(cfg.work) / dataset_key / f"store-{digest}", dataset_key.replace("-", "_"))
-    )
-
-
-# -- provenance -------------------------------------------------------------------------------------
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    packages = ("powerhouse-rag", "ragas", "langchain-core", "sentence-transformers", "chromadb", "llama_cpp_python")
-    for package in packages:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
-
-
-def model_fingerprints(settings: Settings, judge: JudgeConfig | None = None) -> dict[str, str]:
-    """sha256 of the local model files (GGUF, embedding weights); name@url for served models."""
-    prints: dict[str, str] = {}
-
-    def llm_print(llm_cfg: Any) -> str:
-        if llm_cfg.backend != "local":
-            return f"{llm_cfg.model}@{llm_cfg.base_url}"
-        from rag.models import resolve, sha256_of
-
-        try:
-            path = resolve(llm_cfg.model, download=False)
-        except RagError:
-            return llm_cfg.model
-        return f"sha256:{sha256_of(path)}"
-
-    prints["generator"] = llm_print(settings.llm)
-    if judge is not None and judge.llm is not None:
-        prints["judge"] = llm_print(judge.llm)
-    else:
-        prints["judge"] = prints["generator"]
-    try:
-        from rag.embeddings import resolve_model_path
-        from rag.models import sha256_of
-
-        folder = Path(resolve_model_path(settings.embedding.model)[0])
-        weights = sorted(folder.rglob("*.safetensors")) or sorted(folder.rglob("*.bin"))
-        if weights:
-            prints["embedding"] = f"sha256:{sha256_of(weights[0])}"
-    except (RagError, OSError, ImportError):
-        pass
-    return prints
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -253,30 +141,6 @@ def _with_source_name(hit: Any) -> Any:
     return hit
 
 
-def read_journal(path: Path) -> list[SampleResult]:
-    """The samples a run finished (a torn last line from a kill is skipped)."""
-    if not path.is_file():
-        return []
-    results = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            results.append(SampleResult.from_dict(json.loads(line)))
-        except (json.JSONDecodeError, TypeError):
-            continue
-    return results
-
-
-def new_run_dir(runs: Path, name: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    path = runs / f"{stamp}-{name}"
-    suffix = 1
-    while path.exists():
-        suffix += 1
-        path = runs / f"{stamp}-{name}-{suffix}"
-    path.mkdir(parents=True)
-    return path
-
-
 # -- one whole run: what `python -m eval run` does --------------------------------------------------
 
 
@@ -285,17 +149,6 @@ class Outcome:
     results: dict[str, Any]
     run_dir: Path
     exit_code: int  # 0 pass, 1 regression, 2 error, 130 interrupted
-
-
-def latest_unfinished(runs: Path, name: str) -> Path | None:
-    """The newest run folder of this name that did not complete (for --resume)."""
-    candidates = sorted(p for p in runs.glob(f"*-{name}") if p.is_dir()) if runs.is_dir() else []
-    for path in reversed(candidates):
-        results = path / "results.json"
-        status = json.loads(results.read_text(encoding="utf-8")).get("status") if results.is_file() else None
-        if status != "complete":
-            return path
-    return None
 
 
 def run_evaluation(
@@ -413,12 +266,3 @@ def _accumulated(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str
         total[key] = int(before.get(key) or 0) + int(now.get(key) or 0)
     total["first_error"] = before.get("first_error") or now.get("first_error")
     return total
-
-
-def ingest_corpus(corpus: Path, settings: Settings, embedder: Any = None, progress: Any = None) -> None:
-    """Ingest (incrementally) the dataset's corpus into the run's store."""
-    from ingest.run import ingest
-
-    report = ingest([corpus], settings, progress=progress, on_plan=getattr(progress, "plan", None), embedder=embedder)
-    if report.exit_code != 0:
-        raise ConfigError(f"ingesting {corpus} failed: {report.to_json()}")

@@ -95,6 +95,30 @@ def ingest(
     return report
 
 
+def remove(sources: list[str], settings: Settings, *, embedder: Embedder | None = None) -> IngestReport:
+    """Take `sources` (manifest ids) out of the store, the keyword index and the manifest, crash-safely: the
+    same removal a prune does (marked pending first, so a kill mid-way is finished by the next run)."""
+    started = time.perf_counter()
+    report = IngestReport()
+    manifest = Manifest(settings.ingest.manifest or manifest_path(settings.store))
+    report.manifest = str(manifest.path)
+    try:
+        embedder = embedder or build_embedder(settings.embedding)
+        dimension = manifest.model_dimension(embedder.name) or embedder.dimension
+        store = build_store(settings.store, embedder.name, dimension)
+        report.store = store.location
+        try:
+            _recover(manifest.pending(), store, manifest, report)
+            for source in sources:
+                _remove(source, store, manifest, report)
+        finally:
+            store.close()
+    finally:
+        manifest.close()
+        report.seconds = time.perf_counter() - started
+    return report
+
+
 def settings_fingerprint(settings: Settings) -> str:
     """What decides the chunks and vectors of a file besides its bytes."""
     relevant = {
@@ -169,4 +193,4 @@ def _remove(source: str, store: VectorStore, manifest: Manifest, report: IngestR
     report.files.append(FileOutcome(source, "removed"))
 
 
-__all__ = ["IngestReport", "SourceFile", "file_hash", "ingest"]
+__all__ = ["IngestReport", "SourceFile", "file_hash", "ingest", "remove"]

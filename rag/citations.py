@@ -90,7 +90,7 @@ class Citation:
 
     @property
     def where(self) -> str:
-        """"guide.pdf · page 3 · Setup": the one way a source's place is written (rag.documents.location)."""
+        """ "guide.pdf · page 3 · Setup": the one way a source's place is written (rag.documents.location)."""
         from rag.documents import location
 
         return location({"source": self.source, "page": self.page, "section": self.section})

@@ -180,7 +180,7 @@ def serve(
 
     from rag.config import load_config
     from rag.errors import RagError
-    from rag.server import serve as run_server
+    from service.api import serve as run_server
 
     console = Console(stderr=True)
     try:

@@ -19,6 +19,8 @@ from rag.stores.base import BM25Config, StoreOptions, store_options
 # The store section is its kind's own options model (rag/stores/<kind>.py): store_options(dict) builds one.
 __all__ = ["BM25Config", "Settings", "StoreOptions", "load_config", "store_options"]
 
+# In a checkout: configs/default.yaml. An installed wheel has no configs/ folder; then the models' own
+# defaults apply, which are the same values (tests/unit/test_config.py keeps the two in step).
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
@@ -60,7 +62,7 @@ class SplitterConfig(_Section):
 
 
 class EmbeddingConfig(_Section):
-    provider: Literal["sentence_transformers", "openai"] = "sentence_transformers"
+    provider: str = Field("sentence_transformers", description="rag.embeddings.REGISTRY: sentence_transformers, openai")
     model: str = "all-MiniLM-L6-v2"
     device: str = "cpu"
     batch_size: int = Field(32, ge=1)
@@ -71,9 +73,18 @@ class EmbeddingConfig(_Section):
     max_tokens: int = Field(512, ge=16, description="context of a remote embedding model")
     timeout_s: float = Field(60.0, gt=0)
 
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        from rag.embeddings import REGISTRY
+
+        if value not in REGISTRY:
+            raise ValueError(f"unknown embedding provider {value!r}; choose one of {', '.join(REGISTRY)}")
+        return value
+
 
 class LLMConfig(_Section):
-    backend: Literal["local", "openai"] = "local"
+    backend: str = Field("local", description="rag.llms.REGISTRY: local (llama.cpp, offline), openai (any server)")
     # local: a packaged model name (python -m rag models list), a .gguf path, or a hub repo_id/file.gguf;
     # openai: the model name the server serves.
     model: str = "qwen2.5-coder-0.5b-instruct-q4_k_m"
@@ -88,6 +99,15 @@ class LLMConfig(_Section):
         None, gt=0, description="longest wait for a reply (or between streamed tokens); None: server 30 s, local 300 s"
     )
     retries: int = Field(2, ge=0)
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from rag.llms import REGISTRY
+
+        if value not in REGISTRY:
+            raise ValueError(f"unknown LLM backend {value!r}; choose one of {', '.join(REGISTRY)}")
+        return value
 
 
 class AnswerConfig(_Section):

@@ -14,7 +14,7 @@ import streamlit as st
 
 from rag.cli_support import setup_environment
 from rag.config import Settings, load_config
-from rag.service import RagService
+from service.rag_service import RagService
 
 
 def config_key() -> str:

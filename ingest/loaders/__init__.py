@@ -36,6 +36,11 @@ REGISTRY = {
 }
 
 
+def register(extension: str, loader: str) -> None:
+    """Add a file type: `loader` is "module:function" with the signature ``load(path, cfg, warnings)``."""
+    REGISTRY[extension.lower()] = loader
+
+
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in REGISTRY
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.loaders.text import read_text
+from ingest.loaders.encoding import read_text
 from rag.config import LoaderConfig
 from rag.documents import Document
 

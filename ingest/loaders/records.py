@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.loaders.text import decode, read_text
+from ingest.loaders.encoding import decode, read_text
 from rag.config import LoaderConfig
 from rag.documents import Document, Metadata
 from rag.errors import LoaderError

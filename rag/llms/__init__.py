@@ -1,4 +1,7 @@
-"""LLM backends, chosen by name: ``build_llm(cfg.llm)``."""
+"""LLM backends, chosen by ``llm.backend``: ``build_llm(cfg.llm)``.
+
+A backend is one module whose class has ``from_config(cfg)``, plus one line in :data:`REGISTRY`.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +13,24 @@ from rag.llms.base import LLM, Completion, Message
 if TYPE_CHECKING:
     from rag.config import LLMConfig
 
-REGISTRY = {
+# backend -> "module:Class" (imported when first used) or the class itself.
+REGISTRY: dict[str, str | type] = {
     "local": "rag.llms.local:LocalLLM",
     "openai": "rag.llms.openai_compat:OpenAICompatLLM",
 }
 
 
+def backend_class(backend: str) -> type:
+    target = REGISTRY[backend]
+    if isinstance(target, str):
+        module_name, class_name = target.split(":")
+        target = getattr(importlib.import_module(module_name), class_name)
+    return target
+
+
 def build_llm(cfg: LLMConfig) -> LLM:
     """The LLM backend named by the config."""
-    from rag.errors import LLMError
-
-    module_name, class_name = REGISTRY[cfg.backend].split(":")
-    backend = getattr(importlib.import_module(module_name), class_name)
-    if cfg.backend == "openai":
-        if not cfg.base_url:
-            raise LLMError("llm.backend is 'openai' but llm.base_url is not set (e.g. http://127.0.0.1:8000/v1)")
-        return backend(
-            cfg.model,
-            cfg.base_url,
-            cfg.api_key_env,
-            cfg.temperature,
-            cfg.max_tokens,
-            cfg.timeout_s or 30.0,
-            cfg.retries,
-            cfg.seed,
-        )
-    return backend(
-        cfg.model, cfg.n_ctx, cfg.n_threads, cfg.temperature, cfg.max_tokens, cfg.seed, cfg.timeout_s or 300.0
-    )
+    return backend_class(cfg.backend).from_config(cfg)
 
 
-__all__ = ["LLM", "REGISTRY", "Completion", "Message", "build_llm"]
+__all__ = ["LLM", "REGISTRY", "Completion", "Message", "backend_class", "build_llm"]

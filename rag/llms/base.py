@@ -36,6 +36,10 @@ class Completion:
 class LLM(Protocol):
     name: str
 
+    def warm_up(self) -> None:
+        """Load the model (or start its process) now rather than on the first request."""
+        ...
+
     def stream(
         self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None
     ) -> Iterator[str]:

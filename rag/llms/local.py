@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import LLMError, LLMServerError
 from rag.llms.base import Completion, Message
 from rag.llms.openai_compat import OpenAICompatLLM
 from rag.llms.supervisor import ModelProcess, shared_process
+
+if TYPE_CHECKING:
+    from rag.config import LLMConfig
 
 # llama-cpp-python's in-process defaults; its server defaults repeat_penalty to 1.1 instead.
 _SAMPLING = {"repeat_penalty": 1.0}
@@ -55,6 +58,12 @@ class LocalLLM:
         self.seed = seed
         self.timeout_s = timeout_s
         self.process: ModelProcess | None = None
+
+    @classmethod
+    def from_config(cls, cfg: LLMConfig) -> LocalLLM:
+        return cls(
+            cfg.model, cfg.n_ctx, cfg.n_threads, cfg.temperature, cfg.max_tokens, cfg.seed, cfg.timeout_s or 300.0
+        )
 
     def warm_up(self) -> None:
         """Resolve the model file and start its process (a no-op while it runs)."""

@@ -6,10 +6,13 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import LLMError, LLMServerError
 from rag.llms.base import Completion, Message
+
+if TYPE_CHECKING:
+    from rag.config import LLMConfig
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 
@@ -34,6 +37,24 @@ class OpenAICompatLLM:
         self.timeout_s = timeout_s
         self.retries = retries
         self.seed = seed
+
+    @classmethod
+    def from_config(cls, cfg: LLMConfig) -> OpenAICompatLLM:
+        if not cfg.base_url:
+            raise LLMError("llm.backend is 'openai' but llm.base_url is not set (e.g. http://127.0.0.1:8000/v1)")
+        return cls(
+            cfg.model,
+            cfg.base_url,
+            cfg.api_key_env,
+            cfg.temperature,
+            cfg.max_tokens,
+            cfg.timeout_s or 30.0,
+            cfg.retries,
+            cfg.seed,
+        )
+
+    def warm_up(self) -> None:
+        """Nothing to load: the server holds the model."""
 
     def _body(
         self, messages: list[Message], max_tokens: int | None, temperature: float | None, **extra: Any

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.config import load_config
-from rag.server import create_app
-from rag.service import RagService
+from service.api import create_app
+from service.rag_service import RagService
 from tests.conftest import DOCUMENTS, EXAMPLES
 from tests.support.net import app_environment, free_port, start_process
 

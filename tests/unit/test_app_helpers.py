@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.ui import render
-from rag.library import UploadRejected, safe_name
+from service.library import UploadRejected, safe_name
 
 
 @pytest.mark.parametrize(

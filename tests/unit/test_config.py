@@ -62,3 +62,11 @@ def test_json_loader_section_is_read_under_its_yaml_name(tmp_path):
     settings = load_config(config)
     assert settings.loaders.json_records.text_fields == ["title", "text"]
     assert settings.loaders.json_records.id_field == "_id"
+
+
+def test_the_built_in_defaults_are_configs_default_yaml():
+    """An installed wheel has no configs/ folder: its defaults must be what the checkout's YAML says."""
+    from rag.config import DEFAULT_CONFIG, Settings
+
+    assert DEFAULT_CONFIG.is_file()
+    assert load_config().model_dump() == Settings().model_dump()

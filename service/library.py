@@ -18,7 +18,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import RagError, StoreError
-from rag.stores import build_store, manifest_path
+from rag.stores import manifest_path
 
 UPLOAD_FOLDER = "uploads"
 _WRITE_LOCK = threading.Lock()
@@ -164,26 +164,15 @@ class Library:
         return outcome
 
     def delete(self, document_id: str) -> Document:
-        """Remove a document's chunks (vectors and keyword index) and its manifest entry; an upload's file too."""
-        from ingest.manifest import Manifest
+        """Remove a document's chunks (vectors and keyword index) and its manifest entry through ingest's own
+        crash-safe removal; an upload's file too."""
+        from ingest.run import remove
 
         with _WRITE_LOCK:
             found = {d.id: d for d in self.documents()}.get(document_id)
             if found is None:
                 raise KeyError(document_id)
-            manifest = Manifest(self.manifest)
-            try:
-                name = self.embedder.name
-                dimension = manifest.model_dimension(name) or self.embedder.dimension
-                store = build_store(self.settings.store, name, dimension)
-                try:
-                    manifest.begin(document_id)
-                    store.delete(source=document_id)
-                    manifest.forget(document_id)
-                finally:
-                    store.close()
-            finally:
-                manifest.close()
+            remove([document_id], self.settings, embedder=self.embedder)
             if found.uploaded:
                 Path(found.path).unlink(missing_ok=True)
         return found

@@ -12,8 +12,8 @@ from typing import Any
 
 from rag.config import Settings
 from rag.embeddings import build_embedder
-from rag.library import Library
 from rag.pipeline import RagPipeline
+from service.library import Library
 
 
 class RagService:

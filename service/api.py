@@ -27,8 +27,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from rag.errors import LLMError, RagError, StoreError
-from rag.library import UploadRejected
-from rag.service import RagService
+from service.library import UploadRejected
+from service.rag_service import RagService
 
 MODEL_ID = "powerhouse-rag"
 

@@ -1,0 +1,94 @@
+"""Any OpenAI-compatible ``/embeddings`` endpoint (OpenAI, vLLM, Ollama, llama.cpp server, TEI)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.errors import EmbeddingError
+
+if TYPE_CHECKING:
+    from rag.config import EmbeddingConfig
+
+log = logging.getLogger(__name__)
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible embeddings endpoint (OpenAI, vLLM, Ollama, llama.cpp server, TEI)."""
+
+    request_batch = 64
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        max_tokens: int = 512,
+        timeout_s: float = 60.0,
+        normalize: bool = True,
+    ):
+        self.name = model
+        self.base_url = base_url.rstrip("/")
+        self.api_key = os.environ.get(api_key_env, "")
+        self._max_tokens = max_tokens
+        self.timeout_s = timeout_s
+        self.normalize = normalize
+        self._dimension: int | None = None
+
+    @property
+    @classmethod
+    def from_config(cls, cfg: EmbeddingConfig) -> OpenAIEmbedder:
+        if not cfg.base_url:
+            raise EmbeddingError("embedding.provider is 'openai' but embedding.base_url is not set")
+        return cls(cfg.model, cfg.base_url, cfg.api_key_env, cfg.max_tokens, cfg.timeout_s, cfg.normalize)
+
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = int(self.embed_documents(["dimension probe"]).shape[1])
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        # The remote tokenizer is unknown: ~4 characters a token errs towards smaller chunks.
+        return math.ceil(len(text) / 3.5)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        import httpx
+
+        rows: list[list[float]] = []
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        url = f"{self.base_url}/embeddings"
+        for start in range(0, len(texts), self.request_batch):
+            batch = texts[start : start + self.request_batch]
+            try:
+                response = httpx.post(
+                    url, json={"model": self.name, "input": batch}, headers=headers, timeout=self.timeout_s
+                )
+            except httpx.TimeoutException:
+                raise EmbeddingError(
+                    f"embedding server at {url} did not answer within {self.timeout_s:.0f} s"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise EmbeddingError(f"embedding server at {url} is unreachable ({exc}) — is it running?") from None
+            if response.status_code != 200:
+                raise EmbeddingError(
+                    f"embedding server at {url} answered {response.status_code}: {response.text[:200]}"
+                )
+            data = sorted(response.json()["data"], key=lambda item: item["index"])
+            rows.extend(item["embedding"] for item in data)
+        vectors = np.asarray(rows, dtype=np.float32)
+        if self.normalize and len(vectors):
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        if self._dimension is None and len(vectors):
+            self._dimension = int(vectors.shape[1])
+        return vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]

@@ -1,0 +1,143 @@
+"""A local sentence-transformers model (the packaged all-MiniLM-L6-v2 by default); loaded on first use."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.embeddings import PACKAGED_MODELS, resolve_model_path
+from rag.errors import EmbeddingError
+
+if TYPE_CHECKING:
+    from rag.config import EmbeddingConfig
+
+log = logging.getLogger(__name__)
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model; loaded on first use."""
+
+    def __init__(
+        self,
+        model: str = "all-MiniLM-L6-v2",
+        device: str = "cpu",
+        batch_size: int = 32,
+        normalize: bool = True,
+        threads: int | None = None,
+    ):
+        self.model_path, self.name = resolve_model_path(model)
+        self.device = device
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.threads = threads
+        self._model = None
+        self._counter = None
+        self._query_cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, cfg: EmbeddingConfig) -> SentenceTransformerEmbedder:
+        return cls(cfg.model, cfg.device, cfg.batch_size, cfg.normalize, cfg.threads)
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            if Path(self.model_path).exists():
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            try:
+                model = SentenceTransformer(self.model_path, device=self.device)
+            except Exception as exc:  # a missing or broken model is a user-fixable error
+                raise EmbeddingError(
+                    f"could not load embedding model {self.model_path!r}: {exc}. "
+                    "Set embedding.model to a local sentence-transformers folder or a packaged model "
+                    f"({', '.join(sorted({v[1] for v in PACKAGED_MODELS.values()}))})"
+                ) from None
+            self._model = model
+
+    @property
+    def model(self):
+        self.warm_up()
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        counter = self._token_counter()
+        special = len(counter.encode("", add_special_tokens=True).ids)
+        return self._max_seq_length() - special
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._token_counter().encode(text, add_special_tokens=False).ids)
+
+    def _token_counter(self):
+        """A private tokenizer for counting, loaded without the model weights (fast).
+
+        Private because the model's own one has truncation switched on and off per encode call,
+        which would race with counting in another thread.
+        """
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            tokenizer_file = Path(self.model_path) / "tokenizer.json"
+            if tokenizer_file.exists():
+                counter = Tokenizer.from_file(str(tokenizer_file))
+            else:
+                counter = Tokenizer.from_str(self.model.tokenizer.backend_tokenizer.to_str())
+            counter.no_truncation()
+            counter.no_padding()
+            self._counter = counter
+        return self._counter
+
+    def _max_seq_length(self) -> int:
+        config_file = Path(self.model_path) / "sentence_bert_config.json"
+        if self._model is None and config_file.exists():
+            import json
+
+            length = json.loads(config_file.read_text()).get("max_seq_length")
+            if length:
+                return int(length)
+        return int(self.model.max_seq_length)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=self.normalize,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        # A question is embedded by the retriever and again by the relevance gate (and by HyDE):
+        # the last few are kept (read-only, so no caller can change a cached vector).
+        cached = self._query_cache.get(text)
+        if cached is None:
+            cached = self.embed_documents([text])[0]
+            cached.setflags(write=False)
+            if len(self._query_cache) >= 256:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = cached
+        return cached
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks time the model, not the cache)."""
+        self._query_cache.clear()
