@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from pydantic import SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever
 from rag.stores.base import Filter, VectorStore
+from rag.stores.keyword import BM25Index
 
 
 class BM25Retriever(Retriever):
     strategy: ClassVar[str] = "bm25"
-    index: Any  # rag.stores.keyword.BM25Index
-    store: Any  # the vector store that holds the chunk texts
+    index: SkipValidation[BM25Index]
+    store: SkipValidation[VectorStore]  # holds the chunk texts
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         return fill_texts(self.search(query, k, filter), self.store)

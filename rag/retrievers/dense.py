@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
+from pydantic import SkipValidation
 
 from rag.documents import Hit
+from rag.embeddings import Embedder
 from rag.retrievers.base import Retriever
-from rag.stores.base import Filter
+from rag.stores.base import Filter, VectorStore
 
 
 class DenseRetriever(Retriever):
     strategy: ClassVar[str] = "dense"
-    embedder: Any  # rag.embeddings.Embedder
-    store: Any  # rag.stores.VectorStore
+    embedder: SkipValidation[Embedder]
+    store: SkipValidation[VectorStore]
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         return self.retrieve_by_vector(self.embedder.embed_query(query), k, filter)

@@ -9,14 +9,15 @@ on SciFact (docs/benchmarks.md)."""
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, SkipValidation
 
 from rag import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
+from rag.llms.base import LLM
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.dense import DenseRetriever
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class HyDERetriever(Retriever):
     strategy: ClassVar[str] = "hyde"
     dense: DenseRetriever
-    llm: Any  # rag.llms.LLM
+    llm: SkipValidation[LLM]
     hybrid: HybridRetriever | None = None  # set: fuse with BM25
     expand_keywords: bool = False  # BM25 on question + passage (query2doc) instead of the question
     mix_query: bool = True

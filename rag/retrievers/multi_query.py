@@ -9,12 +9,12 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, SkipValidation
 
 from rag import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
-from rag.llms.base import Message
+from rag.llms.base import LLM, Message
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.fuse import reciprocal_rank_fusion
@@ -57,7 +57,7 @@ def generate_queries(
 class MultiQueryRetriever(Retriever):
     strategy: ClassVar[str] = "multi_query"
     base: Retriever
-    llm: Any  # rag.llms.LLM
+    llm: SkipValidation[LLM]
     queries: int = 3
     include_original: bool = True
     rrf_k: int = 60
