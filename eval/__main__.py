@@ -113,8 +113,7 @@ def retrieval(
         for name in names:
             run_settings, search_filter = preset_settings(settings, name, rerank_model)
             retriever = build_retriever(run_settings, embedder=embedder, store=store, llm_factory=shared_llm)
-            # warm-up: the keyword index loads (or builds), the first model call
-            retriever.retrieve(dataset.queries[query_ids[0]], depth, search_filter)
+            retriever.warm_up()  # the models and the keyword index load before the clock starts
             started = time.perf_counter()
             with Progress(
                 TextColumn(f"{name:24}"),

@@ -55,16 +55,22 @@ def render_tab() -> None:
             st.caption(f"Ask about your {stats['documents']} documents. Answers cite their sources as [n].")
     for message in session["messages"]:
         show_message(message)
-    question = st.chat_input("Ask a question about your documents")
-    if not question:
+    # While an answer streams the input is disabled: a question sent mid-stream would rerun the script and
+    # lose the answer. The question waits in session["pending"] until its answer is stored, so a run cut
+    # short by any other widget answers it again instead of dropping it.
+    pending = session.get("pending")
+    question = st.chat_input("Ask a question about your documents", disabled=bool(pending))
+    if question and not pending:
+        session["messages"].append({"role": "user", "content": question})
+        session["pending"] = question
+        st.rerun()
+    if not pending:
         return
-    history = [{"role": m["role"], "content": m["content"]} for m in session["messages"] if not m.get("error")]
-    user = {"role": "user", "content": question}
-    session["messages"].append(user)
-    show_message(user)
+    asked = [m for m in session["messages"] if not m.get("error")]
+    history = [{"role": m["role"], "content": m["content"]} for m in asked[:-1]]  # the pending question is last
     with st.chat_message("assistant"):
         try:
-            stream = state.pipeline().stream(question, history)
+            stream = state.pipeline().stream(pending, history)
             st.write_stream(iter(stream))
             answer = stream.answer
         except LLMError as exc:
@@ -81,4 +87,5 @@ def render_tab() -> None:
                 "retrieval": answer.retrieval,
             }
     session["messages"].append(reply)
+    session["pending"] = None
     st.rerun()

@@ -69,9 +69,10 @@ def render() -> None:
             st.caption(f"OpenAI-compatible server · {cfg.llm.base_url}")
         else:
             st.selectbox("Model", state.local_models(), key="model", help="packaged GGUF models assembled here")
-            st.caption("local · in-process (llama.cpp)")
+            st.caption("local · llama.cpp in a model process (a crash fails one answer, not the app)")
         if st.button("Clear chat", key="clear"):
             session["messages"] = []
+            session["pending"] = None
             st.rerun()
 
 

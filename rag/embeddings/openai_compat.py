@@ -40,6 +40,9 @@ class OpenAIEmbedder:
         self._dimension: int | None = None
 
     @property
+    def warm_up(self) -> None:
+        """Nothing to load: the server holds the model."""
+
     @classmethod
     def from_config(cls, cfg: EmbeddingConfig) -> OpenAIEmbedder:
         if not cfg.base_url:

@@ -17,6 +17,9 @@ class BM25Retriever(Retriever):
     index: SkipValidation[BM25Index]
     store: SkipValidation[VectorStore]  # holds the chunk texts
 
+    def warm_up(self) -> None:
+        self.index.flush()  # loads the saved score matrix (or builds it)
+
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         return fill_texts(self.search(query, k, filter), self.store)
 

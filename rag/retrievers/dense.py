@@ -18,6 +18,9 @@ class DenseRetriever(Retriever):
     embedder: SkipValidation[Embedder]
     store: SkipValidation[VectorStore]
 
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         return self.retrieve_by_vector(self.embedder.embed_query(query), k, filter)
 

@@ -23,6 +23,10 @@ class HybridRetriever(Retriever):
     rrf_k: int = 60
     candidates: int = 50  # hits fetched from each side before fusing
 
+    def warm_up(self) -> None:
+        self.dense.warm_up()
+        self.bm25.warm_up()
+
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         return self.retrieve_with(query, None, k, filter)
 

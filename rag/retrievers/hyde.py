@@ -37,6 +37,10 @@ class HyDERetriever(Retriever):
     max_tokens: int = 160
     cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
 
+    def warm_up(self) -> None:
+        (self.hybrid or self.dense).warm_up()
+        getattr(self.llm, "warm_up", lambda: None)()
+
     def passage(self, query: str) -> str:
         def write() -> str:
             try:

@@ -66,6 +66,10 @@ class MultiQueryRetriever(Retriever):
     prompt: Callable[[str, int], list[Message]] = prompts.multi_query_messages
     prompt_version: str = prompts.MULTI_QUERY_VERSION
 
+    def warm_up(self) -> None:
+        self.base.warm_up()
+        getattr(self.llm, "warm_up", lambda: None)()
+
     def rewrites(self, query: str) -> list[str]:
         generated = generate_queries(self.llm, self.cache, self.prompt, self.prompt_version, query, self.queries)
         wanted = [query, *generated] if self.include_original or not generated else generated

@@ -177,6 +177,9 @@ class RerankRetriever(Retriever):
     embedder: Any | None = Field(None, description="needed for MMR")
     store: Any | None = Field(None, description="MMR takes the passages' vectors from here when given")
 
+    def warm_up(self) -> None:
+        self.base.warm_up()
+
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         k = k or self.k
         hits = self.base.retrieve(query, max(self.top_n, k), filter or self.search_filter)

@@ -78,8 +78,11 @@ def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
             expect(page.get_by_text("Ingested aurora-e-bike-manual.md")).to_be_visible()
 
             ask(page, FIRST)
+            # while the answer streams, no second question can be sent (it would cut the answer off)
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()
             answer = page.get_by_test_id("stChatMessage").nth(1)
-            expect(answer.get_by_test_id("stExpander")).to_be_visible()
+            expect(answer.get_by_test_id("stExpander").first).to_be_visible()
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
             answer.get_by_text("Sources (").click()
             expect(answer.get_by_text("uploads/aurora-e-bike-manual.md").first).to_be_visible()
             expect(answer.locator("mark").first).to_be_visible()  # the supporting sentence, highlighted
