@@ -233,18 +233,21 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("list")
 def models_list() -> None:
-    """The packaged models, their size and whether they are assembled and verified here."""
+    """The packaged models (GGUF answerers from PyPI, ONNX embedders from Maven) and whether they are here."""
     from rich.console import Console
     from rich.table import Table
 
-    from rag.models import REGISTRY, model_path, models_dir
+    from rag.models import EMBEDDING_MODELS, REGISTRY, embedding_model_dir, model_path, models_dir
 
     table = Table(title=f"Packaged models (cache: {models_dir()})")
-    for column in ("name", "size", "state", "about"):
+    for column in ("name", "kind", "size", "state", "about"):
         table.add_column(column)
     for name, model in REGISTRY.items():
         state = "assembled" if model_path(name).exists() else "not pulled"
-        table.add_row(name, f"{model.size_mb} MB", state, model.summary)
+        table.add_row(name, "llm (GGUF, PyPI)", f"{model.size_mb} MB", state, model.summary)
+    for name, embedding in EMBEDDING_MODELS.items():
+        state = "unpacked" if (embedding_model_dir(name) / "model.onnx").exists() else "not pulled"
+        table.add_row(name, "embedding (ONNX, Maven)", f"{embedding.size_mb} MB", state, embedding.summary)
     Console().print(table)
 
 
@@ -257,12 +260,12 @@ def models_pull(
     from rich.console import Console
 
     from rag.errors import RagError
-    from rag.models import pull
+    from rag.models import EMBEDDING_MODELS, pull, pull_embedding_model
 
     console = Console(stderr=True)
     try:
-        with console.status(f"assembling {name} …"):
-            path = pull(name)
+        with console.status(f"fetching {name} …"):
+            path = pull_embedding_model(name) if name in EMBEDDING_MODELS else pull(name)
     except RagError as exc:
         fail(console, exc, debug)
     print(path)

