@@ -74,5 +74,5 @@ def test_ingest_and_search_with_the_onnx_provider(tmp_path):
 def test_an_unknown_model_is_a_clear_error(tmp_path):
     from rag.errors import EmbeddingError
 
-    with pytest.raises(EmbeddingError, match="not a known ONNX model .* and not a folder with model.onnx"):
+    with pytest.raises(EmbeddingError, match=r"not a known ONNX model .* and not a folder with model\.onnx"):
         OnnxEmbedder(str(tmp_path / "nothing")).warm_up()
