@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationErr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import ConfigError
+from rag.registry import known
 from rag.stores.base import BM25Config, StoreOptions, store_options
 
 # The store section is its kind's own options model (rag/stores/<kind>.py): store_options(dict) builds one.
@@ -80,9 +81,7 @@ class EmbeddingConfig(_Section):
     def _known_provider(cls, value: str) -> str:
         from rag.embeddings import REGISTRY
 
-        if value not in REGISTRY:
-            raise ValueError(f"unknown embedding provider {value!r}; choose one of {', '.join(REGISTRY)}")
-        return value
+        return known(value, REGISTRY, "embedding provider")
 
 
 class LLMConfig(_Section):
@@ -107,9 +106,7 @@ class LLMConfig(_Section):
     def _known_backend(cls, value: str) -> str:
         from rag.llms import REGISTRY
 
-        if value not in REGISTRY:
-            raise ValueError(f"unknown LLM backend {value!r}; choose one of {', '.join(REGISTRY)}")
-        return value
+        return known(value, REGISTRY, "LLM backend")
 
 
 class AnswerConfig(_Section):
@@ -132,10 +129,7 @@ def _registered(registry: str, what: str, value: str) -> str:
     """`value` must be a name in the registry `rag.retrievers.<registry>` (imported only to validate)."""
     import rag.retrievers as retrievers
 
-    names = getattr(retrievers, registry)
-    if value not in names:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(names)}")
-    return value
+    return known(value, getattr(retrievers, registry), what)
 
 
 class RerankConfig(_Section):

@@ -7,13 +7,13 @@ Every loader has the signature ``load(path, cfg, warnings) -> Iterator[Document]
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rag.config import LoaderConfig
 from rag.documents import Document
 from rag.errors import LoaderError
+from rag.registry import load as load_entry
 
 Loader = Callable[[Path, LoaderConfig, list[str]], Iterator[Document]]
 
@@ -46,8 +46,7 @@ def is_supported(path: Path) -> bool:
 
 
 def loader_for(path: Path) -> Loader:
-    module_name, function = REGISTRY[path.suffix.lower()].split(":")
-    return getattr(importlib.import_module(module_name), function)
+    return load_entry(REGISTRY[path.suffix.lower()])
 
 
 def load(path: Path, cfg: LoaderConfig, warnings: list[str] | None = None) -> Iterator[Document]:

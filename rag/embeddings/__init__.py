@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from rag.errors import EmbeddingError
+from rag.registry import load
 
 if TYPE_CHECKING:
     from rag.config import EmbeddingConfig
@@ -76,11 +77,7 @@ def resolve_model_path(model: str) -> tuple[str, str]:
 
 
 def provider_class(provider: str) -> type:
-    target = REGISTRY[provider]
-    if isinstance(target, str):
-        module_name, class_name = target.split(":")
-        target = getattr(importlib.import_module(module_name), class_name)
-    return target
+    return load(REGISTRY[provider])
 
 
 def build_embedder(cfg: EmbeddingConfig) -> Embedder:

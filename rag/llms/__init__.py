@@ -5,10 +5,10 @@ A backend is one module whose class has ``from_config(cfg)``, plus one line in :
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from rag.llms.base import LLM, Completion, Message
+from rag.registry import load
 
 if TYPE_CHECKING:
     from rag.config import LLMConfig
@@ -21,11 +21,7 @@ REGISTRY: dict[str, str | type] = {
 
 
 def backend_class(backend: str) -> type:
-    target = REGISTRY[backend]
-    if isinstance(target, str):
-        module_name, class_name = target.split(":")
-        target = getattr(importlib.import_module(module_name), class_name)
-    return target
+    return load(REGISTRY[backend])
 
 
 def build_llm(cfg: LLMConfig) -> LLM:

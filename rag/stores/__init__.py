@@ -6,9 +6,9 @@ config section, plus one line in :data:`REGISTRY` (or a call to :func:`register`
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
+from rag.registry import load
 from rag.stores.base import BM25Config, Filter, StoredChunk, StoreOptions, VectorStore, store_options
 
 # kind -> "module:Class" (imported when first used) or the class itself.
@@ -24,11 +24,7 @@ def register(kind: str, store: str | type) -> None:
 
 
 def store_class(kind: str) -> type:
-    target = REGISTRY[kind]
-    if isinstance(target, str):
-        module_name, class_name = target.split(":")
-        target = getattr(importlib.import_module(module_name), class_name)
-    return target
+    return load(REGISTRY[kind])
 
 
 def build_store(cfg: StoreOptions, model: str, dimension: int) -> VectorStore:

@@ -63,11 +63,10 @@ class StoreOptions(BaseModel):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, value: str) -> str:
+        from rag.registry import known
         from rag.stores import REGISTRY
 
-        if value not in REGISTRY:
-            raise ValueError(f"unknown store {value!r}; choose one of {', '.join(REGISTRY)}")
-        return value
+        return known(value, REGISTRY, "store")
 
     def manifest_path(self) -> Path:
         """Where ingest keeps its manifest for this store (without opening the store)."""
