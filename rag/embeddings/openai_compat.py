@@ -39,7 +39,6 @@ class OpenAIEmbedder:
         self.normalize = normalize
         self._dimension: int | None = None
 
-    @property
     def warm_up(self) -> None:
         """Nothing to load: the server holds the model."""
 
@@ -49,6 +48,7 @@ class OpenAIEmbedder:
             raise EmbeddingError("embedding.provider is 'openai' but embedding.base_url is not set")
         return cls(cfg.model, cfg.base_url, cfg.api_key_env, cfg.max_tokens, cfg.timeout_s, cfg.normalize)
 
+    @property
     def dimension(self) -> int:
         if self._dimension is None:
             self._dimension = int(self.embed_documents(["dimension probe"]).shape[1])
