@@ -81,8 +81,13 @@ class ConfigResult:
 
 def eval_settings(settings: Settings, dataset: BeirDataset, work: Path) -> Settings:
     """The user's config, with its store moved to a throwaway place for this dataset and the
-    JSON loader reading BEIR records (title + text, `_id` kept as the record id)."""
-    data = store_moved(settings, work / dataset.name, re.sub(r"\W", "_", dataset.name))
+    JSON loader reading BEIR records (title + text, `_id` kept as the record id). One store per dataset and
+    per chunk-shaping settings (ingest's own fingerprint: loaders, splitter, embedding model), so evaluating
+    another embedding model or chunk size never meets a store built with the first one."""
+    from ingest.run import settings_fingerprint
+
+    folder = work / dataset.name / f"{settings.store.kind}-{settings_fingerprint(settings)[:10]}"
+    data = store_moved(settings, folder, re.sub(r"\W", "_", dataset.name))
     data["loaders"]["json"] = {"text_fields": ["title", "text"], "metadata_fields": [], "id_field": "_id"}
     return Settings(**data)
 
