@@ -8,7 +8,6 @@ retrieval   IR metrics of retriever configs on a BEIR dataset (e.g. ../shared/da
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import typer
@@ -30,47 +29,42 @@ def retrieval(
         None, "--dataset", "-d", help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/ (required)."
     ),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
-    strategies: str = typer.Option(
-        ",".join(DEFAULT_PRESETS),
+    strategies: str | None = typer.Option(
+        None,
         "--strategies",
         "-s",
-        help="Comma-separated presets (see --list) or 'configured' for the config's own retriever section.",
+        help="Comma-separated presets (see --list) or 'configured' for the config's own retriever section "
+        f"(default: {','.join(DEFAULT_PRESETS)}; with --tune: configured).",
     ),
-    split: str = typer.Option("test", help="qrels split."),
+    split: str = typer.Option("test", help="qrels split to report."),
+    tune: str | None = typer.Option(
+        None,
+        "--tune",
+        help="Choose the hybrid fusion (weights, candidates, RRF) on this split, e.g. train; "
+        "then report it on --split.",
+    ),
+    signals: str | None = typer.Option(
+        None, help="With --tune: the signals to fuse (default dense,bm25 and sparse when store.sparse is enabled)."
+    ),
     limit: int | None = typer.Option(None, "--limit", "-n", help="Evaluate a seeded sample of N queries."),
     rerank_model: str | None = typer.Option(
         None, help="Cross-encoder (local folder or hub id) for hybrid+cross_encoder."
     ),
     work: Path = typer.Option(Path(".rag/eval"), help="Where the throwaway stores live (reused when unchanged)."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Also write the table (.md) and results (.json) here."),
-    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON, one object per config."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """nDCG@10, recall@10/100, MRR@10 and latency p50/p95 per retriever config, beside published numbers."""
     setup_environment(debug)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from eval.beir import load_beir
-    from eval.retrieval import (
-        PRESETS,
-        chunk_depth,
-        corpus_size,
-        eval_settings,
-        evaluate_config,
-        markdown_table,
-        preset_settings,
-        run_config,
-        sample_queries,
-    )
-    from ingest.progress import RichProgress
-    from ingest.run import ingest
+    from eval.retrieval import PRESETS, markdown_table
+    from eval.retrieval_run import run_retrieval
+    from eval.tuning import chosen_retriever_section, markdown_trials
     from rag.config import load_config
-    from rag.embeddings import build_embedder
     from rag.errors import ConfigError, RagError
-    from rag.retrievers import build_retriever
-    from rag.stores import build_store
 
     console = Console(stderr=True)
     if list_presets:
@@ -80,78 +74,45 @@ def retrieval(
     try:
         if dataset_dir is None:
             raise ConfigError("--dataset DIR is required, e.g. --dataset ../shared/datasets/scifact")
-        names = [name.strip() for name in strategies.split(",") if name.strip()]
+        chosen = strategies if strategies is not None else ("configured" if tune else ",".join(DEFAULT_PRESETS))
+        names = [name.strip() for name in chosen.split(",") if name.strip()]
         unknown = [name for name in names if name != "configured" and name not in PRESETS]
         if unknown:
             raise ConfigError(f"unknown strategy preset(s) {', '.join(unknown)}; see `python -m eval retrieval --list`")
-        dataset = load_beir(dataset_dir, split)
-        settings = eval_settings(load_config(config), dataset, work)
-        embedder = build_embedder(settings.embedding)
-        console.print(f"[bold]{dataset.name}[/]: ingesting {dataset.corpus} into {settings.store.path}")
-        with RichProgress(console, enabled=True) as progress:
-            report = ingest([dataset.corpus], settings, progress=progress, on_plan=progress.plan, embedder=embedder)
-        if report.exit_code != 0:
-            raise ConfigError(f"ingesting {dataset.corpus} failed: {report.to_json()}")
-        store = build_store(settings.store, embedder.name, embedder.dimension)
-        documents = corpus_size(dataset)
-        depth = chunk_depth(store.count(), documents)
-        query_ids = sample_queries(dataset, limit)
-        console.print(
-            f"{store.count()} chunks of {documents} documents; {len(query_ids)} queries; {depth} chunks per query "
-            "→ top 100 documents (a document ranks by its best chunk)"
+        outcome = run_retrieval(
+            load_config(config),
+            dataset_dir,
+            names,
+            split=split,
+            limit=limit,
+            work=work,
+            rerank_model=rerank_model,
+            tune_split=tune,
+            signals=[s.strip() for s in signals.split(",")] if signals else None,
+            console=console,
         )
-        llm_holder: dict[str, object] = {}
-
-        def shared_llm() -> object:
-            if "llm" not in llm_holder:
-                from rag.llms import build_llm
-
-                llm_holder["llm"] = build_llm(settings.llm)
-            return llm_holder["llm"]
-
-        results = []
-        for name in names:
-            run_settings, search_filter = preset_settings(settings, name, rerank_model)
-            retriever = build_retriever(run_settings, embedder=embedder, store=store, llm_factory=shared_llm)
-            retriever.warm_up()  # the models and the keyword index load before the clock starts
-            started = time.perf_counter()
-            with Progress(
-                TextColumn(f"{name:24}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task(name, total=len(query_ids))
-                run, latencies = run_config(
-                    name,
-                    retriever,
-                    dataset,
-                    query_ids,
-                    depth,
-                    on_query=lambda task=task: bar.advance(task),
-                    search_filter=search_filter,
-                    before_timing=getattr(embedder, "clear_query_cache", None),
-                )
-            result = evaluate_config(name, run_settings, run, latencies, dataset, time.perf_counter() - started)
-            results.append(result)
-            console.print(
-                f"  {name:24} nDCG@10 {result.metrics['ndcg@10']:.4f}  R@100 {result.metrics['recall@100']:.4f}  "
-                f"p50 {result.latency['p50_ms']:.1f} ms"
-            )
-        store.close()
     except RagError as exc:
         fail(console, exc, debug)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
+    settings, dataset = outcome.settings, outcome.dataset
     header = (
-        f"{dataset.name} ({dataset.split}, {len(query_ids)} queries, {documents} documents, "
-        f"{settings.embedding.model}, chunks of {settings.splitter.chunk_size} tokens)"
+        f"{dataset.name} ({dataset.split}, {outcome.queries} queries, {outcome.documents} documents, "
+        f"{settings.embedding.model}, chunks of {settings.splitter.chunk_size} tokens; ingest "
+        f"{outcome.ingest_seconds:.0f} s for {outcome.chunks_embedded} chunks embedded, "
+        f"peak RSS {outcome.peak_rss_mb:.0f} MB)"
     )
-    table = markdown_table(results, dataset, header=f"**{header}**\n")
-    payload = [result.to_dict() for result in results]
+    table = markdown_table(outcome.results, dataset, header=f"**{header}**\n")
+    if outcome.trials:
+        best = outcome.trials[0]
+        table = (
+            f"**Fusion tuned on {outcome.tune_split}** ({outcome.tune_queries} queries; "
+            f"{len(outcome.trials)} grid points):\n\n{markdown_trials(outcome.trials, outcome.tune_split)}\n"
+            f"Chosen: {best.label()}. In a config:\n\n```yaml\nretriever: "
+            f"{json.dumps(chosen_retriever_section(best))}\n```\n\n{table}"
+        )
+    payload = outcome.to_dict()
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / f"retrieval-{dataset.name}.md").write_text(table, encoding="utf-8")

@@ -21,6 +21,9 @@ DEFAULT_EVAL_CONFIG = Path("configs/eval.yaml")
 
 LLM_METRICS = ("faithfulness", "context_recall", "context_precision", "answer_relevancy")
 ID_METRICS = ("id_context_recall", "id_context_precision")
+# Scored without a judge: the reference's numbers/spans stated in the answer (eval/answer_match.py), and the
+# pipeline's own citation check (1 when a cited passage supports the answer).
+ANSWER_METRICS = ("answer_match", "grounded")
 IR_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
 
@@ -81,9 +84,10 @@ class EvalConfig(EnvOverYaml):
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, value: list[str]) -> list[str]:
-        unknown = [m for m in value if m not in (*LLM_METRICS, *ID_METRICS)]
+        choices = [*LLM_METRICS, *ID_METRICS, *ANSWER_METRICS]
+        unknown = [m for m in value if m not in choices]
         if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; choose from {[*LLM_METRICS, *ID_METRICS]}")
+            raise ValueError(f"unknown metric(s) {unknown}; choose from {choices}")
         return value
 
     def gated_metrics(self) -> set[str]:

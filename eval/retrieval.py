@@ -40,6 +40,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fusion_dense": {"strategy": "fusion", "base": "dense"},
     "hybrid+llm_rerank": {"strategy": "hybrid", "rerank": {"backend": "llm", "mode": "listwise", "top_n": 10}},
     "hybrid+cross_encoder": {"strategy": "hybrid", "rerank": {"backend": "cross_encoder", "top_n": 50}},
+    # SPLADE (learned sparse; the index is filled from the store's texts on first use when ingest did not write it)
+    "sparse": {"strategy": "sparse", "store": {"sparse": {"enabled": True}}},
+    "sparse_context2": {"strategy": "sparse", "store": {"sparse": {"enabled": True, "context": 2}}},
+    "hybrid_sparse": {
+        "strategy": "hybrid",
+        "hybrid": {"weights": {"dense": 0.4, "bm25": 0.3, "sparse": 0.3}},
+        "store": {"sparse": {"enabled": True}},
+    },
 }
 DEFAULT_PRESETS = [
     "dense",

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eval.config import IR_METRICS, EvalConfig
+from eval.answer_match import answer_match
+from eval.config import ANSWER_METRICS, IR_METRICS, EvalConfig
 from eval.datasets import QASample
 from eval.ir_metrics import documents_ranked, per_query
 from eval.journal import SAMPLES_FILE, SampleResult, new_run_dir, read_journal
@@ -52,8 +53,9 @@ class EvalRunner:
         self.pipeline = pipeline
         cache = JudgeCache(cfg.judge.cache)
         self.judge = JudgeLLM(judge_llm, cache, max_tokens=cfg.judge.max_tokens)
+        self.answer_metrics = [name for name in cfg.metrics if name in ANSWER_METRICS]
         self.suite = RagasSuite(
-            cfg.metrics,
+            [name for name in cfg.metrics if name not in ANSWER_METRICS],
             self.judge,
             JudgeEmbeddings(embedder),
             timeout_s=cfg.judge.timeout_s,
@@ -62,7 +64,8 @@ class EvalRunner:
         )
 
     def expected_calls(self, samples: int) -> int:
-        return samples * expected_calls(self.cfg.metrics, self.settings.answer.k, self.cfg.judge.strictness)
+        judged = [name for name in self.cfg.metrics if name not in ANSWER_METRICS]
+        return samples * expected_calls(judged, self.settings.answer.k, self.cfg.judge.strictness)
 
     def check_judge(self) -> None:
         """One tiny call before the run: a judge server that is down fails now, not after an hour."""
@@ -101,8 +104,13 @@ class EvalRunner:
                 for h in contexts
             ],
             reference_ids=list(qa.context_ids),
-            timings={"answer_s": round(answer_s, 3)},
+            timings={"answer_s": round(answer_s, 3), **_generation_timings(answer)},
         )
+        if "answer_match" in self.answer_metrics and qa.reference:
+            body = judged_text(answer.text, (prompts.UNSUPPORTED_NOTE, prompts.UNCITED_NOTE))
+            result.scores["answer_match"] = answer_match(body, qa.reference) if answer.found else 0.0
+        if "grounded" in self.answer_metrics:
+            result.scores["grounded"] = float(answer.found and answer.grounded)
         if self.cfg.ir and qa.context_ids:
             started = time.perf_counter()
             result.scores.update(self.ir_scores(qa, answer.standalone_question))
@@ -130,6 +138,16 @@ class EvalRunner:
         qrels = {qa.id: dict.fromkeys(qa.context_ids, 1)}
         values = per_query({qa.id: ranking}, qrels, IR_MEASURES)
         return {name: float(values[name][qa.id]) for name in IR_METRICS}
+
+
+def _generation_timings(answer: Any) -> dict[str, float]:
+    """Time to first token, generation time and tokens generated (what compares answering models)."""
+    timings = {}
+    if "first_token" in answer.timings:
+        timings["first_token_s"] = round(answer.timings["first_token"], 3)
+        timings["generate_s"] = round(answer.timings.get("generate", 0.0), 3)
+        timings["tokens"] = answer.tokens.get("generated", 0)
+    return timings
 
 
 def _source_name(metadata: dict[str, Any]) -> str:
@@ -237,6 +255,7 @@ def run_evaluation(
             "answer_s": round(sum(r.timings.get("answer_s", 0) for r in finished), 1),
             "judge_s": round(sum(r.timings.get("judge_s", 0) for r in finished), 1),
             "ir_s": round(sum(r.timings.get("ir_s", 0) for r in finished), 1),
+            **_generation_summary(finished),
         },
         "config": {"eval": cfg.model_dump(mode="json"), "pipeline": run_settings.model_dump(mode="json")},
         "versions": versions(),
@@ -255,6 +274,20 @@ def run_evaluation(
         report.append_history(runs, results)
     runner.judge.judge_cache.close()
     return Outcome(results=results, run_dir=run_dir, exit_code=exit_code)
+
+
+def _generation_summary(finished: list[SampleResult]) -> dict[str, float]:
+    """Median time to first token and decode speed (tokens after the first / the time they took)."""
+    generated = [r.timings for r in finished if r.timings.get("tokens")]
+    if not generated:
+        return {}
+    first = sorted(t["first_token_s"] for t in generated)
+    decode_s = sum(max(t["generate_s"] - t["first_token_s"], 0.0) for t in generated)
+    tokens = sum(t["tokens"] - 1 for t in generated)
+    return {
+        "first_token_median_s": round(first[len(first) // 2], 2),
+        "decode_tokens_per_s": round(tokens / decode_s, 1) if decode_s > 0 else 0.0,
+    }
 
 
 def _accumulated(before: dict[str, Any] | None, now: dict[str, Any]) -> dict[str, Any]:

@@ -173,6 +173,9 @@ class IngestPipeline:
             if window:
                 chunks = [chunk for _, chunk in window]
                 vectors = self._vectors(window)
+                prepare = getattr(self.store, "prepare", None)
+                if prepare is not None:  # a side index's model (SPLADE) runs here, after the embedder, not beside it
+                    prepare(chunks)
                 self._put(writes, ("write", chunks, vectors))
             for job in finished:
                 self._put(writes, ("commit", job))

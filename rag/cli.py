@@ -227,17 +227,20 @@ def doctor(
     raise typer.Exit(1 if failed else 0)
 
 
-models_app = typer.Typer(no_args_is_help=True, help="Local GGUF models that ship in PyPI packages.")
+models_app = typer.Typer(
+    no_args_is_help=True, help="Local models that ship in packages: GGUF answerers, ONNX embedders, SPLADE."
+)
 app.add_typer(models_app, name="models")
 
 
 @models_app.command("list")
 def models_list() -> None:
-    """The packaged models (GGUF answerers from PyPI, ONNX embedders from Maven) and whether they are here."""
+    """The packaged models (GGUF answerers and SPLADE from PyPI, ONNX embedders from Maven), pulled or not."""
     from rich.console import Console
     from rich.table import Table
 
-    from rag.models import EMBEDDING_MODELS, REGISTRY, embedding_model_dir, model_path, models_dir
+    from rag.encoder_models import ENCODER_MODELS, is_pulled
+    from rag.models import REGISTRY, model_path, models_dir
 
     table = Table(title=f"Packaged models (cache: {models_dir()})")
     for column in ("name", "kind", "size", "state", "about"):
@@ -245,9 +248,9 @@ def models_list() -> None:
     for name, model in REGISTRY.items():
         state = "assembled" if model_path(name).exists() else "not pulled"
         table.add_row(name, "llm (GGUF, PyPI)", f"{model.size_mb} MB", state, model.summary)
-    for name, embedding in EMBEDDING_MODELS.items():
-        state = "unpacked" if (embedding_model_dir(name) / "model.onnx").exists() else "not pulled"
-        table.add_row(name, "embedding (ONNX, Maven)", f"{embedding.size_mb} MB", state, embedding.summary)
+    for name, encoder in ENCODER_MODELS.items():
+        state = "unpacked" if is_pulled(name) else "not pulled"
+        table.add_row(name, encoder.kind, f"{encoder.size_mb} MB", state, encoder.summary)
     Console().print(table)
 
 
@@ -259,13 +262,14 @@ def models_pull(
     setup_environment(debug)
     from rich.console import Console
 
+    from rag.encoder_models import ENCODER_MODELS, pull_encoder
     from rag.errors import RagError
-    from rag.models import EMBEDDING_MODELS, pull, pull_embedding_model
+    from rag.models import pull
 
     console = Console(stderr=True)
     try:
         with console.status(f"fetching {name} …"):
-            path = pull_embedding_model(name) if name in EMBEDDING_MODELS else pull(name)
+            path = pull_encoder(name) if name in ENCODER_MODELS else pull(name)
     except RagError as exc:
         fail(console, exc, debug)
     print(path)

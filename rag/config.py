@@ -122,7 +122,27 @@ class AnswerConfig(_Section):
 class HybridConfig(_Section):
     fusion: Literal["weighted", "rrf"] = "weighted"
     alpha: float = Field(0.5, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
+    weights: dict[str, float] | None = Field(
+        None, description="signal -> share (dense, bm25, sparse); set, it replaces alpha. sparse needs store.sparse"
+    )
     rrf_k: int = Field(60, ge=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _known_signals(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        from rag.retrievers.hybrid import SIGNALS
+
+        for name, weight in value.items():
+            known(name, dict.fromkeys(SIGNALS), "hybrid signal")
+            if weight < 0:
+                raise ValueError(f"the weight of {name!r} must be >= 0")
+        if "dense" not in value:
+            raise ValueError("the weights must include dense (set it to 0 to leave the embeddings out)")
+        if sum(value.values()) <= 0:
+            raise ValueError("at least one weight must be > 0")
+        return value
 
 
 def _registered(registry: str, what: str, value: str) -> str:
@@ -150,7 +170,7 @@ class RerankConfig(_Section):
 class RetrieverConfig(_Section):
     """Strategies compose: e.g. {strategy: fusion, base: hybrid, rerank: {backend: cross_encoder}}."""
 
-    strategy: str = Field("hybrid", description="a name in rag.retrievers.REGISTRY: dense, bm25, hybrid, …")
+    strategy: str = Field("hybrid", description="a name in rag.retrievers.REGISTRY: dense, bm25, sparse, hybrid, …")
     base: str = Field("hybrid", description="what multi_query/fusion/hyde run on (rag.retrievers.BASES)")
     k: int = Field(5, ge=1, description="hits returned when the caller does not ask for a number")
     candidates: int = Field(50, ge=1, description="hits each branch fetches before fusing")

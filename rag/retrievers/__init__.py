@@ -1,6 +1,6 @@
 """Retrievers, composed by config: ``build_retriever(settings, embedder=..., store=..., llm=...)``.
 
-strategy: a name in :data:`REGISTRY` (dense | bm25 | hybrid | multi_query | hyde | fusion); ``base`` is what
+strategy: a name in :data:`REGISTRY` (dense | bm25 | sparse | hybrid | multi_query | hyde | fusion); ``base`` is what
 multi_query, fusion and hyde run through; ``rerank`` wraps any of them with a scorer from :data:`RERANKERS`.
 A new strategy is one module plus one line here (or :func:`register` from outside). Every retriever has
 ``as_langchain()`` and ``as_llamaindex()`` (rag/integrations/).
@@ -8,6 +8,7 @@ A new strategy is one module plus one line here (or :func:`register` from outsid
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,12 @@ from rag.retrievers.rerank import (
     RerankRetriever,
     maximal_marginal_relevance,
 )
+from rag.retrievers.sparse import SparseRetriever
 
 if TYPE_CHECKING:
     from rag.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 class _Parts:
@@ -76,6 +80,20 @@ class _Parts:
             sync_keyword_index(index, self.store)
         return index
 
+    def sparse_index(self) -> Any:
+        """The SPLADE index beside the store; filled from the store's texts when it lags (e.g. just enabled)."""
+        from rag.stores import open_sparse_index
+        from rag.stores.keyword import KeywordIndexedStore, sync_index
+
+        sparse = self.settings.store.sparse
+        index = self.store.sparse if isinstance(self.store, KeywordIndexedStore) else None
+        if index is None or index.context != sparse.context or index.encoder.reference != sparse.model:
+            index = open_sparse_index(self.settings.store)
+        if index.count() != self.store.count():
+            log.info("filling the SPLADE index from the store's %d chunks (once)", self.store.count())
+            sync_index(index, self.store, batch=256)
+        return index
+
 
 def _dense(parts: _Parts) -> Retriever:
     return DenseRetriever(embedder=parts.embedder, store=parts.store, k=parts.cfg.k)
@@ -85,13 +103,20 @@ def _bm25(parts: _Parts) -> Retriever:
     return BM25Retriever(index=parts.keyword_index(), store=parts.store, k=parts.cfg.k)
 
 
+def _sparse(parts: _Parts) -> Retriever:
+    return SparseRetriever(index=parts.sparse_index(), store=parts.store, k=parts.cfg.k)
+
+
 def _hybrid(parts: _Parts) -> Retriever:
     h = parts.cfg.hybrid
+    signals = set(h.weights or ("dense", "bm25"))
     return HybridRetriever(
         dense=_dense(parts),
-        bm25=_bm25(parts),
+        bm25=_bm25(parts) if "bm25" in signals else None,
+        sparse=_sparse(parts) if "sparse" in signals else None,
         fusion=h.fusion,
         alpha=h.alpha,
+        weights=h.weights,
         rrf_k=h.rrf_k,
         candidates=parts.cfg.candidates,
         k=parts.cfg.k,
@@ -134,6 +159,7 @@ def _hyde(parts: _Parts) -> Retriever:
 REGISTRY: dict[str, Callable[[_Parts], Retriever]] = {
     "dense": _dense,
     "bm25": _bm25,
+    "sparse": _sparse,
     "hybrid": _hybrid,
     "multi_query": _multi_query,
     "hyde": _hyde,
@@ -141,7 +167,7 @@ REGISTRY: dict[str, Callable[[_Parts], Retriever]] = {
 }
 BUILDERS = REGISTRY  # the name before the registries shared one shape
 # What multi_query, fusion and hyde may run through (single-pass strategies).
-BASES = ("dense", "bm25", "hybrid")
+BASES = ("dense", "bm25", "sparse", "hybrid")
 
 
 def register(name: str, builder: Callable[[_Parts], Retriever]) -> None:
@@ -209,6 +235,7 @@ __all__ = [
     "RerankRetriever",
     "Retriever",
     "RewriteCache",
+    "SparseRetriever",
     "build_retriever",
     "maximal_marginal_relevance",
     "reciprocal_rank_fusion",

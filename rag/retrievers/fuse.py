@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from rag.documents import Hit
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[Hit]], k: int = 60) -> list[Hit]:
-    """Cormack et al. (2009): score(d) = Σ 1 / (k + rank_i(d)), ranks from 1; ties keep first-seen order."""
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[Hit]:
+    """Cormack et al. (2009): score(d) = Σ w_i / (k + rank_i(d)), ranks from 1, w_i = 1 unless given; ties keep
+    first-seen order."""
     scores: dict[str, float] = {}
     first: dict[str, Hit] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, hit in enumerate(ranking, start=1):
-            scores[hit.id] = scores.get(hit.id, 0.0) + 1.0 / (k + rank)
+            scores[hit.id] = scores.get(hit.id, 0.0) + weight / (k + rank)
             first.setdefault(hit.id, hit)
     return _ranked(scores, first)
 

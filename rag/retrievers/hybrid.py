@@ -1,10 +1,17 @@
-"""Hybrid retrieval: dense and BM25 fused by weighted min-max score fusion (default) or RRF."""
+"""Hybrid retrieval: any of dense, BM25 and SPLADE fused by weighted min-max score fusion (default) or RRF.
+
+``weights`` names the signals and their shares (``{"dense": 0.5, "bm25": 0.3, "sparse": 0.2}``); without it the
+two classic signals are fused with ``alpha`` as the dense share. A signal with weight 0 is not searched.
+``signal_lists`` + ``fuse`` are the two halves of ``retrieve``: an evaluation fetches the lists once and fuses
+them under many weightings (``python -m eval retrieval --tune``).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+from pydantic import SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
@@ -13,19 +20,29 @@ from rag.retrievers.dense import DenseRetriever
 from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
 from rag.stores.base import Filter
 
+SIGNALS = ("dense", "bm25", "sparse")
+
 
 class HybridRetriever(Retriever):
     strategy: ClassVar[str] = "hybrid"
     dense: DenseRetriever
-    bm25: BM25Retriever
+    bm25: BM25Retriever | None = None
+    sparse: SkipValidation[Any] = None  # rag.retrievers.sparse.SparseRetriever
     fusion: Literal["weighted", "rrf"] = "weighted"
-    alpha: float = 0.5  # weighted: the dense share
+    alpha: float = 0.5  # weighted, without `weights`: the dense share (BM25 gets the rest)
+    weights: dict[str, float] | None = None  # signal -> share; None: {dense: alpha, bm25: 1 - alpha}
     rrf_k: int = 60
-    candidates: int = 50  # hits fetched from each side before fusing
+    candidates: int = 50  # hits fetched from each signal before fusing
+
+    def shares(self) -> dict[str, float]:
+        """The signals fused and their weights (RRF weighs each list by its share too)."""
+        if self.weights is not None:
+            return dict(self.weights)
+        return {"dense": self.alpha, "bm25": 1.0 - self.alpha}
 
     def warm_up(self) -> None:
-        self.dense.warm_up()
-        self.bm25.warm_up()
+        for name in self.shares():
+            self._signal(name).warm_up()
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         return self.retrieve_with(query, None, k, filter)
@@ -33,34 +50,60 @@ class HybridRetriever(Retriever):
     def retrieve_with(
         self, keywords: str, vector: np.ndarray | None, k: int | None = None, filter: Filter | None = None
     ) -> list[Hit]:
-        """Fuse BM25 on `keywords` with dense search by `vector` (the embedded `keywords` when None);
-        HyDE passes its passage's vector and the question plus passage."""
+        """Fuse the keyword signals on `keywords` with dense search by `vector` (the embedded `keywords` when
+        None); HyDE passes its passage's vector and the question plus passage."""
         k = k or self.k
-        depth = max(self.candidates, k)
-        filter = filter or self.search_filter
-        if vector is None:
-            vector = self.dense.embedder.embed_query(keywords)
-        dense = self.dense.retrieve_by_vector(vector, depth, filter)
-        keyword = self.bm25.search(keywords, depth, filter)
-        if self.fusion == "rrf":
-            fused = reciprocal_rank_fusion([dense, keyword], k=self.rrf_k)
-        else:
-            fused = weighted_fusion([dense, keyword], [self.alpha, 1.0 - self.alpha], norm_depth=self.candidates)
-        top = fill_texts(fused[:k], self.dense.store)
-        dense_scores, keyword_scores = {h.id: h.score for h in dense}, {h.id: h.score for h in keyword}
-        note(
-            "stages",
-            [
-                {
-                    "id": h.id,
-                    "fused": round(h.score, 4),
-                    "dense": _rounded(dense_scores.get(h.id)),
-                    "bm25": _rounded(keyword_scores.get(h.id)),
-                }
-                for h in top
-            ],
-        )
+        lists = self.signal_lists(keywords, max(self.candidates, k), filter, vector=vector)
+        top = fill_texts(self.fuse(lists, self.shares(), k), self.dense.store)
+        by_signal = {name: {h.id: h.score for h in hits} for name, hits in lists.items()}
+        stages = [{"id": h.id, "fused": round(h.score, 4)} for h in top]
+        for stage in stages:
+            stage.update({name: _rounded(scores.get(stage["id"])) for name, scores in by_signal.items()})
+        note("stages", stages)
         return top
+
+    def signal_lists(
+        self,
+        keywords: str,
+        depth: int,
+        filter: Filter | None = None,
+        *,
+        vector: np.ndarray | None = None,
+        every: bool = False,
+    ) -> dict[str, list[Hit]]:
+        """Each signal's hits (texts left empty) at `depth`: those with a weight, or `every` one available."""
+        filter = filter or self.search_filter
+        names = [n for n in SIGNALS if self._has(n)] if every else [n for n, w in self.shares().items() if w > 0]
+        lists: dict[str, list[Hit]] = {}
+        for name in names:
+            if name == "dense":
+                query_vector = self.dense.embedder.embed_query(keywords) if vector is None else vector
+                lists[name] = self.dense.retrieve_by_vector(query_vector, depth, filter)
+            else:
+                lists[name] = self._signal(name).search(keywords, depth, filter)
+        return lists
+
+    def fuse(
+        self, lists: dict[str, list[Hit]], shares: dict[str, float], k: int, norm_depth: int | None = None
+    ) -> list[Hit]:
+        """The top `k` of the lists fused with `shares` (signals missing from `lists` count as empty)."""
+        names = [name for name, weight in shares.items() if weight > 0 and name in lists]
+        rankings = [lists[name] for name in names]
+        if self.fusion == "rrf":
+            explicit = [shares[n] for n in names] if self.weights is not None else None
+            fused = reciprocal_rank_fusion(rankings, k=self.rrf_k, weights=explicit)
+        else:
+            fused = weighted_fusion(rankings, [shares[n] for n in names], norm_depth=norm_depth or self.candidates)
+        return fused[:k]
+
+    def _has(self, name: str) -> bool:
+        return getattr(self, name) is not None
+
+    def _signal(self, name: str) -> Any:
+        signal = getattr(self, name, None) if name in SIGNALS else None
+        if signal is None:
+            raise ValueError(f"hybrid: no {name!r} signal configured (signals: {', '.join(SIGNALS)})")
+        return signal
 
 
 def _rounded(score: float | None) -> float | None:

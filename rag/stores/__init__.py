@@ -9,7 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.registry import load
-from rag.stores.base import BM25Config, Filter, StoredChunk, StoreOptions, VectorStore, store_options
+from rag.stores.base import (
+    BM25Config,
+    Filter,
+    SparseConfig,
+    StoredChunk,
+    StoreOptions,
+    VectorStore,
+    store_options,
+)
 
 # kind -> "module:Class" (imported when first used) or the class itself.
 REGISTRY: dict[str, str | type] = {
@@ -29,13 +37,15 @@ def store_class(kind: str) -> type:
 
 def build_store(cfg: StoreOptions, model: str, dimension: int) -> VectorStore:
     """Open (or create) the configured store for vectors of `model` with `dimension`; with
-    `store.bm25.enabled` its writes also keep the BM25 keyword index beside it in step."""
+    `store.bm25.enabled` (and `store.sparse.enabled`) its writes also keep the BM25 keyword index (and the
+    SPLADE index) beside it in step."""
     store = store_class(cfg.kind).from_config(cfg, model, dimension)
-    if not cfg.bm25.enabled:
+    if not (cfg.bm25.enabled or cfg.sparse.enabled):
         return store
     from rag.stores.keyword import KeywordIndexedStore
 
-    return KeywordIndexedStore(store, open_keyword_index(cfg))
+    keyword = open_keyword_index(cfg) if cfg.bm25.enabled else None
+    return KeywordIndexedStore(store, keyword, open_sparse_index(cfg) if cfg.sparse.enabled else None)
 
 
 def open_keyword_index(cfg: StoreOptions):
@@ -44,6 +54,16 @@ def open_keyword_index(cfg: StoreOptions):
 
     bm25 = cfg.bm25
     return BM25Index(cfg.keyword_index_path(), k1=bm25.k1, b=bm25.b, method=bm25.method, context=bm25.context)
+
+
+def open_sparse_index(cfg: StoreOptions, context: int | None = None):
+    """The SPLADE index beside the configured store (created empty when missing; the model loads on first use)."""
+    from rag.embeddings.splade import SpladeEncoder
+    from rag.stores.sparse import SparseIndex
+
+    sparse = cfg.sparse
+    encoder = SpladeEncoder(sparse.model, max_tokens=sparse.max_tokens, batch_size=sparse.batch_size)
+    return SparseIndex(cfg.sparse_index_path(), encoder, context=sparse.context if context is None else context)
 
 
 def manifest_path(cfg: StoreOptions) -> Path:
@@ -55,12 +75,14 @@ __all__ = [
     "REGISTRY",
     "BM25Config",
     "Filter",
+    "SparseConfig",
     "StoreOptions",
     "StoredChunk",
     "VectorStore",
     "build_store",
     "manifest_path",
     "open_keyword_index",
+    "open_sparse_index",
     "register",
     "store_class",
     "store_options",

@@ -38,6 +38,20 @@ class BM25Config(BaseModel):
     method: Literal["lucene", "robertson", "atire", "bm25l", "bm25+"] = "lucene"
 
 
+class SparseConfig(BaseModel):
+    """The learned-sparse (SPLADE) index ingest keeps beside the store (what the sparse signal reads)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    model: str = Field("splade-tiny", description="a packaged SPLADE model (python -m rag models list) or a folder")
+    # 0: on SciFact the window did not help SPLADE (0.6384 alone vs 0.6323 with 2; docs/benchmarks.md), and on
+    # short documents it lets a heading-only chunk take its neighbours' weights.
+    context: int = Field(0, ge=0, le=8, description="neighbouring chunks on each side max-pooled into a chunk")
+    max_tokens: int = Field(256, ge=16, le=512)
+    batch_size: int = Field(16, ge=1)
+
+
 class StoreOptions(BaseModel):
     """The `store:` section. Each kind subclasses it with its own options (``Store.Options``) and says
     where its state lives and how it is copied for an evaluation; validating a mapping picks the subclass
@@ -48,6 +62,7 @@ class StoreOptions(BaseModel):
     kind: str = "chroma"
     collection: str = "documents"
     bm25: BM25Config = Field(default_factory=BM25Config)
+    sparse: SparseConfig = Field(default_factory=SparseConfig)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -76,6 +91,11 @@ class StoreOptions(BaseModel):
         """Where the BM25 keyword index lives: beside the manifest."""
         manifest = self.manifest_path()
         return manifest.with_name(manifest.name.replace("manifest", "bm25", 1))
+
+    def sparse_index_path(self) -> Path:
+        """Where the SPLADE index lives: beside the manifest."""
+        manifest = self.manifest_path()
+        return manifest.with_name(manifest.name.replace("manifest", "sparse", 1))
 
     def relocated(self, folder: Path, collection: str) -> StoreOptions:
         """A copy of these options whose store (and state) live under `folder`: an evaluation's own store."""

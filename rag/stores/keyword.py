@@ -20,8 +20,6 @@ import itertools
 import json
 import logging
 import shutil
-import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +28,7 @@ import numpy as np
 
 from rag.documents import Chunk, Hit
 from rag.stores.base import Filter, StoredChunk, VectorStore
+from rag.stores.chunk_index import ChunkIndex, parent_of
 
 if TYPE_CHECKING:
     from rag.stores.base import StoreOptions
@@ -49,13 +48,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, source TEXT NOT NULL, parent TEXT NOT NULL, position INTEGER NOT NULL,
     span_start INTEGER, span_end INTEGER, metadata TEXT NOT NULL, text TEXT NOT NULL, tokens TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
-CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Bump when the tokenizer or the table changes: an index of another version is emptied and refilled.
 INDEX_VERSION = "2:bm25s-en-stop-snowball"
-# Chunks of one parent share a coordinate system for their character spans (a record, a row group, a page).
-_PARENT_KEYS = ("record", "row", "page")
 
 
 def keyword_index_path(cfg: StoreOptions) -> Path:
@@ -75,28 +70,21 @@ class Tokenizer:
         return _bm25s().tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
 
 
-class BM25Index:
+class BM25Index(ChunkIndex):
     """BM25 over chunk texts; ``search`` returns Hits with the chunk text left empty (the store has it)."""
 
+    schema = _SCHEMA
+
     def __init__(self, path: str | Path, *, k1: float = 1.5, b: float = 0.75, method: str = "lucene", context: int = 2):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path)
         self.params = {"k1": k1, "b": b, "method": method}
         self.context = context
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript("CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
         if self._info("version") != INDEX_VERSION:
             log.info("keyword index %s is of another version; it is rebuilt from the store", self.path)
             self._db.execute("DROP TABLE IF EXISTS chunks")
-        self._db.executescript(_SCHEMA)
-        self._mutex = threading.RLock()
+        self._create()
         self._tokenizer: Tokenizer | None = None
         self._matrix: Any = None  # bm25s.BM25
-        self._ids: list[str] = []
-        self._metadata: list[dict[str, Any]] = []
-        self._loaded_generation = -1
-        self.closed = False
         self._set_info("version", INDEX_VERSION)
 
     # -- writes ----------------------------------------------------------------------------------
@@ -108,7 +96,7 @@ class BM25Index:
         for chunk, words in zip(chunks, tokens, strict=True):
             meta = chunk.metadata
             source = str(meta.get("source", ""))
-            parent = json.dumps([source, *(meta.get(key) for key in _PARENT_KEYS)])
+            parent = parent_of(meta)
             position = int(meta.get("chunk_index", 0))
             start, end = meta.get("start"), meta.get("end")
             rows.append((chunk.id, source, parent, position, start, end, json.dumps(meta), chunk.text, " ".join(words)))
@@ -116,32 +104,7 @@ class BM25Index:
             self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._bump()
 
-    def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
-        with self._mutex, self._db:
-            if ids:
-                self._db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in ids])
-            if source is not None:
-                self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
-            self._bump()
-
-    def clear(self) -> None:
-        with self._mutex, self._db:
-            self._db.execute("DELETE FROM chunks")
-            self._bump()
-
-    def _bump(self) -> None:
-        self._db.execute(
-            "INSERT INTO info VALUES ('generation', '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
-        )
-
     # -- reads -----------------------------------------------------------------------------------
-    def count(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-
-    def ids(self) -> set[str]:
-        return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
-
     def tokenize(self, texts: list[str]) -> list[list[str]]:
         if self._tokenizer is None:
             self._tokenizer = Tokenizer()
@@ -155,16 +118,7 @@ class BM25Index:
                 return []
             terms = self.tokenize([query])[0]
             scores = self._matrix.get_scores(terms) if terms else np.zeros(len(self._ids), dtype=np.float32)
-            if filter:
-                scores = np.where(self._mask(filter), scores, 0.0)
-            k = min(k, len(self._ids))
-            top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-            top = top[np.argsort(-scores[top], kind="stable")]
-            return [
-                Hit(id=self._ids[i], text="", score=float(scores[i]), metadata=self._metadata[i])
-                for i in top
-                if scores[i] > 0
-            ]
+            return self._top(scores, k, filter)
 
     def same_params(self, k1: float, b: float, method: str, context: int) -> bool:
         return self.params == {"k1": k1, "b": b, "method": method} and self.context == context
@@ -173,13 +127,6 @@ class BM25Index:
         """Rebuild and save the score matrix now (ingest calls this, so the first query is fast)."""
         with self._mutex:
             self._ensure_matrix()
-
-    def close(self) -> None:
-        self._db.close()
-        self.closed = True
-
-    def _generation(self) -> int:
-        return int(self._info("generation") or 0)
 
     def _ensure_matrix(self) -> None:
         generation = self._generation()
@@ -229,24 +176,6 @@ class BM25Index:
         metadata = dict(self._db.execute("SELECT id, metadata FROM chunks"))
         self._metadata = [json.loads(metadata[i]) for i in self._ids]
 
-    def _mask(self, filter: Filter) -> np.ndarray:
-        def matches(metadata: dict[str, Any]) -> bool:
-            for key, wanted in filter.items():
-                allowed = wanted if isinstance(wanted, list) else [wanted]
-                if metadata.get(key) not in allowed:
-                    return False
-            return True
-
-        return np.fromiter((matches(m) for m in self._metadata), dtype=bool, count=len(self._metadata))
-
-    def _info(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM info WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def _set_info(self, key: str, value: str) -> None:
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (key, value))
-
 
 def _windows(rows: list[tuple], context: int) -> list[str]:
     """Per chunk (rows ordered by parent, position): its text with `context` neighbours on each side,
@@ -270,20 +199,30 @@ def _windows(rows: list[tuple], context: int) -> list[str]:
 
 
 class KeywordIndexedStore:
-    """A vector store whose writes also reach its keyword index; reads go to the vector store."""
+    """A vector store whose writes also reach its side indexes (BM25, and SPLADE when enabled); reads go to the
+    vector store."""
 
-    def __init__(self, store: VectorStore, keyword: BM25Index):
+    def __init__(self, store: VectorStore, keyword: BM25Index | None, sparse: Any | None = None):
         self.store = store
         self.keyword = keyword
+        self.sparse = sparse  # rag.stores.sparse.SparseIndex
+        self.indexes = [index for index in (keyword, sparse) if index is not None]
         self.location = store.location
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         self.store.upsert(chunks, vectors)
-        self.keyword.upsert(chunks)
+        for index in self.indexes:
+            index.upsert(chunks)
 
     def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
         self.store.delete(ids=ids, source=source)
-        self.keyword.delete(ids=ids, source=source)
+        for index in self.indexes:
+            index.delete(ids=ids, source=source)
+
+    def prepare(self, chunks: Sequence[Chunk]) -> None:
+        """Let side indexes that run a model (SPLADE) encode `chunks` in the caller's thread before the write."""
+        for index in self.indexes:
+            getattr(index, "prepare", lambda chunks: None)(chunks)
 
     def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
         return self.store.search(vector, k=k, filter=filter)
@@ -295,26 +234,31 @@ class KeywordIndexedStore:
         return self.store.get(ids, include_vectors=include_vectors)
 
     def close(self) -> None:
-        if self.keyword.closed:  # closing twice is harmless, as for the stores themselves
+        if all(index.closed for index in self.indexes):  # closing twice is harmless, as for the stores themselves
             return
         try:
-            self.keyword.flush()
+            for index in self.indexes:
+                index.flush()
         finally:
-            self.keyword.close()
+            for index in self.indexes:
+                index.close()
             self.store.close()
 
 
-def sync_keyword_index(keyword: BM25Index, store: VectorStore, batch: int = 2000) -> int:
-    """Make the keyword index hold exactly the store's chunks (for stores built before it existed,
+def sync_index(index: Any, store: VectorStore, batch: int = 2000) -> int:
+    """Make a side index (BM25 or SPLADE) hold exactly the store's chunks (for stores built before it existed,
     or after a crash between the two writes); returns how many chunks changed."""
     stored = store.get()
     wanted = {row.id: row for row in stored}
-    have = keyword.ids()
+    have = index.ids()
     stale = sorted(have - set(wanted))
     missing = [wanted[i] for i in wanted if i not in have]
     if stale:
-        keyword.delete(ids=stale)
+        index.delete(ids=stale)
     for start in range(0, len(missing), batch):
         part = missing[start : start + batch]
-        keyword.upsert([Chunk(id=row.id, text=row.text, metadata=row.metadata) for row in part])
+        index.upsert([Chunk(id=row.id, text=row.text, metadata=row.metadata) for row in part])
     return len(stale) + len(missing)
+
+
+sync_keyword_index = sync_index

@@ -72,6 +72,23 @@ def test_a_follow_up_is_condensed_using_history(rag):
     assert answer.citations[0].source == "aurora-e-bike-manual.md"
 
 
+def test_a_follow_up_about_another_aspect_retrieves_that_aspect(rag):
+    """The case from the app: the second question must not be answered with the first one's answer."""
+    first = rag.ask("What warranty does the Aurora e-bike have, and what does it not cover?")
+    assert first.grounded and "5-year" in first.text
+    history = [
+        {"role": "user", "content": first.question},
+        {"role": "assistant", "content": first.text},
+    ]
+    answer = rag.ask("And how do I claim it?", history)
+    assert "claim" in answer.standalone_question.lower()
+    assert any("warranty@northwind-cycles.example" in h.text for h in answer.contexts)
+    assert answer.found and answer.grounded
+    text = answer.text.lower()
+    assert any(step in text for step in ("dealer", "warranty@northwind", "frame number", "proof of purchase"))
+    assert "5-year" not in text
+
+
 def test_streaming_yields_the_answer_token_by_token(rag):
     stream = rag.stream("What does error E07 mean on the Aurora display?")
     tokens = list(stream)

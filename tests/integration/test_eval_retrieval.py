@@ -62,7 +62,7 @@ def test_eval_retrieval_reports_metrics_per_config(mini_scifact, tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["configs"]
     assert [row["config"] for row in rows] == ["dense", "bm25", "hybrid"]
     for row in rows:
         assert set(row) >= {"ndcg@10", "recall@10", "recall@100", "mrr@10", "p50_ms", "p95_ms", "queries"}
@@ -76,7 +76,7 @@ def test_eval_retrieval_reports_metrics_per_config(mini_scifact, tmp_path):
     again = run_eval(  # the store is reused: nothing is embedded again
         "--dataset", str(mini_scifact), "--strategies", "bm25", "--json", "--work", str(tmp_path / "w"), cwd=tmp_path
     )
-    assert again.returncode == 0 and json.loads(again.stdout)[0]["ndcg@10"] == by_name["bm25"]["ndcg@10"]
+    assert again.returncode == 0 and json.loads(again.stdout)["configs"][0]["ndcg@10"] == by_name["bm25"]["ndcg@10"]
 
 
 def test_eval_retrieval_errors_are_one_line(tmp_path):

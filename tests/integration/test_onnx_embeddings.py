@@ -9,7 +9,7 @@ from ingest.run import ingest
 from rag.config import Settings
 from rag.embeddings import build_embedder
 from rag.embeddings.onnx import OnnxEmbedder
-from rag.models import pull_embedding_model
+from rag.encoder_models import pull_encoder
 from rag.search import search
 from tests.conftest import EXAMPLES
 
@@ -24,14 +24,14 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def int8():
-    pull_embedding_model("bge-small-en-v1.5-q", download=False)  # scripts/setup.sh pulled it
+    pull_encoder("bge-small-en-v1.5-q", download=False)  # scripts/setup.sh pulled it
     model = OnnxEmbedder("bge-small-en-v1.5-q", threads=2)
     model.warm_up()
     return model
 
 
 def test_int8_vectors_match_the_fp32_reference(int8):
-    pull_embedding_model("bge-small-en-v1.5", download=False)
+    pull_encoder("bge-small-en-v1.5", download=False)
     reference = OnnxEmbedder("bge-small-en-v1.5", threads=2)
     a, b = int8.embed_documents(TEXTS), reference.embed_documents(TEXTS)
     assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32

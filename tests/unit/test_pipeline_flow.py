@@ -152,3 +152,28 @@ def test_the_configured_retriever_feeds_the_answer_and_relevance_is_a_cosine(sto
     assert answer.relevance == pytest.approx(best, abs=1e-4)  # comparable across strategies: not a fused score
     off_topic = pipeline(settings, embedder, ScriptedLLM()).ask("What is the capital of France?")
     assert not off_topic.found and off_topic.relevance < settings.answer.min_score
+
+
+def test_a_rewrite_that_drops_the_follow_up_is_repaired():
+    from rag.condense import condense, keeps_the_question
+
+    assert keeps_the_question("And how do I claim it?", "How do I claim the Aurora warranty?")
+    assert not keeps_the_question("And how do I claim it?", "What warranty does the Aurora e-bike have?")
+    assert keeps_the_question("and when was it launched?", "When was the Aurora e-bike launched?")
+    assert keeps_the_question("why?", "Why does the battery drain?")  # nothing to keep: any rewrite will do
+
+    class Repeats:  # what a small model did: repeated the first question instead of rewriting the last one
+        name = "scripted"
+
+        def complete(self, messages, **options):
+            from rag.llms.base import Completion
+
+            return Completion(text="What warranty does the Aurora e-bike have?", prompt_tokens=50, completion_tokens=9)
+
+    history = [
+        {"role": "user", "content": "What warranty does the Aurora e-bike have?"},
+        {"role": "assistant", "content": "A 5-year warranty on the frame [1]."},
+    ]
+    condensed = condense(Repeats(), "And how do I claim it?", history)
+    assert condensed.repaired and condensed.tokens == 59
+    assert condensed.question == "What warranty does the Aurora e-bike have? And how do I claim it?"

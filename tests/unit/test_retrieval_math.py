@@ -106,3 +106,38 @@ def test_percentiles_in_milliseconds():
     result = percentiles([0.001, 0.002, 0.003, 0.004, 0.100])
     assert result["p50_ms"] == pytest.approx(3.0)
     assert result["p95_ms"] > 50
+
+
+def test_weighted_rrf_scales_each_list():
+    fused = reciprocal_rank_fusion([hits(("a", 1), ("b", 0.5)), hits(("b", 1), ("a", 0.5))], k=60, weights=[3.0, 1.0])
+    assert [h.id for h in fused] == ["a", "b"]
+    assert fused[0].score == pytest.approx(3 / 61 + 1 / 62)
+    assert fused[1].score == pytest.approx(3 / 62 + 1 / 61)
+
+
+def test_weight_grid_covers_the_simplex_with_dense_always_in():
+    from eval.tuning import grid_size, weight_grid
+
+    two = weight_grid(["dense", "bm25"])
+    assert len(two) == 10 and {"dense": 1.0, "bm25": 0.0} in two and {"dense": 0.0, "bm25": 1.0} not in two
+    three = weight_grid(["dense", "bm25", "sparse"])
+    assert len(three) == 55 and all(abs(sum(w.values()) - 1) < 1e-9 and w["dense"] > 0 for w in three)
+    assert grid_size(["dense", "bm25"]) == 10 * 4  # three normalisation depths + RRF
+
+
+def test_tuning_picks_the_weighting_that_ranks_the_judged_documents_first():
+    """Two signals that disagree: the qrels favour what the second one ranks first, so the tuner leans on it."""
+    from types import SimpleNamespace
+
+    from eval.tuning import tune
+    from rag.retrievers.hybrid import HybridRetriever
+
+    dense = [Hit(id=f"d{i}", text="", metadata={"record_id": f"doc{i}"}, score=1 - i / 10) for i in range(5)]
+    bm25 = [Hit(id=f"d{4 - i}", text="", metadata={"record_id": f"doc{4 - i}"}, score=10 - i) for i in range(5)]
+    lists = {f"q{n}": {"dense": dense, "bm25": bm25} for n in range(3)}
+    dataset = SimpleNamespace(qrels={f"q{n}": {"doc4": 1} for n in range(3)})
+    hybrid = HybridRetriever.model_construct(fusion="weighted", candidates=50, rrf_k=60, weights=None, alpha=0.5)
+    trials = tune(hybrid, lists, dataset, ["dense", "bm25"])
+    best = trials[0]
+    assert best.weights["bm25"] > best.weights["dense"] and best.metrics["ndcg@10"] == pytest.approx(1.0)
+    assert trials[-1].metrics["ndcg@10"] < 1.0 and hybrid.fusion == "weighted"  # restored after the grid
