@@ -65,6 +65,14 @@ class ChunkIndex:
     def ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT id FROM chunks")}
 
+    def flush(self) -> None:
+        """Build (and where the subclass saves it, save) the search matrix now, so the first query is fast."""
+        with self._mutex:
+            self._ensure_matrix()
+
+    def _ensure_matrix(self) -> None:
+        raise NotImplementedError
+
     def close(self) -> None:
         self._db.close()
         self.closed = True

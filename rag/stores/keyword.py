@@ -123,11 +123,6 @@ class BM25Index(ChunkIndex):
     def same_params(self, k1: float, b: float, method: str, context: int) -> bool:
         return self.params == {"k1": k1, "b": b, "method": method} and self.context == context
 
-    def flush(self) -> None:
-        """Rebuild and save the score matrix now (ingest calls this, so the first query is fast)."""
-        with self._mutex:
-            self._ensure_matrix()
-
     def _ensure_matrix(self) -> None:
         generation = self._generation()
         if generation == self._loaded_generation:

@@ -107,11 +107,6 @@ class SparseIndex(ChunkIndex):
             columns = self._matrix[:, vector.indices]
             return self._top(np.asarray(columns @ vector.values, dtype=np.float32).ravel(), k, filter)
 
-    def flush(self) -> None:
-        """Build the search matrix now (so the first query does not wait for it)."""
-        with self._mutex:
-            self._ensure_matrix()
-
     def _ensure_matrix(self) -> None:
         generation = self._generation()
         if generation == self._loaded_generation:

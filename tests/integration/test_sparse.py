@@ -73,7 +73,6 @@ def test_the_index_upserts_deletes_filters_and_pools_neighbours(tmp_path, splade
     pooled = {h.id: h.score for h in pooled_index.search("hours charge", k=5)}
     assert pooled["a.md:1"] >= alone["a.md:1"] * 0.999  # a max never lowers a weight
     assert pooled.get("a.md:0", 0) > alone.get("a.md:0", 0)
-    assert pooled["b.md:0"] if "b.md:0" in pooled else True  # another document's chunk is not pooled in
     index.delete(source="b.md")
     assert index.count() == 2 and not pooled_index.search("duck waterfowl", k=5, filter={"source": "b.md"})
 
