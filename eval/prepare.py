@@ -10,6 +10,7 @@ from typing import Any
 from eval.config import EvalConfig
 from eval.datasets import CONVERTERS, QASample, load_qa, sample
 from eval.retrieval import store_moved
+from ingest.run import splitter_shape
 from rag.config import Settings
 from rag.errors import ConfigError
 
@@ -47,7 +48,7 @@ def pipeline_settings(settings: Settings, cfg: EvalConfig, dataset_key: str) -> 
     per index-shaping settings (splitter, embedding, store kind, keyword index), shared by retrieval-only
     variations such as answer.k."""
     shape = {
-        "splitter": settings.splitter.model_dump(),
+        "splitter": splitter_shape(settings),
         "embedding": settings.embedding.model_dump(),
         "store": {"kind": settings.store.kind, "bm25": settings.store.bm25.model_dump()},
     }

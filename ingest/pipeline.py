@@ -28,7 +28,7 @@ from ingest.manifest import Manifest
 from ingest.report import FileOutcome, IngestReport
 from ingest.splitters import Splitter
 from rag.config import Settings
-from rag.documents import Chunk, Document, chunk_id, content_hash
+from rag.documents import Chunk, Document, chunk_id, content_hash, indexed_text
 from rag.embeddings import Embedder
 from rag.errors import LoaderError
 from rag.stores import VectorStore
@@ -142,7 +142,8 @@ class IngestPipeline:
         document: Document
         for document in load(job.file.path, self.settings.loaders, job.warnings):
             for piece in self.splitter.split(document):
-                text_hash = content_hash(piece.text)
+                context = self._context_header(source, document.metadata, piece)
+                text_hash = content_hash(f"{context}\n{piece.text}" if context else piece.text)
                 occurrence = occurrences[text_hash]
                 occurrences[text_hash] += 1
                 metadata = {
@@ -159,8 +160,27 @@ class IngestPipeline:
                 }
                 if piece.section:
                     metadata["section"] = piece.section
+                if piece.table_header:
+                    metadata["table_header"] = piece.table_header
+                if context:
+                    metadata["context"] = context
                 yield Chunk(id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata)
                 index += 1
+
+    def _context_header(self, source: str, metadata: dict, piece: Any) -> str:
+        """The contextual header indexed with a chunk: a real title (not just the file name), the section path,
+        and the header rows of a table the chunk continues; "" when the splitter settings ask for none."""
+        cfg = self.settings.splitter
+        parts = []
+        if cfg.context_header:
+            title = str(metadata.get("title") or "")
+            if title and title != Path(source).stem:
+                parts.append(title)
+            if piece.section and piece.section != title:
+                parts.append(piece.section)
+        if cfg.table_header and piece.table_header:
+            parts.append(piece.table_header)
+        return "\n".join(parts)
 
     # -- calling thread: embedding ----------------------------------------------------------------
     def _embed_all(self, events: queue.Queue, writes: queue.Queue) -> None:
@@ -216,7 +236,7 @@ class IngestPipeline:
                 vectors[position] = known
                 self.report.chunks_reused += 1
             else:
-                missing.setdefault(chunk.text, []).append(position)
+                missing.setdefault(indexed_text(chunk.text, chunk.metadata), []).append(position)
         if missing:
             texts = list(missing)
             embedded = self.embedder.embed_documents(texts)

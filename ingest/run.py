@@ -123,7 +123,7 @@ def settings_fingerprint(settings: Settings) -> str:
     """What decides the chunks and vectors of a file besides its bytes."""
     relevant = {
         "loaders": settings.loaders.model_dump(),
-        "splitter": settings.splitter.model_dump(),
+        "splitter": splitter_shape(settings),
         "embedding": {
             "provider": settings.embedding.provider,
             "model": settings.embedding.model,
@@ -131,6 +131,16 @@ def settings_fingerprint(settings: Settings) -> str:
         },
     }
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def splitter_shape(settings: Settings) -> dict:
+    """The splitter settings as the fingerprint sees them: keys added later are left out while off, so a store
+    built before they existed is not re-ingested for them."""
+    splitter = settings.splitter.model_dump()
+    for added in ("context_header", "table_header"):
+        if not splitter[added]:
+            del splitter[added]
+    return splitter
 
 
 def _plan(

@@ -38,6 +38,7 @@ class Piece:
     start: int
     end: int
     section: str
+    table_header: str = ""  # the header rows of the table this piece continues (not in its text)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Splitter:
         self.chunk_overlap = min(cfg.chunk_overlap, size // 4)
         self.header_aware = cfg.header_aware
         self.truncate = cfg.truncate
+        self.table_headers = cfg.table_header
         self.count_tokens = count_tokens
         unit_tokens = max(8, min(_UNIT_TOKENS, size // 2, self.chunk_overlap or _UNIT_TOKENS))
         self._units = RecursiveCharacterTextSplitter(
@@ -88,6 +90,7 @@ class Splitter:
             if self.header_aware and document.format == "markdown"
             else [Section(document.text, 0, "")]
         )
+        tables = table_headers(document.text) if self.table_headers else []
         for section in sections:
             for start, end in self._spans(section.text):
                 # Trim surrounding whitespace; the span stays an exact slice of the document.
@@ -100,6 +103,7 @@ class Splitter:
                         start=section.start + start,
                         end=section.start + end,
                         section=section.path,
+                        table_header=_header_for(tables, section.start + start),
                     )
 
     def _first_window(self, text: str) -> Iterator[Piece]:
@@ -189,6 +193,66 @@ def _boundary_strength(text: str, end: int) -> int:
     if stripped.endswith(("\n", ".", "?", "!")):
         return 2
     return 1 if stripped.endswith((";", ":", ",")) else 0
+
+
+@dataclass
+class TableHeader:
+    body_start: int  # where the table's rows below the header begin
+    end: int  # where the table ends
+    text: str
+
+
+_CELL_NUMBER = re.compile(r"^[($\-−]*[\d.,]+%?\)?$")
+_MARKDOWN_RULE = re.compile(r"^\|?\s*:?-{3,}")
+
+
+def table_headers(text: str) -> list[TableHeader]:
+    """The tables in a document's text (runs of `a | b` lines, as the loaders write PDF/DOCX tables and
+    Markdown writes its own) with their header rows: in Markdown, the lines above the `|---|` rule; else the
+    leading rows until the first labelled row of numbers (financial tables: title and year rows on top)."""
+    found: list[TableHeader] = []
+    lines = text.splitlines(keepends=True)
+    offset, index = 0, 0
+    starts = []
+    for line in lines:
+        starts.append(offset)
+        offset += len(line)
+    while index < len(lines):
+        if " | " not in lines[index] and not lines[index].lstrip().startswith("|"):
+            index += 1
+            continue
+        first = index
+        while index < len(lines) and (" | " in lines[index] or lines[index].lstrip().startswith("|")):
+            index += 1
+        block = lines[first:index]
+        header_rows = _header_rows(block)
+        if 0 < header_rows < len(block):
+            header = "".join(block[:header_rows]).strip()
+            if len(header) <= 400:
+                end = starts[index - 1] + len(lines[index - 1])
+                found.append(TableHeader(starts[first + header_rows], end, header))
+    return found
+
+
+def _header_rows(block: list[str]) -> int:
+    for number, line in enumerate(block[:6]):
+        if _MARKDOWN_RULE.match(line.strip()):
+            return number + 1  # the rule line too: "| a | b |\n|---|---|"
+    for number, line in enumerate(block[:5]):
+        row = line.strip("\n")
+        markdown = row.strip().startswith("|") and row.strip().endswith("|")
+        cells = [cell.strip() for cell in (row.strip().strip("|").split("|") if markdown else row.split(" | "))]
+        if cells and cells[0] and any(_CELL_NUMBER.match(cell) for cell in cells[1:] if cell):
+            return number
+    return 0
+
+
+def _header_for(tables: list[TableHeader], start: int) -> str:
+    """The header of the table a piece starting at `start` continues (it starts below the header)."""
+    for table in tables:
+        if table.body_start <= start < table.end:
+            return table.text
+    return ""
 
 
 def markdown_sections(text: str) -> list[Section]:

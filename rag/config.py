@@ -52,19 +52,26 @@ class LoaderConfig(_Section):
 
 
 class SplitterConfig(_Section):
-    # 128 word pieces: the length MiniLM was trained on, and ~1.2x the embedding throughput of
-    # full 254-token windows on CPU (attention grows with length); 0 = the model's whole window.
-    chunk_size: int = Field(128, ge=0, description="tokens of the embedding model; 0 = the model's window")
-    chunk_overlap: int = Field(16, ge=0)
+    # 0 = the embedding model's whole window (510 word pieces for bge-small): with bge-small and BM25, whole
+    # SciFact abstracts beat 128-token chunks (0.733 vs 0.719 hybrid at 0.5). MiniLM wants 128 (the length it
+    # was trained on; configs/minilm.yaml). docs/benchmarks.md#retrieval.
+    chunk_size: int = Field(0, ge=0, description="tokens of the embedding model; 0 = the model's window")
+    chunk_overlap: int = Field(0, ge=0)
     header_aware: bool = True
     # One chunk per document, cut at chunk_size tokens, the rest dropped: how MTEB/BEIR embed a corpus.
     # For reproducing published numbers; answers want the whole text (false).
     truncate: bool = False
+    # Contextual chunk headers: what a chunk's text leaves implicit is prefixed to the text that is embedded
+    # and keyword-indexed (the stored text stays an exact slice): the section path, the document's title, and
+    # for a piece of a table the table's header rows (docs/benchmarks.md#long-pdfs).
+    context_header: bool = False
+    table_header: bool = False
 
 
 class EmbeddingConfig(_Section):
-    provider: str = Field("sentence_transformers", description="rag.embeddings.REGISTRY: sentence_transformers, openai")
-    model: str = "all-MiniLM-L6-v2"
+    provider: str = Field("onnx", description="rag.embeddings.REGISTRY: onnx, sentence_transformers, openai")
+    # bge-small-en-v1.5, int8 ONNX from its Maven Central jar: chosen on SciFact train (docs/benchmarks.md)
+    model: str = "bge-small-en-v1.5-q"
     device: str = "cpu"
     batch_size: int = Field(32, ge=1)
     normalize: bool = True
@@ -113,6 +120,7 @@ class AnswerConfig(_Section):
     k: int = Field(5, ge=1, description="passages retrieved per question")
     min_score: float = Field(0.25, description="below this top similarity: answer 'not found' without the LLM")
     context_tokens: int = Field(1500, ge=100, description="budget for the passages in the prompt")
+    expand: int = Field(0, ge=0, le=4, description="small-to-big: neighbouring chunks shown with each hit")
     history_turns: int = Field(6, ge=0, description="recent messages kept verbatim")
     history_tokens: int = Field(800, ge=50, description="above this, older messages are summarised")
     min_lexical: float = Field(0.5, ge=0, le=1, description="citation support: shared content words")
@@ -121,7 +129,8 @@ class AnswerConfig(_Section):
 
 class HybridConfig(_Section):
     fusion: Literal["weighted", "rrf"] = "weighted"
-    alpha: float = Field(0.5, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
+    # 0.6: chosen on SciFact's train claims with bge-small (python -m eval retrieval --tune train)
+    alpha: float = Field(0.6, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
     weights: dict[str, float] | None = Field(
         None, description="signal -> share (dense, bm25, sparse); set, it replaces alpha. sparse needs store.sparse"
     )

@@ -39,6 +39,13 @@ class Hit:
     score: float
 
 
+def indexed_text(text: str, metadata: dict[str, Any]) -> str:
+    """What is embedded and keyword-indexed for a chunk: its text, after its contextual header when ingest
+    recorded one (``metadata["context"]``: section path, title, a table's header rows)."""
+    context = metadata.get("context")
+    return f"{context}\n{text}" if context else text
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

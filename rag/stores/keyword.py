@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rag.documents import Chunk, Hit
+from rag.documents import Chunk, Hit, indexed_text
 from rag.stores.base import Filter, StoredChunk, VectorStore
 from rag.stores.chunk_index import ChunkIndex, parent_of
 
@@ -91,7 +91,7 @@ class BM25Index(ChunkIndex):
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         if not chunks:
             return
-        tokens = self.tokenize([chunk.text for chunk in chunks])
+        tokens = self.tokenize([indexed_text(chunk.text, chunk.metadata) for chunk in chunks])
         rows = []
         for chunk, words in zip(chunks, tokens, strict=True):
             meta = chunk.metadata
@@ -119,6 +119,19 @@ class BM25Index(ChunkIndex):
             terms = self.tokenize([query])[0]
             scores = self._matrix.get_scores(terms) if terms else np.zeros(len(self._ids), dtype=np.float32)
             return self._top(scores, k, filter)
+
+    def window(self, chunk_id: str, neighbours: int) -> list[dict[str, Any]]:
+        """The chunk and up to `neighbours` chunks on each side in its parent, in order (``[]`` if unknown)."""
+        with self._mutex:
+            found = self._db.execute("SELECT parent, position FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
+            if found is None:
+                return []
+            rows = self._db.execute(
+                "SELECT id, text, span_start, span_end, metadata FROM chunks "
+                "WHERE parent = ? AND position BETWEEN ? AND ? ORDER BY position",
+                (found[0], found[1] - neighbours, found[1] + neighbours),
+            ).fetchall()
+        return [{"id": r[0], "text": r[1], "start": r[2], "end": r[3], "metadata": json.loads(r[4])} for r in rows]
 
     def same_params(self, k1: float, b: float, method: str, context: int) -> bool:
         return self.params == {"k1": k1, "b": b, "method": method} and self.context == context
@@ -174,7 +187,8 @@ class BM25Index(ChunkIndex):
 
 def _windows(rows: list[tuple], context: int) -> list[str]:
     """Per chunk (rows ordered by parent, position): its text with `context` neighbours on each side,
-    stitched without the overlap the splitter repeats (spans are character offsets in the parent)."""
+    stitched without the overlap the splitter repeats (spans are character offsets in the parent), after
+    the chunk's own contextual header when it has one."""
     texts: list[str] = []
     start = 0
     while start < len(rows):
@@ -188,7 +202,7 @@ def _windows(rows: list[tuple], context: int) -> list[str]:
             for previous, row in itertools.pairwise(window):
                 overlap = (previous[6] - row[5]) if None not in (previous[6], row[5]) else 0
                 parts.append(row[4][overlap:] if 0 < overlap < len(row[4]) else row[4])
-            texts.append(" ".join(parts))
+            texts.append(indexed_text(" ".join(parts), json.loads(group[i][1])))
         start = end
     return texts
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.documents import Chunk, Hit
+from rag.documents import Chunk, Hit, indexed_text
 from rag.embeddings.splade import SparseVector, SpladeEncoder
 from rag.stores.base import Filter
 from rag.stores.chunk_index import ChunkIndex, parent_of
@@ -55,7 +55,8 @@ class SparseIndex(ChunkIndex):
         fresh = [chunk for chunk in wanted if chunk.id not in known]
         self._prepared.update(known)
         if fresh:
-            self._prepared.update(zip((c.id for c in fresh), self.encoder.encode([c.text for c in fresh]), strict=True))
+            texts = [indexed_text(c.text, c.metadata) for c in fresh]
+            self._prepared.update(zip((c.id for c in fresh), self.encoder.encode(texts), strict=True))
 
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         if not chunks:

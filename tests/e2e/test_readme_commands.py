@@ -16,7 +16,7 @@ import time
 import httpx
 import pytest
 
-from ..conftest import REPO
+from ..conftest import REPO, TEST_PINS
 from ..support.net import free_port
 
 pytestmark = pytest.mark.slow
@@ -35,6 +35,8 @@ def fresh_clone(tmp_path_factory):
     venv_site = next((venv / "lib").glob("python3*/site-packages"))
     (venv_site / "_outer_env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     env = {**os.environ, "RAG_VENV": str(venv), "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PYTHONPATH": ""}
+    for pin in TEST_PINS:  # the README's commands run with the configuration users get
+        env.pop(pin, None)
     return clone, env
 
 

@@ -39,10 +39,14 @@ def test_int8_vectors_match_the_fp32_reference(int8):
     assert (a * b).sum(axis=1).min() >= 0.99  # quantisation keeps each vector's direction
 
 
-def test_queries_get_the_bge_instruction_and_find_their_passage(int8):
+def test_queries_go_in_plain_unless_an_instruction_is_configured_and_find_their_passage(int8):
+    from rag.embeddings.onnx import BGE_INSTRUCTION
+
     query = "How long does it take to charge the battery?"
-    instructed = int8.embed_documents([int8.spec.query_prefix + query])[0]
-    assert np.allclose(int8.embed_query(query), instructed, atol=1e-6)
+    assert np.allclose(int8.embed_query(query), int8.embed_documents([query])[0], atol=1e-6)
+    instructed = OnnxEmbedder("bge-small-en-v1.5-q", threads=2, query_prefix=BGE_INSTRUCTION)
+    expected = int8.embed_documents([BGE_INSTRUCTION + query])[0]
+    assert np.allclose(instructed.embed_query(query), expected, atol=1e-6)
     scores = int8.embed_documents(TEXTS) @ int8.embed_query(query)
     assert int(np.argmax(scores)) == 0
     assert int8.max_tokens == 510 and int8.count_tokens("IBM is headquartered in Armonk.") < 12
@@ -58,17 +62,35 @@ def test_padding_never_leaks_into_a_vector(int8):
     assert (int8.embed_documents(TEXTS) * alone).sum(axis=1).min() >= 0.99
 
 
-def test_ingest_and_search_with_the_onnx_provider(tmp_path):
-    settings = Settings(
-        embedding={"provider": "onnx", "model": "bge-small-en-v1.5-q", "threads": 2},
-        store={"path": str(tmp_path / "chroma"), "collection": "onnx"},
-    )
+def test_the_default_configuration_ingests_and_searches_with_bge(tmp_path, true_defaults):
+    """What a user gets without a config: bge-small int8, chunks of the model's window, hybrid at 0.6."""
+    settings = Settings(store={"path": str(tmp_path / "chroma"), "collection": "onnx"})
     embedder = build_embedder(settings.embedding)
-    assert type(embedder).__name__ == "OnnxEmbedder"
+    assert type(embedder).__name__ == "OnnxEmbedder" and embedder.name == "bge-small-en-v1.5-q"
     report = ingest([EXAMPLES], settings, embedder=embedder)
     assert report.exit_code == 0 and report.chunks_written > 0
     hits = search(settings, "How long does a full charge of the Aurora battery take?", k=3, embedder=embedder)
-    assert hits[0].metadata["source"] == "aurora-e-bike-manual.md"
+    assert hits[0].metadata["source"] == "aurora-e-bike-manual.md" and "4.5 hours" in hits[0].text
+    hits = search(settings, "How do I make a warranty claim?", k=3, embedder=embedder)
+    assert "warranty@northwind-cycles.example" in hits[0].text
+
+
+def test_minilm_int8_keeps_the_torch_models_vectors(embedder):
+    """The int8 ONNX MiniLM (Maven) against the packaged torch MiniLM it quantises: same direction, same pooling."""
+    pull_encoder("all-minilm-l6-v2-q", download=False)
+    quantised = OnnxEmbedder("all-minilm-l6-v2-q", threads=2)
+    a, b = quantised.embed_documents(TEXTS), embedder.embed_documents(TEXTS)
+    assert (a * b).sum(axis=1).min() >= 0.98
+    assert quantised.max_tokens == 254 == embedder.max_tokens
+
+
+def test_e5_gets_its_query_and_passage_prefixes():
+    pull_encoder("e5-small-v2-q", download=False)
+    e5 = OnnxEmbedder("e5-small-v2-q", threads=2)
+    assert np.allclose(e5.embed_query("battery"), e5._embed(["query: battery"])[0], atol=1e-6)
+    assert np.allclose(e5.embed_documents(["battery"])[0], e5._embed(["passage: battery"])[0], atol=1e-6)
+    scores = e5.embed_documents(TEXTS) @ e5.embed_query("How long does it take to charge the battery?")
+    assert int(np.argmax(scores)) == 0
 
 
 def test_an_unknown_model_is_a_clear_error(tmp_path):

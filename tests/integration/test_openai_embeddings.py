@@ -49,6 +49,8 @@ def test_remote_vectors_equal_local_ones(server, embedder, monkeypatch):
 
 def test_ingest_and_search_through_the_endpoint(server, settings_for, monkeypatch):
     monkeypatch.setenv("TEST_EMBED_KEY", "sk-test")
+    for pin in ("RAG__EMBEDDING__PROVIDER", "RAG__EMBEDDING__MODEL"):  # this test names its own embedder
+        monkeypatch.delenv(pin)
     settings = settings_for(
         embedding={
             "provider": "openai",

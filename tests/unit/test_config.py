@@ -6,15 +6,15 @@ from rag.config import DEFAULT_CONFIG, load_config
 from rag.errors import ConfigError
 
 
-def test_default_config_selects_the_embedded_offline_parts():
+def test_default_config_selects_the_embedded_offline_parts(true_defaults):
     settings = load_config()
     assert settings.store.kind == "chroma"
-    assert settings.embedding.provider == "sentence_transformers"
-    assert settings.embedding.model == "all-MiniLM-L6-v2"
+    assert (settings.embedding.provider, settings.embedding.model) == ("onnx", "bge-small-en-v1.5-q")
+    assert settings.splitter.chunk_size == 0 and settings.retriever.hybrid.alpha == 0.6  # chosen on SciFact train
     assert DEFAULT_CONFIG.exists()
 
 
-def test_environment_overrides_yaml_keys(monkeypatch, tmp_path):
+def test_environment_overrides_yaml_keys(monkeypatch, tmp_path, true_defaults):
     config = tmp_path / "c.yaml"
     config.write_text("store:\n  path: from-yaml\n  collection: docs\nsplitter:\n  chunk_size: 100\n")
     monkeypatch.setenv("RAG__STORE__PATH", "./other-store")
@@ -42,7 +42,7 @@ def test_environment_overrides_yaml_keys(monkeypatch, tmp_path):
         ("store: [unclosed\n", "bad.yaml: not valid YAML"),
     ],
 )
-def test_invalid_config_is_one_line_naming_the_key(tmp_path, yaml_text, expected):
+def test_invalid_config_is_one_line_naming_the_key(tmp_path, yaml_text, expected, true_defaults):
     config = tmp_path / "bad.yaml"
     config.write_text(yaml_text)
     with pytest.raises(ConfigError) as raised:
@@ -64,7 +64,7 @@ def test_json_loader_section_is_read_under_its_yaml_name(tmp_path):
     assert settings.loaders.json_records.id_field == "_id"
 
 
-def test_the_built_in_defaults_are_configs_default_yaml():
+def test_the_built_in_defaults_are_configs_default_yaml(true_defaults):
     """An installed wheel has no configs/ folder: its defaults must be what the checkout's YAML says."""
     from rag.config import DEFAULT_CONFIG, Settings
 

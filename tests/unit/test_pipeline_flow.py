@@ -101,7 +101,7 @@ def test_context_is_deduplicated_and_fits_the_budget(store_settings, embedder):
     flow = pipeline(settings, embedder, ScriptedLLM())
     hits = flow.retrieve("battery charging and warranty")
     doubled = hits + hits
-    kept = flow._fit(doubled)
+    kept = flow._fit(doubled)  # expand is 0: the hits as retrieved
     assert len({h.id for h in kept}) == len(kept)
     assert sum(embedder.count_tokens(h.text) + 16 for h in kept) <= 300 or len(kept) == 1
 

@@ -12,7 +12,7 @@ from rag.documents import Document
 
 @pytest.fixture(scope="module")
 def splitter(embedder):
-    return Splitter(SplitterConfig(), embedder.count_tokens, embedder.max_tokens)
+    return Splitter(SplitterConfig(chunk_size=128, chunk_overlap=16), embedder.count_tokens, embedder.max_tokens)
 
 
 def test_no_chunk_exceeds_the_model_window(embedder, documents_dir):
@@ -26,7 +26,7 @@ def test_no_chunk_exceeds_the_model_window(embedder, documents_dir):
     assert sum(counts) / len(counts) > 150  # and chunks are not wastefully small
 
 
-def test_default_chunks_are_balanced_near_128_tokens(splitter, embedder, documents_dir):
+def test_chunks_of_128_tokens_are_balanced(splitter, embedder, documents_dir):
     [doc] = load(documents_dir / "txt/unstructured_norwich-city.txt", LoaderConfig())
     counts = [embedder.count_tokens(p.text) for p in splitter.split(doc)]
     assert max(counts) <= 128
@@ -86,3 +86,17 @@ def test_truncate_keeps_the_longest_prefix_that_fits(embedder, documents_dir):
     assert embedder.count_tokens(doc.text[piece.start : piece.end + 1]) > 254 or piece.end == len(doc.text)
     [short] = list(splitter.split(Document(text="  A short record.  ")))
     assert short.text == "A short record." and (short.start, short.end) == (2, 17)
+
+
+def test_a_table_piece_knows_the_header_rows_it_continues(embedder):
+    rows = "\n".join(f"Line item {n} | {n},{n:03d} | {n + 1},{n:03d}" for n in range(60))
+    text = f"Notes to the accounts\n\n | 2019 | 2018\n{rows}\n\nAfter the table."
+    cfg = SplitterConfig(chunk_size=64, chunk_overlap=0, table_header=True)
+    pieces = list(Splitter(cfg, embedder.count_tokens, embedder.max_tokens).split(Document(text=text)))
+    assert len(pieces) > 3
+    continued = [p for p in pieces if p.text.startswith("Line item") and not p.text.startswith("Line item 0 ")]
+    assert continued and all(p.table_header == "| 2019 | 2018" for p in continued)
+    assert pieces[0].table_header == ""  # the piece holding the header itself needs none
+    assert all(text[p.start : p.end] == p.text for p in pieces)  # the header is not copied into the text
+    off = Splitter(SplitterConfig(chunk_size=64, chunk_overlap=0), embedder.count_tokens, embedder.max_tokens)
+    assert all(p.table_header == "" for p in off.split(Document(text=text)))
