@@ -24,15 +24,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SCIFACT = REPO.parent / "shared" / "datasets" / "scifact"
 
-# name -> (embedding section, store.sparse.enabled)
-SETUPS: dict[str, tuple[dict, bool]] = {
-    "torch-minilm": ({"provider": "sentence_transformers", "model": "all-MiniLM-L6-v2"}, False),
-    "onnx-minilm-q": ({"provider": "onnx", "model": "all-minilm-l6-v2-q"}, False),
-    "onnx-bge-small-q": ({"provider": "onnx", "model": "bge-small-en-v1.5-q"}, False),
-    "onnx-e5-small-q": ({"provider": "onnx", "model": "e5-small-v2-q"}, False),
-    "torch-minilm+splade": ({"provider": "sentence_transformers", "model": "all-MiniLM-L6-v2"}, True),
-    "onnx-minilm-q+splade": ({"provider": "onnx", "model": "all-minilm-l6-v2-q"}, True),
+TORCH_MINILM = {"provider": "sentence_transformers", "model": "all-MiniLM-L6-v2"}
+CHUNKS_128 = {"chunk_size": 128, "chunk_overlap": 16}
+WINDOW = {"chunk_size": 0, "chunk_overlap": 0}
+# name -> (embedding section, splitter section, store.sparse.enabled, hybrid alpha: each model's own)
+SETUPS: dict[str, tuple[dict, dict, bool, float]] = {
+    "torch-minilm (128)": (TORCH_MINILM, CHUNKS_128, False, 0.5),
+    "onnx-minilm-q (128)": ({"provider": "onnx", "model": "all-minilm-l6-v2-q"}, CHUNKS_128, False, 0.5),
+    "onnx-bge-small-q (128)": ({"provider": "onnx", "model": "bge-small-en-v1.5-q"}, CHUNKS_128, False, 0.6),
+    "onnx-bge-small-q (window)": ({"provider": "onnx", "model": "bge-small-en-v1.5-q"}, WINDOW, False, 0.6),
+    "onnx-e5-small-q (window)": ({"provider": "onnx", "model": "e5-small-v2-q"}, WINDOW, False, 0.6),
+    "torch-minilm (128) + splade": (TORCH_MINILM, CHUNKS_128, True, 0.5),
 }
+DEFAULT_SETUPS = ["torch-minilm (128)", "onnx-minilm-q (128)", "onnx-bge-small-q (window)"]
 
 
 def work_setup(name: str, corpus: str, store: str) -> dict:
@@ -44,11 +48,13 @@ def work_setup(name: str, corpus: str, store: str) -> dict:
     from rag.retrievers import build_retriever
     from rag.stores import build_store
 
-    embedding, sparse = SETUPS[name]
+    embedding, splitter, sparse, alpha = SETUPS[name]
     dataset = load_beir(Path(corpus).parent, "test")
     base = load_config()
     data = base.model_dump(by_alias=True)
     data["embedding"].update(embedding)
+    data["splitter"].update(splitter)
+    data["retriever"]["hybrid"]["alpha"] = alpha
     data["store"]["sparse"]["enabled"] = sparse
     settings = eval_settings(type(base)(**data), dataset, Path(store))
     started = time.perf_counter()
@@ -113,7 +119,7 @@ def spawn(name: str, *args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="only the first N abstracts (quick runs)")
-    parser.add_argument("--setups", default=",".join(SETUPS), help=f"comma-separated, of {', '.join(SETUPS)}")
+    parser.add_argument("--setups", default=",".join(DEFAULT_SETUPS), help=f"comma-separated, of {', '.join(SETUPS)}")
     parser.add_argument("--langchain", action="store_true", help="also time the stock LangChain pipeline")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--worker")
@@ -144,12 +150,12 @@ def main() -> None:
     console = Console(width=220)
     results = {}
     for name in names:
-        results[name] = spawn("setup", name, str(corpus), str(work / f"store-{name}"))
+        results[name] = spawn("setup", name, str(corpus), str(work / f"store-{len(results)}"))
         console.print(f"{name}: {results[name]}")
     langchain = spawn("langchain", str(corpus), str(work / "langchain")) if options.langchain else None
     if langchain:
         console.print(f"langchain: {langchain}")
-    reference = results.get("torch-minilm")
+    reference = results.get("torch-minilm (128)")
     table = Table(
         title=f"Embedding setups — SciFact, {sum(1 for _ in corpus.open())} abstracts, {os.cpu_count()} cores"
     )

@@ -54,9 +54,14 @@ def retrieval(
     out: Path | None = typer.Option(None, "--out", "-o", help="Also write the table (.md) and results (.json) here."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     list_presets: bool = typer.Option(False, "--list", help="List the presets and exit."),
+    fail_under: list[str] = typer.Option(
+        [], "--fail-under", help="Gate: METRIC=VALUE (e.g. ndcg@10=0.73) for the configured retriever; exit 1 below."
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
-    """nDCG@10, recall@10/100, MRR@10 and latency p50/p95 per retriever config, beside published numbers."""
+    """nDCG@10, recall@10/100, MRR@10 and latency p50/p95 per retriever config, beside published numbers.
+
+    Exit code: 0, or 1 when --fail-under finds the configured retriever below a floor, 2 on an error."""
     setup_environment(debug)
     from rich.console import Console
 
@@ -76,6 +81,9 @@ def retrieval(
             raise ConfigError("--dataset DIR is required, e.g. --dataset ../shared/datasets/scifact")
         chosen = strategies if strategies is not None else ("configured" if tune else ",".join(DEFAULT_PRESETS))
         names = [name.strip() for name in chosen.split(",") if name.strip()]
+        floors = parse_floors(fail_under)
+        if floors and "configured" not in names:
+            names.insert(0, "configured")
         unknown = [name for name in names if name != "configured" and name not in PRESETS]
         if unknown:
             raise ConfigError(f"unknown strategy preset(s) {', '.join(unknown)}; see `python -m eval retrieval --list`")
@@ -97,10 +105,15 @@ def retrieval(
         console.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
     settings, dataset = outcome.settings, outcome.dataset
+    size = settings.splitter.chunk_size
+    ingested = (
+        f"ingest {outcome.ingest_seconds:.0f} s for {outcome.chunks_embedded} chunks embedded"
+        if outcome.chunks_embedded
+        else "store reused"
+    )
     header = (
         f"{dataset.name} ({dataset.split}, {outcome.queries} queries, {outcome.documents} documents, "
-        f"{settings.embedding.model}, chunks of {settings.splitter.chunk_size} tokens; ingest "
-        f"{outcome.ingest_seconds:.0f} s for {outcome.chunks_embedded} chunks embedded, "
+        f"{settings.embedding.model}, chunks of {f'{size} tokens' if size else 'the model window'}; {ingested}, "
         f"peak RSS {outcome.peak_rss_mb:.0f} MB)"
     )
     table = markdown_table(outcome.results, dataset, header=f"**{header}**\n")
@@ -121,6 +134,32 @@ def retrieval(
         typer.echo(json.dumps(payload, indent=2))
     else:
         typer.echo(table)
+    configured = next(result for result in outcome.results if result.name == "configured") if floors else None
+    failures = [
+        f"configured {metric} {configured.metrics[metric]:.4f} is below the floor {floor:.4f}"
+        for metric, floor in floors.items()
+        if configured.metrics[metric] < floor
+    ]
+    for failure in failures:
+        console.print(f"[red]regression:[/] {failure}")
+    raise typer.Exit(1 if failures else 0)
+
+
+def parse_floors(specs: list[str]) -> dict[str, float]:
+    """--fail-under METRIC=VALUE options as {metric: floor}; a one-line error for a bad one."""
+    from eval.ir_metrics import MEASURES
+    from rag.errors import ConfigError
+
+    floors = {}
+    for spec in specs:
+        metric, _, value = spec.partition("=")
+        try:
+            floors[metric.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--fail-under {spec!r}: write METRIC=VALUE, e.g. ndcg@10=0.73") from None
+        if metric.strip() not in MEASURES:
+            raise ConfigError(f"--fail-under {spec!r}: unknown metric; choose one of {', '.join(MEASURES)}")
+    return floors
 
 
 @app.command()

@@ -121,6 +121,7 @@ class AnswerConfig(_Section):
     min_score: float = Field(0.25, description="below this top similarity: answer 'not found' without the LLM")
     context_tokens: int = Field(1500, ge=100, description="budget for the passages in the prompt")
     expand: int = Field(0, ge=0, le=4, description="small-to-big: neighbouring chunks shown with each hit")
+    passage_tokens: int = Field(0, ge=0, description="read small: a longer passage keeps its lines about the question")
     history_turns: int = Field(6, ge=0, description="recent messages kept verbatim")
     history_tokens: int = Field(800, ge=50, description="above this, older messages are summarised")
     min_lexical: float = Field(0.5, ge=0, le=1, description="citation support: shared content words")

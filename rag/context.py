@@ -1,5 +1,10 @@
-"""From retrieved chunks to the passages an answer prompt shows: small-to-big expansion, dedupe, a token budget,
-and the labelled block.
+"""From retrieved chunks to the passages an answer prompt shows: small-to-big expansion, read-small focusing,
+dedupe, a token budget, and the labelled block.
+
+Read small: a long chunk retrieves well (bge reads 510 tokens: a whole abstract or a table with its notes), but a
+local model on a CPU pays for every prompt token before the first answer token. With ``answer.passage_tokens``
+a passage longer than that keeps only its lines about the question (most shared content words first, a table's
+header rows with any of its rows, the passage's first line), in their order, gaps marked with "…".
 
 Small-to-big: chunks are small so that retrieval is precise, but an answer often needs the lines around the hit
 (the rows below a table's header, the sentence before a figure). With ``answer.expand: n`` each hit is shown
@@ -14,7 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from rag import prompts
+from rag.citations import content_words
 from rag.documents import Hit, location
+from rag.tables import table_headers
 
 
 def expand(hits: list[Hit], store: Any, neighbours: int) -> list[Hit]:
@@ -41,14 +48,59 @@ def expand(hits: list[Hit], store: Any, neighbours: int) -> list[Hit]:
 
 def stitch(rows: list[dict[str, Any]]) -> str:
     """Neighbouring chunks' texts in order, without the overlap the splitter repeats (spans are character
-    offsets in their parent)."""
-    parts = [rows[0]["text"]]
+    offsets in their parent, so overlapping or touching chunks rejoin into the exact text they were cut from)."""
+    text = rows[0]["text"]
     for previous, row in itertools.pairwise(rows):
         start, end = row.get("start"), previous.get("end")
-        overlap = end - start if None not in (start, end) else 0
-        text = row["text"]
-        parts.append(text[overlap:] if 0 < overlap < len(text) else text)
-    return "\n".join(part.strip() for part in parts)
+        if None in (start, end):
+            text += "\n" + row["text"]
+        elif start <= end:
+            text += row["text"][end - start :]
+        else:  # the whitespace the splitter trimmed between them
+            text += "\n" + row["text"]
+    return text
+
+
+def focus(hit: Hit, question: str, count_tokens: Callable[[str], int], max_tokens: int) -> Hit:
+    """`hit` cut to its lines most about `question` within `max_tokens` (unchanged when it fits or when off)."""
+    if max_tokens <= 0 or count_tokens(hit.text) <= max_tokens:
+        return hit
+    lines = [line for line in hit.text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return hit
+    wanted = content_words(question)
+    offsets, position = [], 0
+    for line in lines:
+        position = hit.text.index(line, position)
+        offsets.append(position)
+    headers = table_headers(hit.text)
+
+    def header_of(index: int) -> list[int]:
+        """The header lines of the table line `index` belongs to (none outside a table)."""
+        for table in headers:
+            if table.body_start <= offsets[index] < table.end:
+                return [i for i, start in enumerate(offsets) if start < table.body_start and start >= table.start]
+        return []
+
+    ranked = sorted(range(len(lines)), key=lambda i: (-len(wanted & content_words(lines[i])), i))
+    chosen: set[int] = {0}
+    spent = count_tokens(lines[0])
+    for index in ranked:
+        if not wanted & content_words(lines[index]) and len(chosen) > 1:
+            break
+        extra = [i for i in [*header_of(index), index] if i not in chosen]
+        cost = sum(count_tokens(lines[i]) for i in extra)
+        if spent + cost > max_tokens:
+            continue
+        chosen.update(extra)
+        spent += cost
+    kept, previous = [], -1
+    for index in sorted(chosen):
+        if previous >= 0 and index != previous + 1:
+            kept.append("…")
+        kept.append(lines[index])
+        previous = index
+    return Hit(id=hit.id, text="\n".join(kept), metadata={**hit.metadata, "focused": True}, score=hit.score)
 
 
 def fit(hits: list[Hit], count_tokens: Callable[[str], int], budget: int) -> list[Hit]:

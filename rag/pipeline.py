@@ -19,7 +19,7 @@ from rag import prompts
 from rag.citations import Citation, CitationCheck, check_citations
 from rag.condense import condense
 from rag.config import Settings
-from rag.context import context_block, expand, fit, passage_text
+from rag.context import context_block, expand, fit, focus, passage_text
 from rag.documents import Hit
 from rag.embeddings import Embedder, build_embedder
 from rag.llms import LLM, Message, build_llm
@@ -143,7 +143,7 @@ class RagPipeline:
         answer.timings["retrieve"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        answer.contexts = self._fit(hits)
+        answer.contexts = self._fit(hits, answer.standalone_question)
         answer.retrieved = list(answer.contexts)
         answer.relevance = self.relevance(answer.standalone_question, answer.contexts)
         answer.timings["context"] = time.perf_counter() - started
@@ -190,10 +190,12 @@ class RagPipeline:
         norms = np.linalg.norm(vectors, axis=1) * np.linalg.norm(query)
         return float(np.max(vectors @ query / np.where(norms > 0, norms, 1.0)))
 
-    def _fit(self, hits: list[Hit]) -> list[Hit]:
-        """Expanded to their neighbours (``answer.expand``), deduplicated, within ``answer.context_tokens``."""
-        cfg = self.settings.answer
-        return fit(expand(hits, self.store, cfg.expand), self.embedder.count_tokens, cfg.context_tokens)
+    def _fit(self, hits: list[Hit], question: str = "") -> list[Hit]:
+        """Expanded to their neighbours (``answer.expand``), focused on the question (``answer.passage_tokens``),
+        deduplicated, within ``answer.context_tokens``."""
+        cfg, count = self.settings.answer, self.embedder.count_tokens
+        passages = [focus(hit, question, count, cfg.passage_tokens) for hit in expand(hits, self.store, cfg.expand)]
+        return fit(passages, count, cfg.context_tokens)
 
     context_block = staticmethod(context_block)
 

@@ -14,14 +14,20 @@ SCIFACT = SHARED / "scifact"
 
 @pytest.fixture(scope="module")
 def mini_scifact(tmp_path_factory):
-    """30 test claims, their cited abstracts and 300 other abstracts, in the BEIR layout."""
+    """30 test and 40 train claims, their cited abstracts and 300 other abstracts, in the BEIR layout."""
     root = tmp_path_factory.mktemp("beir") / "scifact-mini"
     (root / "qrels").mkdir(parents=True)
-    lines = (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()
-    qrels = [line.split("\t") for line in lines[1:] if line.strip()]
-    queries = sorted({q for q, _, _ in qrels}, key=int)[:30]
-    kept = [row for row in qrels if row[0] in queries]
-    relevant = {d for _, d, _ in kept}
+    relevant, queries = set(), set()
+    for split, count in (("train", 40), ("test", 30)):
+        lines = (SCIFACT / "qrels" / f"{split}.tsv").read_text().splitlines()
+        qrels = [line.split("\t") for line in lines[1:] if line.strip()]
+        chosen = sorted({q for q, _, _ in qrels}, key=int)[:count]
+        kept = [row for row in qrels if row[0] in chosen]
+        relevant |= {d for _, d, _ in kept}
+        queries |= set(chosen)
+        (root / "qrels" / f"{split}.tsv").write_text(
+            "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept)
+        )
     corpus = []
     with (SCIFACT / "corpus.jsonl").open() as handle:
         for line in handle:
@@ -29,9 +35,6 @@ def mini_scifact(tmp_path_factory):
             if record["_id"] in relevant or len(corpus) < 300:
                 corpus.append(line)
     (root / "corpus.jsonl").write_text("".join(corpus))
-    (root / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept)
-    )
     with (SCIFACT / "queries.jsonl").open() as handle:
         (root / "queries.jsonl").write_text("".join(line for line in handle if json.loads(line)["_id"] in queries))
     return root
@@ -77,6 +80,36 @@ def test_eval_retrieval_reports_metrics_per_config(mini_scifact, tmp_path):
         "--dataset", str(mini_scifact), "--strategies", "bm25", "--json", "--work", str(tmp_path / "w"), cwd=tmp_path
     )
     assert again.returncode == 0 and json.loads(again.stdout)["configs"][0]["ndcg@10"] == by_name["bm25"]["ndcg@10"]
+
+
+def test_fusion_is_tuned_on_train_reported_on_test_and_a_floor_fails_loudly(mini_scifact, tmp_path):
+    work = ["--work", str(tmp_path / "w")]
+    result = run_eval(
+        "--dataset",
+        str(mini_scifact),
+        "--tune",
+        "train",
+        "--json",
+        "--fail-under",
+        "ndcg@10=0.999",
+        *work,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "regression: configured ndcg@10" in result.stderr and "below the floor 0.9990" in result.stderr
+    payload = json.loads(result.stdout)
+    assert [c["config"] for c in payload["configs"]] == ["configured", "hybrid tuned on train"]
+    tuning = payload["tuning"]
+    assert tuning["split"] == "train" and tuning["queries"] == 40 and len(tuning["trials"]) == 40
+    best = tuning["trials"][0]
+    assert best["ndcg@10"] == max(t["ndcg@10"] for t in tuning["trials"])
+    assert tuning["chosen"]["retriever"]["hybrid"]["weights"] == best["weights"]
+    tuned = payload["configs"][1]
+    assert tuned["queries"] == 30 and tuned["retriever"]["hybrid"]["weights"] == best["weights"]
+    passing = run_eval("--dataset", str(mini_scifact), "-s", "bm25", "--fail-under", "ndcg@10=0.3", *work, cwd=tmp_path)
+    assert passing.returncode == 0, passing.stderr  # the configured retriever was added and is above the floor
+    bad = run_eval("--dataset", str(mini_scifact), "--fail-under", "ndcg=high", *work, cwd=tmp_path)
+    assert bad.returncode == 2 and "write METRIC=VALUE" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_eval_retrieval_errors_are_one_line(tmp_path):

@@ -177,3 +177,41 @@ def test_a_rewrite_that_drops_the_follow_up_is_repaired():
     condensed = condense(Repeats(), "And how do I claim it?", history)
     assert condensed.repaired and condensed.tokens == 59
     assert condensed.question == "What warranty does the Aurora e-bike have? And how do I claim it?"
+
+
+def test_small_to_big_shows_each_hit_with_its_neighbours(store_settings, embedder):
+    from rag.config import Settings
+
+    question = "What does error E07 mean?"
+    plain = pipeline(store_settings, embedder, ScriptedLLM("x [1].")).ask(question)
+    wide = Settings(**{**store_settings.model_dump(by_alias=True), "answer": {"expand": 1, "context_tokens": 3000}})
+    widened = pipeline(wide, embedder, ScriptedLLM("x [1].")).ask(question)
+    first, bigger = plain.contexts[0], widened.contexts[0]
+    assert bigger.id == first.id and bigger.metadata["expanded"] >= 2
+    assert first.text.strip() in bigger.text and len(bigger.text) > len(first.text)
+    neighbours = [h for h in widened.contexts[1:] if h.metadata["source"] == first.metadata["source"]]
+    assert all(h.text not in bigger.text for h in neighbours)  # a chunk inside a shown window is not shown twice
+
+
+def test_read_small_keeps_the_lines_about_the_question_and_the_table_header():
+    from rag.context import focus
+    from rag.documents import Hit
+
+    text = "\n".join(
+        [
+            "Capital expenditures",
+            "Capital expenditures include the costs of acquiring property and equipment.",
+            " | 2019 | 2018",
+            *[f"Segment {n} | {n},{n}00 | {n},{n}50" for n in range(1, 30)],
+            "Cable | 1,153 | 1,429",
+            "The decrease in Cable came from lower purchases of customer premise equipment.",
+        ]
+    )
+    hit = Hit(id="c", text=text, metadata={"source": "r.pdf"}, score=1.0)
+    words = lambda t: len(t.split())  # noqa: E731
+    cut = focus(hit, "What were the Cable capital expenditures in 2019?", words, 40)
+    lines = cut.text.splitlines()
+    assert lines[0] == "Capital expenditures" and " | 2019 | 2018" in lines
+    assert "Cable | 1,153 | 1,429" in lines and "…" in lines and cut.metadata["focused"]
+    assert words(cut.text.replace("…", "")) <= 40 and not any(line.startswith("Segment 7 ") for line in lines)
+    assert focus(hit, "anything", words, 10_000) is hit  # a passage that fits is left alone
