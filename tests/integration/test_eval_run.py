@@ -301,3 +301,51 @@ def test_a_failing_judge_server_exits_2_not_a_silent_pass(tmp_path, pubmed_small
 def test_compare_names_a_missing_run(tmp_path):
     result = run_cli("compare", "nope-a", "nope-b", "--runs", str(tmp_path), cwd=REPO)
     assert result.returncode == 2 and "no run 'nope-a'" in result.stderr
+
+
+def test_judge_free_metrics_score_numbers_and_grounding(tmp_path, embedder):
+    """answer_match and grounded need no judge: a table corpus, known references, and an LLM that answers with
+    the reference's number (once right, once wrong)."""
+    from eval.datasets import QASample
+    from eval.runner import run_evaluation
+    from rag.config import load_config
+    from rag.llms.base import Completion
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "capex.md").write_text(
+        "# Capital expenditures\n\n| Segment | 2019 | 2018 |\n|---|---|---|\n| Wireless | 1,320 | 1,086 |\n"
+        "| Cable | 1,153 | 1,429 |\n\nCapital expenditures in Wireless grew with the network upgrade.\n"
+    )
+    (corpus / "staff.md").write_text("# Employees\n\nThe company had 26,100 employees at the end of 2019.\n")
+    questions = [
+        QASample("q1", "What were the Wireless capital expenditures in 2019?", "1,320 million", ["capex.md"]),
+        QASample("q2", "How many employees did the company have at the end of 2019?", "26,100", ["staff.md"]),
+    ]
+    write_qa(questions, tmp_path / "qa.jsonl")
+    answers = {
+        "What were the Wireless capital expenditures in 2019?": "Wireless capital expenditures were 1,320 in 2019 [1].",
+        "How many employees did the company have at the end of 2019?": "The company had 25,000 employees [1].",
+    }
+
+    class Answers:
+        name = "scripted"
+
+        def complete(self, messages, **options):
+            return Completion("OK")
+
+        def stream(self, messages, **options):
+            question = messages[-1]["content"].split("Question: ")[1].split("\n")[0]
+            yield answers[question]
+
+    path = tmp_path / "eval.yaml"
+    data = eval_data(tmp_path, tmp_path / "qa.jsonl", corpus, metrics=["answer_match", "grounded"])
+    data["gate"] = {"min": {"answer_match": 0.9}, "max_drop": {}}
+    path.write_text(yaml.safe_dump(data))
+    outcome = run_evaluation(load_eval_config(path), settings=load_config(), llm=Answers(), judge_llm=Answers())
+    scores = {s["id"]: s["scores"] for s in outcome.results["samples"]}
+    assert scores["q1"]["answer_match"] == 1.0 and scores["q2"]["answer_match"] == 0.0
+    assert scores["q1"]["grounded"] == 1.0 and scores["q1"]["ndcg@10"] == 1.0
+    assert outcome.results["summary"]["answer_match"]["mean"] == 0.5
+    assert outcome.results["expected_judge_calls"] == 0
+    assert outcome.exit_code == 1 and "answer_match" in outcome.results["gate"]["failures"][0]
