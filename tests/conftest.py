@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -118,6 +119,21 @@ def local_llm():
     return llm
 
 
+@contextlib.contextmanager
+def _unpinned(sections: dict):
+    """Hide the TEST_PINS a test overrides explicitly (the environment outranks init values in Settings)."""
+    hidden = {}
+    for section, values in sections.items():
+        for key in values if isinstance(values, dict) else ():
+            prefix = f"RAG__{section}__{key}".upper()
+            for name in [n for n in os.environ if n == prefix or n.startswith(prefix + "__")]:
+                hidden[name] = os.environ.pop(name)
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
+
+
 @pytest.fixture
 def settings_for(tmp_path):
     """Build Settings for a store under tmp_path, with section overrides as dicts."""
@@ -130,7 +146,8 @@ def settings_for(tmp_path):
             "collection": "test_docs",
         }
         store.update(sections.pop("store", {}))
-        return Settings(store=store, **sections)
+        with _unpinned(sections):
+            return Settings(store=store, **sections)
 
     return build
 
