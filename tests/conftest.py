@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import itertools
 import os
 import socket
 from pathlib import Path
@@ -119,6 +120,9 @@ def local_llm():
     return llm
 
 
+_COLLECTIONS = itertools.count(1)
+
+
 @contextlib.contextmanager
 def _unpinned(sections: dict):
     """Hide the TEST_PINS a test overrides explicitly (the environment outranks init values in Settings)."""
@@ -135,16 +139,17 @@ def _unpinned(sections: dict):
 
 
 @pytest.fixture
-def settings_for(tmp_path):
+def settings_for(tmp_path, request):
     """Build Settings for a store under tmp_path, with section overrides as dicts."""
     from rag.config import Settings
 
     def build(kind: str = "chroma", **sections):
-        store = {
-            "kind": kind,
-            "path": str(tmp_path / ("milvus.db" if kind == "milvus" else "chroma")),
-            "collection": "test_docs",
-        }
+        store = {"kind": kind, "collection": "test_docs"}
+        if kind == "neo4j":  # a server shared by the session: each test gets its own collection
+            store.update(uri=request.getfixturevalue("neo4j_server"), collection=f"t{next(_COLLECTIONS)}")
+            store["state"] = str(tmp_path / "neo4j-state")
+        else:
+            store["path"] = str(tmp_path / ("milvus.db" if kind == "milvus" else "chroma"))
         store.update(sections.pop("store", {}))
         with _unpinned(sections):
             return Settings(store=store, **sections)
@@ -164,5 +169,22 @@ def milvus_server(tmp_path_factory):
     server.start()
     try:
         yield f"http://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(tmp_path_factory):
+    """A real Neo4j 5.26 Community server (Maven Central, scripts/neo4j/) on 127.0.0.1; yields its Bolt URI."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("neo4j_local", REPO / "scripts" / "neo4j" / "neo4j_local.py")
+    neo4j_local = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(neo4j_local)
+    password = "test-password"
+    server = neo4j_local.start(tmp_path_factory.mktemp("neo4j"), password=password)
+    os.environ["NEO4J_PASSWORD"] = password
+    try:
+        yield server.uri
     finally:
         server.stop()

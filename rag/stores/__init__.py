@@ -23,6 +23,7 @@ from rag.stores.base import (
 REGISTRY: dict[str, str | type] = {
     "chroma": "rag.stores.chroma:ChromaStore",
     "milvus": "rag.stores.milvus:MilvusStore",
+    "neo4j": "rag.stores.neo4j:Neo4jStore",
 }
 
 

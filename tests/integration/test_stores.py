@@ -1,4 +1,4 @@
-"""One store test-suite, run against Chroma, Milvus Lite and a real Milvus server."""
+"""One store test-suite, run against Chroma, Milvus Lite, a real Milvus server and a real Neo4j server."""
 
 import numpy as np
 import pytest
@@ -23,8 +23,13 @@ CHUNKS = [
 VECTORS = np.vstack([unit(1, 0, 0, 0), unit(1, 1, 0, 0), unit(0, 0, 1, 0)])
 
 
-@pytest.fixture(params=["chroma", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.slow)])
-def store_config(request, tmp_path):
+@pytest.fixture(params=["chroma", "milvus-lite", pytest.param("milvus-server", marks=pytest.mark.slow), "neo4j"])
+def store_config(request, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a server store keeps its side indexes under ./.rag
+    if request.param == "neo4j":
+        uri = request.getfixturevalue("neo4j_server")
+        collection = f"t_{abs(hash(request.node.name)) % 10**8}"
+        return store_options(dict(kind="neo4j", uri=uri, collection=collection, state=str(tmp_path)))
     if request.param == "chroma":
         return store_options(dict(kind="chroma", path=str(tmp_path / "chroma"), collection="unit_test"))
     if request.param == "milvus-lite":
@@ -85,3 +90,22 @@ def test_store_refuses_another_embedding_model(store, store_config):
     reopened = build_store(store_config, MODEL, 4)  # the same model opens fine and sees the data
     assert reopened.count() == 3
     reopened.close()
+
+
+def test_get_all_returns_each_chunks_own_metadata(store):
+    """Milvus Lite's filtered query once paired rows with other rows' JSON metadata; every row must be its own."""
+    rng = np.random.default_rng(0)
+    many = [
+        Chunk(
+            f"{i * 7919 % 1000:03d}x",  # ids not in insertion order
+            f"text {i}",
+            {"source": f"s{i % 7}.txt", "n": i, **({"page": i} if i % 3 else {"section": "long " * (i % 11)})},
+        )
+        for i in range(60)
+    ]
+    store.upsert(many, rng.normal(size=(60, 4)).astype(np.float32))
+    rows = {row.id: row for row in store.get()}
+    assert len(rows) == 63
+    for i in range(60):
+        row = rows[f"{i * 7919 % 1000:03d}x"]
+        assert (row.text, row.metadata["n"], row.metadata["source"]) == (f"text {i}", i, f"s{i % 7}.txt")
