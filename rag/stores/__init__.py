@@ -49,6 +49,13 @@ def build_store(cfg: StoreOptions, model: str, dimension: int) -> VectorStore:
     return KeywordIndexedStore(store, keyword, open_sparse_index(cfg) if cfg.sparse.enabled else None)
 
 
+def base_store(store: VectorStore) -> VectorStore:
+    """The store under its side indexes (what a kind-specific feature, e.g. the graph, is asked of)."""
+    from rag.stores.keyword import KeywordIndexedStore
+
+    return store.store if isinstance(store, KeywordIndexedStore) else store
+
+
 def open_keyword_index(cfg: StoreOptions):
     """The BM25 index beside the configured store (created empty when missing)."""
     from rag.stores.keyword import BM25Index

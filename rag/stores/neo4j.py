@@ -170,9 +170,7 @@ class Neo4jStore:
             "MERGE (d)-[:HAS_CHUNK]->(c)",
             rows=rows,
         )
-        mentions = [
-            {"id": row["id"], "entities": row["entities"]} for row in rows if row["entities"] is not None
-        ]
+        mentions = [{"id": row["id"], "entities": row["entities"]} for row in rows if row["entities"] is not None]
         if mentions:
             tx.run(
                 f"UNWIND $rows AS row MATCH (c:{chunk} {{id: row.id}}) "
@@ -188,9 +186,7 @@ class Neo4jStore:
                 rows=mentions,
             )
         relations = [
-            {"head": head, "type": relation, "tail": tail}
-            for row in rows
-            for head, relation, tail in row["relations"]
+            {"head": head, "type": relation, "tail": tail} for row in rows for head, relation, tail in row["relations"]
         ]
         if relations:
             tx.run(
@@ -233,9 +229,7 @@ class Neo4jStore:
                 sources.update(record["source"] for record in records)
             if source is not None:
                 session.execute_write(
-                    lambda tx: tx.run(
-                        f"MATCH (c:{chunk} {{source: $source}}) DETACH DELETE c", source=source
-                    ).consume()
+                    lambda tx: tx.run(f"MATCH (c:{chunk} {{source: $source}}) DETACH DELETE c", source=source).consume()
                 )
                 sources.add(source)
             if sources:
@@ -288,7 +282,9 @@ class Neo4jStore:
             database_=self.database,
             routing_="r",
         )
-        return [Hit(id=r["id"], text=r["text"], metadata=json.loads(r["meta"] or "{}"), score=r["score"]) for r in records]
+        return [
+            Hit(id=r["id"], text=r["text"], metadata=json.loads(r["meta"] or "{}"), score=r["score"]) for r in records
+        ]
 
     def count(self) -> int:
         records, _, _ = self.driver.execute_query(

@@ -38,9 +38,9 @@ class Neo4jLaunchError(RuntimeError):
 
 def _build() -> tuple[Path, str]:
     """The launcher's class folder and Neo4j's classpath, fetched and compiled once per pom/launcher version."""
-    digest = hashlib.sha256(
-        (HERE / "pom.xml").read_bytes() + (HERE / "Neo4jLauncher.java").read_bytes()
-    ).hexdigest()[:12]
+    digest = hashlib.sha256((HERE / "pom.xml").read_bytes() + (HERE / "Neo4jLauncher.java").read_bytes()).hexdigest()[
+        :12
+    ]
     folder = CACHE / digest
     classpath_file = folder / "classpath.txt"
     if not (folder / "Neo4jLauncher.class").exists() or not classpath_file.exists():

@@ -115,3 +115,34 @@ def test_kill_at_a_random_moment_then_rerun(tmp_path, clean_state, embedder):
     rerun = run_cli(folder, config)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert snapshot(load_config(config), embedder) == clean_state
+
+
+def test_kill_mid_write_on_neo4j_then_rerun_equals_a_clean_run(tmp_path, clean_state, embedder, neo4j_server):
+    """The same guarantee on the graph store: the rerun leaves exactly a clean run's chunks (and a whole graph)."""
+    from rag.stores import base_store, build_store
+
+    folder = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    config = tmp_path / "neo4j.yaml"
+    config.write_text(
+        f"store:\n  kind: neo4j\n  uri: {neo4j_server}\n  collection: crash_graph\n  state: {tmp_path / 'state'}\n"
+        "ingest:\n  window: 4\n"
+    )
+    settings = load_config(config)
+    ingest([folder], settings, embedder=embedder)
+    change(folder)
+    killed = run_cli(folder, config, crash_at="write:2")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    rerun = run_cli(folder, config)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert snapshot(settings, embedder) == clean_state
+    store = base_store(build_store(settings.store, embedder.name, embedder.dimension))
+    try:
+        records, _, _ = store.driver.execute_query(
+            "MATCH (d:Document_crash_graph) OPTIONAL MATCH (d)-[:HAS_CHUNK]->(c) "
+            "WITH d, count(c) AS n RETURN count(d) AS documents, sum(n) AS chunks, min(n) AS fewest"
+        )
+        assert records[0]["documents"] == len({meta["source"] for _, meta in clean_state.values()})
+        assert records[0]["chunks"] == len(clean_state) and records[0]["fewest"] >= 1
+    finally:
+        store.close()
