@@ -30,6 +30,7 @@ def main(
     setup_environment(debug)
     from rich.console import Console
 
+    from ingest.pipeline import extraction_estimate
     from ingest.progress import RichProgress
     from ingest.report import render
     from ingest.run import ingest
@@ -40,9 +41,14 @@ def main(
     try:
         settings = load_config(config)
         with RichProgress(console, enabled=not quiet and not dry_run) as progress:
-            report = ingest(
-                list(paths), settings, dry_run=dry_run, prune=prune, progress=progress, on_plan=progress.plan
-            )
+
+            def plan(jobs):
+                estimate = extraction_estimate(jobs, settings)
+                if estimate and not dry_run:
+                    console.print(f"[yellow]{estimate}[/]")
+                progress.plan(jobs, settings.ingest.entities.extractor)
+
+            report = ingest(list(paths), settings, dry_run=dry_run, prune=prune, progress=progress, on_plan=plan)
     except RagError as exc:
         fail(console, exc, debug)
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ class RichProgress(Progress):
         )
         self._files = None
         self._chunks = None
+        self._entities = None
 
     def __enter__(self) -> RichProgress:
         self._bar.__enter__()
@@ -37,9 +38,11 @@ class RichProgress(Progress):
     def __exit__(self, *exc) -> None:
         self._bar.__exit__(*exc)
 
-    def plan(self, jobs: list[Job]) -> None:
+    def plan(self, jobs: list[Job], extraction: str = "none") -> None:
         self._files = self._bar.add_task("files", total=len(jobs))
         self._chunks = self._bar.add_task("chunks written", total=None)
+        if extraction != "none":
+            self._entities = self._bar.add_task(f"entities ({extraction})", total=None)
 
     def file_done(self, source: str) -> None:
         if self._files is not None:
@@ -48,3 +51,7 @@ class RichProgress(Progress):
     def chunks_done(self, count: int) -> None:
         if self._chunks is not None:
             self._bar.advance(self._chunks, count)
+
+    def entities_done(self, count: int) -> None:
+        if self._entities is not None:
+            self._bar.advance(self._entities, count)

@@ -130,6 +130,8 @@ def settings_fingerprint(settings: Settings) -> str:
             "normalize": settings.embedding.normalize,
         },
     }
+    if settings.ingest.entities.extractor != "none":  # left out while off: older stores keep their fingerprint
+        relevant["entities"] = settings.ingest.entities.extractor
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -179,6 +179,16 @@ class RerankConfig(_Section):
         return _registered("RERANKERS", "reranker", value)
 
 
+class GraphConfig(_Section):
+    """The graph strategy (rag/retrievers/graph.py): seeds from `base`, expanded through the Neo4j graph."""
+
+    seeds: int = Field(3, ge=1, description="the base's top hits that seed the expansion (and stay first)")
+    hops: int = Field(1, ge=0, le=3, description="NEXT steps to neighbouring chunks (0: entities only)")
+    per_entity: int = Field(5, ge=1, description="chunks taken through one shared entity")
+    max_degree: int = Field(50, ge=2, description="skip entities mentioned by more chunks than this (too common)")
+    expand_weight: float = Field(1.0, ge=0, description="the linked chunks' share against the base's later hits")
+
+
 class RetrieverConfig(_Section):
     """Strategies compose: e.g. {strategy: fusion, base: hybrid, rerank: {backend: cross_encoder}}."""
 
@@ -192,6 +202,7 @@ class RetrieverConfig(_Section):
     hyde_mix_query: bool = Field(True, description="hyde: average the passage's vector with the query's")
     hyde_expand_keywords: bool = Field(False, description="hyde over hybrid: BM25 on question + passage")
     rerank: RerankConfig = Field(default_factory=RerankConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
     cache: str | None = Field(".rag/cache/rewrites.sqlite", description="LLM rewrites cache; None = off")
 
     @field_validator("strategy")
@@ -205,10 +216,18 @@ class RetrieverConfig(_Section):
         return _registered("BASES", "base retriever", value)
 
 
+class EntitiesConfig(_Section):
+    """Entity extraction for a graph store (rag/entities.py): none, fast (no model) or llm (the configured LLM)."""
+
+    extractor: Literal["none", "fast", "llm"] = "none"
+    cache: str | None = Field(".rag/cache/entities.sqlite", description="LLM extractions by chunk hash; None = off")
+
+
 class IngestConfig(_Section):
     manifest: str | None = Field(None, description="manifest path; None = beside the store")
     prune: bool = True
     window: int = Field(512, ge=1, description="chunks embedded per model call (length-bucketed)")
+    entities: EntitiesConfig = Field(default_factory=EntitiesConfig)
 
 
 class UploadsConfig(_Section):

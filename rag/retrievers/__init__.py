@@ -1,7 +1,8 @@
 """Retrievers, composed by config: ``build_retriever(settings, embedder=..., store=..., llm=...)``.
 
-strategy: a name in :data:`REGISTRY` (dense | bm25 | sparse | hybrid | multi_query | hyde | fusion); ``base`` is what
-multi_query, fusion and hyde run through; ``rerank`` wraps any of them with a scorer from :data:`RERANKERS`.
+strategy: a name in :data:`REGISTRY` (dense | bm25 | sparse | hybrid | multi_query | hyde | fusion | graph |
+self_query | router); ``base`` is what multi_query, fusion, hyde, graph, self_query and router run
+through; ``rerank`` wraps any of them with a scorer from :data:`RERANKERS`.
 A new strategy is one module plus one line here (or :func:`register` from outside). Every retriever has
 ``as_langchain()`` and ``as_llamaindex()`` (rag/integrations/).
 """
@@ -155,6 +156,53 @@ def _hyde(parts: _Parts) -> Retriever:
     )
 
 
+def _graph(parts: _Parts) -> Retriever:
+    from rag.errors import ConfigError
+    from rag.retrievers.graph import GraphRetriever
+    from rag.stores import base_store
+
+    graph = base_store(parts.store)
+    if not hasattr(graph, "related"):
+        raise ConfigError(
+            f"retriever.strategy graph needs a graph store, but store.kind is {parts.settings.store.kind!r}: "
+            "use configs/neo4j.yaml (store.kind: neo4j)"
+        )
+    g = parts.cfg.graph
+    return GraphRetriever(
+        base=REGISTRY[parts.cfg.base](parts),
+        graph=graph,
+        seeds=g.seeds,
+        hops=g.hops,
+        per_entity=g.per_entity,
+        max_degree=g.max_degree,
+        expand_weight=g.expand_weight,
+        rrf_k=parts.cfg.hybrid.rrf_k,
+        k=parts.cfg.k,
+    )
+
+
+def _router(parts: _Parts) -> Retriever:
+    from rag.cypher import CypherQA
+    from rag.retrievers.router import RouterRetriever
+    from rag.stores import base_store
+
+    graph = _graph(parts)  # refuses a store without a graph
+    store = base_store(parts.store)
+    return RouterRetriever(
+        vector=REGISTRY[parts.cfg.base](parts),
+        graph=graph,
+        cypher=CypherQA(store, parts.llm),
+        store=store,
+        k=parts.cfg.k,
+    )
+
+
+def _self_query(parts: _Parts) -> Retriever:
+    from rag.retrievers.self_query import SelfQueryRetriever
+
+    return SelfQueryRetriever(base=REGISTRY[parts.cfg.base](parts), llm=parts.llm, store=parts.store, k=parts.cfg.k)
+
+
 # strategy name -> builder over the shared parts. Adding a strategy is one module and one line here.
 REGISTRY: dict[str, Callable[[_Parts], Retriever]] = {
     "dense": _dense,
@@ -164,6 +212,9 @@ REGISTRY: dict[str, Callable[[_Parts], Retriever]] = {
     "multi_query": _multi_query,
     "hyde": _hyde,
     "fusion": _fusion,
+    "graph": _graph,
+    "self_query": _self_query,
+    "router": _router,
 }
 BUILDERS = REGISTRY  # the name before the registries shared one shape
 # What multi_query, fusion and hyde may run through (single-pass strategies).

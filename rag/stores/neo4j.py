@@ -23,9 +23,9 @@ from pydantic import Field
 from rag.documents import Chunk, Hit
 from rag.errors import StoreError
 from rag.stores.base import Filter, StoredChunk, StoreOptions, batched, check_model
+from rag.stores.neo4j_graph import RESERVED, quote, related, where_clause, write_entities
 
 _PAGE = 500
-_RESERVED = {"id", "text", "embedding", "metadata_json", "source"}
 LOCAL_PASSWORD = "powerhouse-rag"  # what `make neo4j` sets when NEO4J_PASSWORD is unset
 ENTITIES_KEY = "entities"  # chunk metadata written by ingest's extraction stage: a JSON list of entities
 RELATIONS_KEY = "relations"  # … and of [head, relation, tail] triples
@@ -55,13 +55,9 @@ def label_suffix(collection: str) -> str:
     return re.sub(r"\W", "_", collection)
 
 
-def quote(name: str) -> str:
-    """A Cypher identifier, backtick-quoted."""
-    return "`" + name.replace("`", "``") + "`"
-
-
 class Neo4jStore:
     Options = Neo4jOptions
+    keeps_entities = True  # ingest's extraction stage may annotate chunks for it (rag/entities.py)
 
     def __init__(
         self,
@@ -88,7 +84,8 @@ class Neo4jStore:
         self.location = f"{uri} (Neo4j database {database!r}, collection {collection!r})"
         password = os.environ.get(password_env, LOCAL_PASSWORD)
         try:
-            self.driver = GraphDatabase.driver(uri, auth=(user, password))
+            # Notifications off: "relationship type NEXT does not exist" on a graph of one-chunk documents is noise.
+            self.driver = GraphDatabase.driver(uri, auth=(user, password), notifications_min_severity="OFF")
             self.driver.verify_connectivity()
             recorded = self._ensure_schema(model, dimension, exact)
         except StoreError:
@@ -170,34 +167,11 @@ class Neo4jStore:
             "MERGE (d)-[:HAS_CHUNK]->(c)",
             rows=rows,
         )
-        mentions = [{"id": row["id"], "entities": row["entities"]} for row in rows if row["entities"] is not None]
-        if mentions:
-            tx.run(
-                f"UNWIND $rows AS row MATCH (c:{chunk} {{id: row.id}}) "
-                "OPTIONAL MATCH (c)-[old:MENTIONS]->() DELETE old",
-                rows=mentions,
-            )
-            tx.run(
-                f"UNWIND $rows AS row MATCH (c:{chunk} {{id: row.id}}) "
-                "UNWIND row.entities AS found "
-                f"MERGE (e:Entity:{entity} {{key: found.key}}) "
-                "ON CREATE SET e.name = found.name, e.type = found.type "
-                "MERGE (c)-[:MENTIONS]->(e)",
-                rows=mentions,
-            )
-        relations = [
-            {"head": head, "type": relation, "tail": tail} for row in rows for head, relation, tail in row["relations"]
-        ]
-        if relations:
-            tx.run(
-                f"UNWIND $rows AS row MATCH (h:{entity} {{key: row.head}}), (t:{entity} {{key: row.tail}}) "
-                "MERGE (h)-[r:RELATED {type: row.type}]->(t)",
-                rows=relations,
-            )
+        write_entities(tx, rows, chunk, entity)
 
     @staticmethod
     def _link_neighbours(tx: Any, sources: list[str], chunk: str, document: str) -> None:
-        """Rebuild NEXT between a document's chunks in chunk_index order."""
+        """Rebuild NEXT between a document's (or a record's) chunks in chunk_index order."""
         tx.run(
             f"UNWIND $sources AS source MATCH (d:{document} {{source: source}})-[:HAS_CHUNK]->(c:{chunk}) "
             "OPTIONAL MATCH (c)-[n:NEXT]->() DELETE n",
@@ -205,8 +179,9 @@ class Neo4jStore:
         )
         tx.run(
             f"UNWIND $sources AS source MATCH (d:{document} {{source: source}})-[:HAS_CHUNK]->(c:{chunk}) "
+            # A JSON/CSV file's records are documents of their own: no NEXT from one record into the next.
             "WITH source, c ORDER BY c.chunk_index, c.id "
-            "WITH source, collect(c) AS chunks "
+            "WITH source, c.record AS record, collect(c) AS chunks "
             "UNWIND range(0, size(chunks) - 2) AS i "
             "WITH chunks[i] AS a, chunks[i + 1] AS b MERGE (a)-[:NEXT]->(b)",
             sources=sources,
@@ -251,7 +226,7 @@ class Neo4jStore:
         query = np.asarray(vector, dtype=np.float32).tolist()
         if filter:
             # Exact under a filter: the index's top k might all fall outside it.
-            where, params = _where("c", filter)
+            where, params = where_clause("c", filter)
             cypher = (
                 f"MATCH (c:{quote(self.chunk_label)}) WHERE {where} "
                 "WITH c, vector.similarity.cosine(c.embedding, $vector) AS score "
@@ -285,6 +260,10 @@ class Neo4jStore:
         return [
             Hit(id=r["id"], text=r["text"], metadata=json.loads(r["meta"] or "{}"), score=r["score"]) for r in records
         ]
+
+    def related(self, seeds: Sequence[str], **options: Any) -> list[tuple[Hit, float, str]]:
+        """Chunks linked to the seed chunks in the graph (rag.stores.neo4j_graph.related)."""
+        return related(self, seeds, **options)
 
     def count(self) -> int:
         records, _, _ = self.driver.execute_query(
@@ -346,7 +325,7 @@ def _row(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
     entities = metadata.pop(ENTITIES_KEY, None)
     relations = metadata.pop(RELATIONS_KEY, None)
     properties = {
-        (f"meta_{key}" if key in _RESERVED else key): value
+        (f"meta_{key}" if key in RESERVED else key): value
         for key, value in metadata.items()
         if isinstance(value, str | int | float | bool) and key != "source"
     }
@@ -362,16 +341,6 @@ def _row(chunk: Chunk, vector: np.ndarray) -> dict[str, Any]:
         "entities": json.loads(entities) if isinstance(entities, str) else entities,
         "relations": json.loads(relations) if isinstance(relations, str) else (relations or []),
     }
-
-
-def _where(name: str, filter: Filter) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
-    for position, (key, value) in enumerate(filter.items()):
-        field = f"{name}.{quote(f'meta_{key}' if key in _RESERVED - {'source'} else key)}"
-        params[f"f{position}"] = list(value) if isinstance(value, list | tuple) else value
-        operator = "IN" if isinstance(value, list | tuple) else "="
-        clauses.append(f"{field} {operator} $f{position}")
-    return " AND ".join(clauses), params
 
 
 def _lucene_escape(text: str) -> str:

@@ -36,15 +36,19 @@ def shape(store):
         store,
         f"MATCH (d:{document})-[:HAS_CHUNK]->(c:{chunk}) WHERE NOT ()-[:NEXT]->(c) "
         "MATCH path = (c)-[:NEXT*0..]->(last) WHERE NOT (last)-[:NEXT]->() "
-        "RETURN d.source AS source, [n IN nodes(path) | n.chunk_index] AS order",
+        "RETURN d.source AS source, c.record AS record, [n IN nodes(path) | n.chunk_index] AS order",
     )
-    return {row["source"]: row["order"] for row in rows}
+    chains = {(row["source"], row["record"]): row["order"] for row in rows}
+    assert len(chains) == len(rows)  # one chain per document, or per record of a JSON/CSV file
+    return chains
 
 
 def test_every_document_is_one_next_chain_in_reading_order(ingested, embedder):
     _, _, store = ingested
     chains = shape(store)
-    assert len(chains) == 9  # one chain per document: a chunk without a predecessor starts each
+    assert len({source for source, _ in chains}) == 9
+    assert all(record is None for source, record in chains if not source.endswith((".jsonl", ".csv")))
+    assert len([source for source, _ in chains if source.endswith(".jsonl")]) > 1  # records: chains of their own
     for order in chains.values():
         assert order == sorted(order)
     total = graph(store, f"MATCH (c:{store.chunk_label}) RETURN count(c) AS n")[0]["n"]
@@ -59,7 +63,8 @@ def test_editing_a_file_keeps_the_graph_whole(ingested, settings_for, embedder):
     report = ingest([docs], settings, embedder=embedder)
     assert report.counts["changed"] == 1 and report.counts["removed"] == 1
     chains = shape(store)
-    assert "northwind-support-faq.txt" not in chains and len(chains) == 8
+    sources = {source for source, _ in chains}
+    assert "northwind-support-faq.txt" not in sources and len(sources) == 8
     assert all(order == sorted(order) for order in chains.values())
     assert sum(map(len, chains.values())) == store.count()
     orphans = graph(store, f"MATCH (d:{store.document_label}) WHERE NOT (d)-[:HAS_CHUNK]->() RETURN count(d) AS n")

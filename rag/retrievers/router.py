@@ -1,0 +1,82 @@
+"""A router that picks, per question, vector search, graph-expanded search or a Cypher query (graph store only).
+
+Rules, no model call: a question that counts or lists over the collection ("how many", "which documents",
+"list all", "most often") goes to text-to-Cypher; one that names two or more entities the graph knows goes to
+graph retrieval (it has to connect them); anything else to the vector (base) retriever. The route and why are
+in the trace (an answer's ``retrieval``). A Cypher query that fails or finds nothing falls back to the vector
+route; its rows come back as one passage (``source: graph query``) ahead of the vector hits, so the answer
+can cite them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, ClassVar
+
+from pydantic import SkipValidation
+
+from rag.documents import Hit
+from rag.retrievers.base import Retriever, note
+from rag.stores.base import Filter
+
+_AGGREGATE = re.compile(
+    r"\b(how many|how much of|number of|count|list (all|every)|which (documents?|files?|sources?|chunks?)|"
+    r"what (documents?|files?)|most (often|common|frequent)|top \d+|mentioned (in|by) (the )?most)\b",
+    re.I,
+)
+
+
+class RouterRetriever(Retriever):
+    strategy: ClassVar[str] = "router"
+    vector: SkipValidation[Any]
+    graph: SkipValidation[Any]  # GraphRetriever
+    cypher: SkipValidation[Any]  # rag.cypher.CypherQA
+    store: SkipValidation[Any]  # the Neo4j store: which entities it knows
+
+    def warm_up(self) -> None:
+        self.vector.warm_up()
+
+    def route(self, question: str) -> tuple[str, str]:
+        """(route, why) for a question."""
+        if _AGGREGATE.search(question):
+            return "cypher", f"counts or lists: {_AGGREGATE.search(question).group(0)!r}"
+        known = self.known_entities(question)
+        if len(known) >= 2:
+            return "graph", f"connects {len(known)} known entities: {', '.join(known[:4])}"
+        return "vector", "a question about content"
+
+    def known_entities(self, question: str) -> list[str]:
+        from rag.entities import FastExtractor
+
+        keys = [e["key"] for e in FastExtractor().extract([question])[0].entities]
+        if not keys:
+            return []
+        records, _, _ = self.store.driver.execute_query(
+            f"MATCH (e:`{self.store.entity_label}`) WHERE e.key IN $keys RETURN e.name AS name",
+            keys=keys,
+            database_=self.store.database,
+            routing_="r",
+        )
+        return [r["name"] for r in records]
+
+    def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
+        k = k or self.k
+        route, why = self.route(query)
+        note("route", {"route": route, "why": why})
+        if route == "graph":
+            return self.graph.retrieve(query, k=k, filter=filter)
+        if route == "cypher":
+            result = self.cypher.ask(query)
+            note("cypher", {"query": result.cypher, "rows": len(result.rows), "error": result.error})
+            if result.rows and not result.error:
+                digest = hashlib.sha256(result.cypher.encode()).hexdigest()[:16]
+                passage = Hit(
+                    id=f"cypher-{digest}",
+                    text=result.as_context(),
+                    metadata={"source": "graph query", "cypher": result.cypher, "sources": ", ".join(result.sources)},
+                    score=1.0,
+                )
+                return [passage, *self.vector.retrieve(query, k=max(k - 1, 1), filter=filter)][:k]
+            note("route", {"route": "vector", "why": f"the Cypher route found nothing ({result.error or '0 rows'})"})
+        return self.vector.retrieve(query, k=k, filter=filter)
