@@ -46,11 +46,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.update({"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"})
 
-    from eval.metrics import evaluate
     from rich.console import Console
     from rich.table import Table
 
     from eval.beir import load_beir
+    from eval.ir_metrics import evaluate
     from eval.retrieval import chunk_depth, eval_settings, preset_settings, run_config
     from ingest.run import ingest
     from rag.config import Settings
@@ -147,7 +147,7 @@ def main() -> None:
             metrics = evaluate(run, {q: dataset.qrels[q] for q in run})
             quality.add_row(
                 strategy, store_name, f"{metrics['ndcg@10']:.4f}", f"{metrics['recall@10']:.4f}",
-                f"{percentile(latencies, 0.5):.1f}", f"{percentile(latencies, 0.95):.1f}",
+                f"{1000 * percentile(latencies, 0.5):.1f}", f"{1000 * percentile(latencies, 0.95):.1f}",
             )  # fmt: skip
         console.print(quality)
 

@@ -85,8 +85,9 @@ def entity_stage(settings: Settings, store: VectorStore, on_extracted) -> Any:
     return EntityStage(EXTRACTORS[cfg.extractor](llm), cache, on_extracted)
 
 
-# Seconds one chunk's LLM extraction took on 2 cores (AMD EPYC, avx2), measured by tests/integration/test_graph.py.
-EXTRACTION_SECONDS = {"qwen2.5-coder-0.5b-instruct-q4_k_m": 12.0, "qwen2.5-coder-1.5b-instruct-q4_k_m": 30.0}
+# Seconds per chunk of LLM extraction on 2 cores (AMD EPYC, avx2): the mean over three ~1,600-character chunks of
+# examples/docs (docs/benchmarks.md#graph). A guide for the estimate printed before extraction starts.
+EXTRACTION_SECONDS = {"qwen2.5-coder-0.5b-instruct-q4_k_m": 8.5, "qwen2.5-coder-1.5b-instruct-q4_k_m": 17.5}
 _COMPRESSED = {".pdf": 0.15, ".docx": 0.5}  # text characters per file byte, roughly
 
 

@@ -168,16 +168,23 @@ class LLMExtractor:
         )
         found = Extraction()
         for item in raw.get("entities") or []:
-            if isinstance(item, dict) and isinstance(item.get("name"), str):
+            if isinstance(item, dict) and _is_name(item.get("name")):
                 found.add(item["name"], str(item.get("type") or "other"))
         for item in raw.get("relations") or []:
             if not isinstance(item, dict):
                 continue
-            head, tail = (found.add(str(item.get(side, "")), "other") for side in ("head", "tail"))
+            head, tail = (
+                found.add(str(item[side]), "other") if _is_name(item.get(side)) else None for side in ("head", "tail")
+            )
             relation = re.sub(r"\W+", "_", str(item.get("relation", "")).strip().lower()).strip("_")[:30]
             if head and tail and head != tail and relation:
                 found.relations.append([head, relation, tail])
         return found
+
+
+def _is_name(value: Any) -> bool:
+    """A name, not a sentence a small model copied out of the passage."""
+    return isinstance(value, str) and 0 < len(value.split()) <= 6 and not value.rstrip().endswith(("?", "."))
 
 
 class ExtractionCache:

@@ -167,3 +167,26 @@ def test_a_real_server_answers_the_official_openai_client(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_the_api_on_the_neo4j_graph_store(tmp_path, local_llm, neo4j_server):
+    """Upload, ask and delete through the REST API with store.kind neo4j: the service never names a store kind."""
+    from rag.stores import store_options
+
+    settings = tmp_settings(tmp_path)
+    settings.store = store_options(
+        {"kind": "neo4j", "uri": neo4j_server, "collection": "api_graph", "state": str(tmp_path / "state")}
+    )
+    service = RagService(settings, llm=local_llm)
+    with TestClient(create_app(service, token=TOKEN)) as client:
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
+        response = client.post("/ingest", files=[("files", (AURORA.name, AURORA.read_bytes()))])
+        assert response.status_code == 200, response.text
+        assert client.get("/health").json()["store"]["documents"] == 1
+        answer = client.post("/query", json={"question": QUESTION}).json()
+        assert answer["found"] and {c["source"] for c in answer["citations"]} == {"uploads/aurora-e-bike-manual.md"}
+        deleted = client.delete("/documents/uploads/aurora-e-bike-manual.md")
+        assert deleted.status_code == 200 and deleted.json()["chunks"] > 0
+        assert client.post("/query", json={"question": QUESTION}).json()["found"] is False
+    service.close()
