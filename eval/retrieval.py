@@ -43,6 +43,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # SPLADE (learned sparse; the index is filled from the store's texts on first use when ingest did not write it)
     "sparse": {"strategy": "sparse", "store": {"sparse": {"enabled": True}}},
     "sparse_context2": {"strategy": "sparse", "store": {"sparse": {"enabled": True, "context": 2}}},
+    # Graph-expanded hybrid (a graph store: --config configs/neo4j.yaml with ingest.entities.extractor: fast).
+    "graph": {"strategy": "graph", "graph": {"base": "hybrid"}},
     "hybrid_sparse": {
         "strategy": "hybrid",
         "hybrid": {"weights": {"dense": 0.4, "bm25": 0.3, "sparse": 0.3}},

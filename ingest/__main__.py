@@ -23,6 +23,9 @@ def main(
     dry_run: bool = typer.Option(False, "--dry-run", help="Report what would change; write nothing."),
     prune: bool = typer.Option(True, "--prune/--no-prune", help="Remove chunks of files that disappeared."),
     report_path: Path | None = typer.Option(None, "--report", help="Also write the summary as JSON here."),
+    engine: str | None = typer.Option(
+        None, "--engine", help="local (threads in this process) or ray (a local Ray cluster, or ingest.ray.address)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -35,11 +38,15 @@ def main(
     from ingest.report import render
     from ingest.run import ingest
     from rag.config import load_config
-    from rag.errors import RagError
+    from rag.errors import ConfigError, RagError
 
     console = Console(stderr=True)
     try:
         settings = load_config(config)
+        if engine:
+            if engine not in ("local", "ray"):
+                raise ConfigError(f"--engine must be local or ray, not {engine!r}")
+            settings.ingest.engine = engine  # type: ignore[assignment]
         with RichProgress(console, enabled=not quiet and not dry_run) as progress:
 
             def plan(jobs):

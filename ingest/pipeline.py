@@ -119,6 +119,63 @@ def crash_point(step: str, _counts: Counter = Counter()) -> None:  # noqa: B006 
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+class ChunkMaker:
+    """Files → chunks with stable ids and metadata: what every engine runs per file (here, or in a Ray worker)."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, ingested_at: str | None = None):
+        self.settings = settings
+        self.splitter = Splitter(settings.splitter, embedder.count_tokens, embedder.max_tokens)
+        self.ingested_at = ingested_at or datetime.now(UTC).isoformat(timespec="seconds")
+
+    def chunks(self, job: Job):
+        """A file's chunks with their ids and metadata (the loaders, then the splitter)."""
+        source = job.file.source
+        occurrences: Counter[str] = Counter()
+        index = 0
+        document: Document
+        for document in load(job.file.path, self.settings.loaders, job.warnings):
+            for piece in self.splitter.split(document):
+                context = self._context_header(source, document.metadata, piece)
+                text_hash = content_hash(f"{context}\n{piece.text}" if context else piece.text)
+                occurrence = occurrences[text_hash]
+                occurrences[text_hash] += 1
+                metadata = {
+                    "title": Path(source).stem,
+                    **document.metadata,
+                    "source": source,
+                    "file_type": job.file.path.suffix.lower().lstrip("."),
+                    "chunk_index": index,
+                    "start": piece.start,
+                    "end": piece.end,
+                    "file_hash": job.file_hash,
+                    "chunk_hash": text_hash,
+                    "ingested_at": self.ingested_at,
+                }
+                if piece.section:
+                    metadata["section"] = piece.section
+                if piece.table_header:
+                    metadata["table_header"] = piece.table_header
+                if context:
+                    metadata["context"] = context
+                yield Chunk(id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata)
+                index += 1
+
+    def _context_header(self, source: str, metadata: dict, piece: Any) -> str:
+        """The contextual header indexed with a chunk: a real title (not just the file name), the section path,
+        and the header rows of a table the chunk continues; "" when the splitter settings ask for none."""
+        cfg = self.settings.splitter
+        parts = []
+        if cfg.context_header:
+            title = str(metadata.get("title") or "")
+            if title and title != Path(source).stem:
+                parts.append(title)
+            if piece.section and piece.section != title:
+                parts.append(piece.section)
+        if cfg.table_header and piece.table_header:
+            parts.append(piece.table_header)
+        return "\n".join(parts)
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -135,8 +192,7 @@ class IngestPipeline:
         self.manifest = manifest
         self.report = report
         self.progress = progress
-        self.splitter = Splitter(settings.splitter, embedder.count_tokens, embedder.max_tokens)
-        self.ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.maker = ChunkMaker(settings, embedder)
         self._store_lock = threading.Lock()
         self._vector_cache: dict[str, np.ndarray] = {}
         self._stop = threading.Event()
@@ -186,51 +242,7 @@ class IngestPipeline:
             events.put(None)
 
     def _chunks(self, job: Job):
-        source = job.file.source
-        occurrences: Counter[str] = Counter()
-        index = 0
-        document: Document
-        for document in load(job.file.path, self.settings.loaders, job.warnings):
-            for piece in self.splitter.split(document):
-                context = self._context_header(source, document.metadata, piece)
-                text_hash = content_hash(f"{context}\n{piece.text}" if context else piece.text)
-                occurrence = occurrences[text_hash]
-                occurrences[text_hash] += 1
-                metadata = {
-                    "title": Path(source).stem,
-                    **document.metadata,
-                    "source": source,
-                    "file_type": job.file.path.suffix.lower().lstrip("."),
-                    "chunk_index": index,
-                    "start": piece.start,
-                    "end": piece.end,
-                    "file_hash": job.file_hash,
-                    "chunk_hash": text_hash,
-                    "ingested_at": self.ingested_at,
-                }
-                if piece.section:
-                    metadata["section"] = piece.section
-                if piece.table_header:
-                    metadata["table_header"] = piece.table_header
-                if context:
-                    metadata["context"] = context
-                yield Chunk(id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata)
-                index += 1
-
-    def _context_header(self, source: str, metadata: dict, piece: Any) -> str:
-        """The contextual header indexed with a chunk: a real title (not just the file name), the section path,
-        and the header rows of a table the chunk continues; "" when the splitter settings ask for none."""
-        cfg = self.settings.splitter
-        parts = []
-        if cfg.context_header:
-            title = str(metadata.get("title") or "")
-            if title and title != Path(source).stem:
-                parts.append(title)
-            if piece.section and piece.section != title:
-                parts.append(piece.section)
-        if cfg.table_header and piece.table_header:
-            parts.append(piece.table_header)
-        return "\n".join(parts)
+        return self.maker.chunks(job)
 
     # -- calling thread: embedding ----------------------------------------------------------------
     def _embed_all(self, events: queue.Queue, writes: queue.Queue) -> None:

@@ -80,7 +80,10 @@ def ingest(
             for source in removed:
                 _remove(source, store, manifest, report)
             if jobs:
-                pipeline = IngestPipeline(settings, embedder, store, manifest, report, progress or Progress())
+                engine = IngestPipeline
+                if settings.ingest.engine == "ray":
+                    from ingest.ray_engine import RayIngestPipeline as engine
+                pipeline = engine(settings, embedder, store, manifest, report, progress or Progress())
                 try:
                     pipeline.run(jobs)
                 except KeyboardInterrupt:

@@ -180,8 +180,10 @@ class RerankConfig(_Section):
 
 
 class GraphConfig(_Section):
-    """The graph strategy (rag/retrievers/graph.py): seeds from `base`, expanded through the Neo4j graph."""
+    """The graph strategy (rag/retrievers/graph.py): seeds from `base`, expanded through the Neo4j graph; as its own
+    base it is not retriever.base, so multi_query/fusion/hyde/rerank can run on top of graph."""
 
+    base: Literal["dense", "bm25", "sparse", "hybrid"] = Field("hybrid", description="the retriever that seeds it")
     seeds: int = Field(3, ge=1, description="the base's top hits that seed the expansion (and stay first)")
     hops: int = Field(1, ge=0, le=3, description="NEXT steps to neighbouring chunks (0: entities only)")
     per_entity: int = Field(5, ge=1, description="chunks taken through one shared entity")
@@ -223,11 +225,23 @@ class EntitiesConfig(_Section):
     cache: str | None = Field(".rag/cache/entities.sqlite", description="LLM extractions by chunk hash; None = off")
 
 
+class RayConfig(_Section):
+    """The Ray engine (ingest/ray_engine.py): an actor pool parses, splits and embeds; the driver writes."""
+
+    address: str | None = Field(None, description="an existing cluster (ray://host:10001 or auto); None = local")
+    num_cpus: int | None = Field(None, ge=1, description="a local cluster's CPUs (None: all)")
+    workers: int = Field(2, ge=1, description="actors, each with its own embedding model")
+    cpus_per_worker: float = Field(1, gt=0)
+    gpus_per_worker: float = Field(0, ge=0, description="set with embedding.device: cuda")
+
+
 class IngestConfig(_Section):
     manifest: str | None = Field(None, description="manifest path; None = beside the store")
     prune: bool = True
     window: int = Field(512, ge=1, description="chunks embedded per model call (length-bucketed)")
     entities: EntitiesConfig = Field(default_factory=EntitiesConfig)
+    engine: Literal["local", "ray"] = Field("local", description="local threads, or Ray (ingest.ray)")
+    ray: RayConfig = Field(default_factory=RayConfig)
 
 
 class UploadsConfig(_Section):

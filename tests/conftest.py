@@ -170,6 +170,16 @@ def settings_for(tmp_path, request):
     return build
 
 
+@pytest.fixture
+def docs(tmp_path):
+    """A copy of examples/docs to edit."""
+    import shutil
+
+    folder = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def milvus_server(tmp_path_factory):
     """A real Milvus 2.3.5 standalone server (PyPI `milvus`) on 127.0.0.1; yields its URI."""

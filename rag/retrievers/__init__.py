@@ -169,7 +169,7 @@ def _graph(parts: _Parts) -> Retriever:
         )
     g = parts.cfg.graph
     return GraphRetriever(
-        base=REGISTRY[parts.cfg.base](parts),
+        base=REGISTRY[g.base](parts),
         graph=graph,
         seeds=g.seeds,
         hops=g.hops,
@@ -218,7 +218,7 @@ REGISTRY: dict[str, Callable[[_Parts], Retriever]] = {
 }
 BUILDERS = REGISTRY  # the name before the registries shared one shape
 # What multi_query, fusion and hyde may run through (single-pass strategies).
-BASES = ("dense", "bm25", "sparse", "hybrid")
+BASES = ("dense", "bm25", "sparse", "hybrid", "graph")
 
 
 def register(name: str, builder: Callable[[_Parts], Retriever]) -> None:

@@ -71,9 +71,8 @@ def test_graph_retrieval_reaches_a_chunk_that_only_shares_an_entity(people, embe
         store=store,
     )
     assert "fjordwave.md" not in {h.metadata["source"] for h in dense.retrieve(question, k=3)}
-    graph_settings = settings.retriever.model_copy(
-        update={"strategy": "graph", "base": "dense", "graph": settings.retriever.graph.model_copy(update={"seeds": 1})}
-    )
+    seeded = settings.retriever.graph.model_copy(update={"seeds": 1, "base": "dense"})
+    graph_settings = settings.retriever.model_copy(update={"strategy": "graph", "graph": seeded})
     graph = build_retriever(settings.model_copy(update={"retriever": graph_settings}), embedder=embedder, store=store)
     hits, trace = graph.run(question, k=3)
     assert hits[0].metadata["source"] == "helios.md"  # the seed stays first
@@ -81,6 +80,15 @@ def test_graph_retrieval_reaches_a_chunk_that_only_shares_an_entity(people, embe
     assert "mara lindqvist" in linked["fjordwave.md"].lower()  # reached only through the shared person
     assert trace["graph"]["seeds"] == [hits[0].id]
     assert any("Mara Lindqvist" in item["via"] for item in trace["graph"]["linked"])
+    # The same retriever from LangChain, and as the base other strategies run on.
+    documents = graph.model_copy(update={"k": 3}).as_langchain().invoke(question)
+    assert [d.metadata["source"] for d in documents][:1] == ["helios.md"]
+    assert "fjordwave.md" in {d.metadata["source"] for d in documents}
+    fused_cfg = graph_settings.model_copy(update={"strategy": "fusion", "base": "graph"})
+    fused = build_retriever(
+        settings.model_copy(update={"retriever": fused_cfg}), embedder=embedder, store=store, llm=object()
+    )
+    assert type(fused.base).__name__ == "GraphRetriever"
 
 
 def test_re_ingest_keeps_one_node_per_entity_and_prunes_orphans(people):

@@ -1,14 +1,11 @@
 """Ingest end to end with the real model and real stores: bad inputs, incremental runs, stable ids."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from ingest.run import ingest
 from rag.stores import build_store
-
-from ..conftest import EXAMPLES
 
 BAD = {
     "bad_inputs/docling_csv-inconsistent-header.csv": "ragged CSV",
@@ -99,13 +96,6 @@ def test_rerun_with_nothing_changed_writes_nothing(shared_ingest, documents_dir,
     assert again.counts["unchanged"] == first.counts["new"]
     assert len(again.failed) == len(BAD)  # still reported on every run
     assert snapshot(settings, embedder) == before
-
-
-@pytest.fixture
-def docs(tmp_path):
-    folder = tmp_path / "docs"
-    shutil.copytree(EXAMPLES, folder)
-    return folder
 
 
 def by_source(rows, source):

@@ -1,0 +1,148 @@
+"""Ingest on Ray (``--engine ray``): files are parsed, split and embedded by a pool of Ray actors (one model per
+actor, ``num_gpus`` when asked), while the driver keeps what makes an ingest safe — the plan, the manifest,
+vector reuse from the store and the writes (begin → write → commit per file, the local engine's own writer).
+
+So incremental runs, pruning and crash recovery behave exactly as with the local engine: a worker that dies is
+restarted and its file retried by Ray; a driver that dies leaves pending sources that the next run redoes.
+Without ``ingest.ray.address`` a local Ray cluster is started in this process (``ray.init``); with it, the same
+code runs on an existing cluster (workers must have this package and the models installed).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Any
+
+import numpy as np
+
+from ingest.discover import SourceFile
+from ingest.pipeline import ChunkMaker, IngestPipeline, Job
+from rag.config import Settings
+from rag.documents import Chunk, indexed_text
+from rag.errors import LoaderError
+
+
+class _Exact(Settings):
+    """The driver's settings as they were sent: the worker's environment does not override them."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **sources):  # type: ignore[override]
+        return (init_settings,)
+
+
+class IngestWorker:
+    """A Ray actor: files → chunks → vectors for the chunks the store does not already have."""
+
+    def __init__(self, settings_json: str, ingested_at: str):
+        from rag.embeddings import build_embedder
+
+        self.settings = _Exact.model_validate_json(settings_json)
+        self.embedder = build_embedder(self.settings.embedding)
+        self.maker = ChunkMaker(self.settings, self.embedder, ingested_at)
+
+    def process(self, index: int, file: SourceFile, file_hash: str, old_ids: list[str]) -> dict[str, Any]:
+        job = Job(file=file, file_hash=file_hash, status="changed", old_ids=set(old_ids))
+        try:
+            chunks = list(self.maker.chunks(job))
+        except LoaderError as exc:
+            return {"index": index, "failed": exc.reason, "warnings": job.warnings}
+        except Exception as exc:  # one file's bug must not stop the others (as in the local engine)
+            return {"index": index, "failed": f"{exc.__class__.__name__}: {exc}", "warnings": job.warnings}
+        fresh = [position for position, chunk in enumerate(chunks) if chunk.id not in job.old_ids]
+        texts = list(dict.fromkeys(indexed_text(chunks[p].text, chunks[p].metadata) for p in fresh))
+        embedded = dict(zip(texts, self.embedder.embed_documents(texts), strict=True)) if texts else {}
+        vectors = [
+            embedded[indexed_text(chunk.text, chunk.metadata)] if position in fresh else None
+            for position, chunk in enumerate(chunks)
+        ]
+        return {"index": index, "chunks": chunks, "vectors": vectors, "embedded": len(texts), "warnings": job.warnings}
+
+
+def start_ray(settings: Settings) -> Any:
+    """Connect to the configured cluster, or start a local one (once per process)."""
+    import ray
+
+    cfg = settings.ingest.ray
+    if not ray.is_initialized():
+        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if cfg.address:
+            ray.init(address=cfg.address, **options)
+        else:
+            ray.init(num_cpus=cfg.num_cpus, **options)
+    return ray
+
+
+class RayIngestPipeline(IngestPipeline):
+    """The local pipeline's writer and bookkeeping, with the per-file work on a Ray actor pool."""
+
+    def run(self, jobs: list[Job]) -> None:
+        ray = start_ray(self.settings)
+        from ray.util import ActorPool
+
+        cfg = self.settings.ingest.ray
+        worker = ray.remote(
+            num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker, max_restarts=2, max_task_retries=2
+        )(IngestWorker)
+        payload = self.settings.model_dump_json()
+        actors = [worker.remote(payload, self.maker.ingested_at) for _ in range(cfg.workers)]
+        pool = ActorPool(actors)
+        writes: queue.Queue = queue.Queue(maxsize=4)
+        writer = threading.Thread(target=self._write_all, args=(writes,), name="ingest-writer", daemon=True)
+        writer.start()
+        try:
+            results = pool.map_unordered(
+                lambda actor, item: actor.process.remote(
+                    item[0], item[1].file, item[1].file_hash, sorted(item[1].old_ids)
+                ),
+                list(enumerate(jobs)),
+            )
+            for result in results:
+                self._handle(jobs[result["index"]], result, writes)
+        finally:
+            self._stop.set()
+            writes.put(None)
+            writer.join()
+            for actor in actors:
+                ray.kill(actor)
+        if self._writer_error is not None:
+            raise self._writer_error
+
+    def _handle(self, job: Job, result: dict[str, Any], writes: queue.Queue) -> None:
+        job.warnings.extend(result.get("warnings") or [])
+        self._put(writes, ("begin", job))
+        if "failed" in result:
+            self._put(writes, ("fail", job, result["failed"]))
+            return
+        chunks: list[Chunk] = result["chunks"]
+        job.new_ids = [chunk.id for chunk in chunks]
+        vectors = self._reuse(job, chunks, result["vectors"])
+        self.report.chunks_embedded += result["embedded"]
+        size = self.settings.ingest.window
+        for start in range(0, len(chunks), size):
+            part = chunks[start : start + size]
+            if self.entities is not None:
+                self.entities.annotate(part)
+            prepare = getattr(self.store, "prepare", None)
+            if prepare is not None:
+                prepare(part)
+            self._put(writes, ("write", part, vectors[start : start + size]))
+        self._put(writes, ("commit", job))
+
+    def _reuse(self, job: Job, chunks: list[Chunk], vectors: list[Any]) -> np.ndarray:
+        """Vectors the worker did not compute: unchanged chunks, read back from the store."""
+        missing = [chunk.id for chunk, vector in zip(chunks, vectors, strict=True) if vector is None]
+        if missing:
+            with self._store_lock:
+                stored = {row.id: row.vector for row in self.store.get(missing, include_vectors=True)}
+            self.report.chunks_reused += len(stored)
+            vectors = [
+                stored.get(chunk.id) if vector is None else vector
+                for chunk, vector in zip(chunks, vectors, strict=True)
+            ]
+        if any(vector is None for vector in vectors):  # not in the store after all (an earlier crash): embed here
+            texts = [indexed_text(c.text, c.metadata) for c, v in zip(chunks, vectors, strict=True) if v is None]
+            fresh = iter(self.embedder.embed_documents(texts))
+            vectors = [next(fresh) if vector is None else vector for vector in vectors]
+            self.report.chunks_embedded += len(texts)
+        return np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, self.embedder.dimension), np.float32)
