@@ -197,7 +197,7 @@ class IngestPipeline:
         self._vector_cache: dict[str, np.ndarray] = {}
         self._stop = threading.Event()
         self._writer_error: BaseException | None = None
-        self.entities = entity_stage(settings, store, progress.entities_done)
+        self.entities = entity_stage(settings, store, getattr(progress, "entities_done", None))
 
     def run(self, jobs: list[Job]) -> None:
         events: queue.Queue = queue.Queue(maxsize=16)

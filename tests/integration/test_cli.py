@@ -78,7 +78,7 @@ def test_errors_are_one_line_with_the_fix(tmp_path):
     result = run("ingest", str(EXAMPLES), "--config", str(bad), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: invalid config key 'store.kind' in bad.yaml: unknown store 'mongo'; choose one of chroma, milvus"
+        "error: invalid config key 'store.kind' in bad.yaml: unknown store 'mongo'; choose one of chroma, milvus, neo4j"
     )
 
     empty = run("rag", "search", "anything", cwd=tmp_path, env_extra={"RAG__STORE__PATH": str(tmp_path / "none")})
