@@ -185,6 +185,13 @@ def milvus_server(tmp_path_factory):
     """A real Milvus 2.3.5 standalone server (PyPI `milvus`) on 127.0.0.1; yields its URI."""
     from milvus import MilvusServer
 
+    for port in (19530, 9091, 2379):  # fixed by milvus 2.3.5's embedded server
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(
+                    f"port {port} is taken, so the test Milvus server cannot start: is a Milvus server (perhaps one "
+                    "left by an interrupted test run: pgrep -af 'milvus run') still running?"
+                )
     server = MilvusServer()
     server.set_base_dir(str(tmp_path_factory.mktemp("milvus-server")))
     server.config.set("listen_host", "127.0.0.1") if "listen_host" in server.config_keys else None
