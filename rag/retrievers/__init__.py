@@ -187,14 +187,8 @@ def _router(parts: _Parts) -> Retriever:
     from rag.stores import base_store
 
     graph = _graph(parts)  # refuses a store without a graph
-    store = base_store(parts.store)
-    return RouterRetriever(
-        vector=REGISTRY[parts.cfg.base](parts),
-        graph=graph,
-        cypher=CypherQA(store, parts.llm),
-        store=store,
-        k=parts.cfg.k,
-    )
+    cypher = CypherQA(base_store(parts.store), parts.llm)
+    return RouterRetriever(vector=REGISTRY[parts.cfg.base](parts), graph=graph, cypher=cypher, k=parts.cfg.k)
 
 
 def _self_query(parts: _Parts) -> Retriever:

@@ -32,7 +32,6 @@ class RouterRetriever(Retriever):
     vector: SkipValidation[Any]
     graph: SkipValidation[Any]  # GraphRetriever
     cypher: SkipValidation[Any]  # rag.cypher.CypherQA
-    store: SkipValidation[Any]  # the Neo4j store: which entities it knows
 
     def warm_up(self) -> None:
         self.vector.warm_up()
@@ -41,24 +40,10 @@ class RouterRetriever(Retriever):
         """(route, why) for a question."""
         if _AGGREGATE.search(question):
             return "cypher", f"counts or lists: {_AGGREGATE.search(question).group(0)!r}"
-        known = self.known_entities(question)
+        known = list(self.cypher.known_entities(question).values())  # the graph's names the question uses
         if len(known) >= 2:
             return "graph", f"connects {len(known)} known entities: {', '.join(known[:4])}"
         return "vector", "a question about content"
-
-    def known_entities(self, question: str) -> list[str]:
-        from rag.entities import FastExtractor
-
-        keys = [e["key"] for e in FastExtractor().extract([question])[0].entities]
-        if not keys:
-            return []
-        records, _, _ = self.store.driver.execute_query(
-            f"MATCH (e:`{self.store.entity_label}`) WHERE e.key IN $keys RETURN e.name AS name",
-            keys=keys,
-            database_=self.store.database,
-            routing_="r",
-        )
-        return [r["name"] for r in records]
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         k = k or self.k
