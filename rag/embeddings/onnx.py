@@ -58,6 +58,7 @@ class OnnxEmbedder:
         threads: int | None = None,
         pooling: Literal["cls", "mean"] | None = None,
         query_prefix: str | None = None,
+        device: str = "cpu",
     ):
         known = KNOWN.get(model)
         spec = known or OnnxSpec(pooling or "mean")
@@ -72,6 +73,7 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self.normalize = normalize
         self.threads = threads
+        self.device = device
         self._session = None
         self._tokenizer = None
         self._dimension: int | None = None
@@ -79,7 +81,12 @@ class OnnxEmbedder:
 
     @classmethod
     def from_config(cls, cfg: EmbeddingConfig) -> OnnxEmbedder:
-        return cls(cfg.model, cfg.batch_size, cfg.normalize, cfg.threads, cfg.pooling, cfg.query_prefix)
+        if cfg.precision != "fp32":
+            raise EmbeddingError(
+                f"embedding.precision {cfg.precision}: an ONNX model's precision is its file's "
+                "(the -q models are int8); use provider sentence_transformers for fp16/bf16"
+            )
+        return cls(cfg.model, cfg.batch_size, cfg.normalize, cfg.threads, cfg.pooling, cfg.query_prefix, cfg.device)
 
     def _folder(self) -> Path:
         if self.reference in KNOWN:
@@ -109,15 +116,33 @@ class OnnxEmbedder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads or _physical_cores()
             options.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(
-                str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"]
-            )
+            self._session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=self._providers(ort))
             self._inputs = {i.name for i in self._session.get_inputs()}
+            counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            counter.no_truncation()  # counts past the window, so the splitter sees how far over a text is
+            counter.no_padding()
+            self._counter = counter
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tokenizer.enable_truncation(self.spec.max_length)
             tokenizer.enable_padding()
             self._tokenizer = tokenizer
             self._dimension = int(self._session.get_outputs()[0].shape[-1])
+
+    def _providers(self, ort) -> list:
+        """CPU, or CUDA (device cuda / cuda:N / auto) when this onnxruntime build has it."""
+        available = ort.get_available_providers()
+        wants_gpu = self.device.startswith("cuda") or (self.device == "auto" and "CUDAExecutionProvider" in available)
+        if not wants_gpu:
+            if self.device not in ("cpu", "auto"):
+                raise EmbeddingError(f"embedding.device {self.device!r}: use cpu, cuda, cuda:N or auto")
+            return ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" not in available:
+            raise EmbeddingError(
+                f"embedding.device is {self.device!r} but this onnxruntime has no CUDA provider "
+                f"(it has {', '.join(available)}): pip install onnxruntime-gpu on a GPU machine, or set device: cpu"
+            )
+        index = int(self.device.partition(":")[2] or 0)
+        return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 
     @property
     def dimension(self) -> int:
@@ -131,7 +156,7 @@ class OnnxEmbedder:
 
     def count_tokens(self, text: str) -> int:
         self.warm_up()
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         return self._embed([self.spec.document_prefix + text for text in texts])

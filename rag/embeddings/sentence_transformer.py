@@ -19,6 +19,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def torch_device(device: str, precision: str = "fp32") -> str:
+    """The torch device a config names, or an error that says how to fix it (``auto``: cuda when visible)."""
+    import torch
+
+    has_cuda = torch.cuda.is_available()
+    resolved = ("cuda" if has_cuda else "cpu") if device == "auto" else device
+    if resolved.startswith("cuda"):
+        if not has_cuda:
+            raise EmbeddingError(
+                f"embedding.device is {device!r} but torch {torch.__version__} sees no CUDA GPU ("
+                + ("check the driver and CUDA_VISIBLE_DEVICES" if torch.version.cuda else "a CPU-only build of torch")
+                + "); run on a GPU machine or set embedding.device: cpu (or auto)"
+            )
+        index = int(resolved.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise EmbeddingError(f"embedding.device {device!r}: only {torch.cuda.device_count()} GPU(s) visible")
+    elif resolved != "cpu" and not resolved.startswith("mps"):
+        raise EmbeddingError(f"embedding.device {device!r}: use cpu, cuda, cuda:N or auto")
+    if precision == "fp16" and not resolved.startswith("cuda"):
+        raise EmbeddingError("embedding.precision fp16 needs a GPU (embedding.device: cuda); on a CPU use fp32 or bf16")
+    return resolved
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model; loaded on first use."""
 
@@ -29,9 +52,11 @@ class SentenceTransformerEmbedder:
         batch_size: int = 32,
         normalize: bool = True,
         threads: int | None = None,
+        precision: str = "fp32",
     ):
         self.model_path, self.name = resolve_model_path(model)
         self.device = device
+        self.precision = precision
         self.batch_size = batch_size
         self.normalize = normalize
         self.threads = threads
@@ -42,7 +67,7 @@ class SentenceTransformerEmbedder:
 
     @classmethod
     def from_config(cls, cfg: EmbeddingConfig) -> SentenceTransformerEmbedder:
-        return cls(cfg.model, cfg.device, cfg.batch_size, cfg.normalize, cfg.threads)
+        return cls(cfg.model, cfg.device, cfg.batch_size, cfg.normalize, cfg.threads, cfg.precision)
 
     def warm_up(self) -> None:
         with self._lock:
@@ -57,8 +82,11 @@ class SentenceTransformerEmbedder:
             transformers_logging.disable_progress_bar()
             if self.threads:
                 torch.set_num_threads(self.threads)
+            self.device = torch_device(self.device, self.precision)
             try:
                 model = SentenceTransformer(self.model_path, device=self.device)
+                if self.precision != "fp32":
+                    model = model.half() if self.precision == "fp16" else model.bfloat16()
             except Exception as exc:  # a missing or broken model is a user-fixable error
                 raise EmbeddingError(
                     f"could not load embedding model {self.model_path!r}: {exc}. "
@@ -121,10 +149,11 @@ class SentenceTransformerEmbedder:
             texts,
             batch_size=self.batch_size,
             normalize_embeddings=self.normalize,
-            convert_to_numpy=True,
+            convert_to_tensor=True,
             show_progress_bar=False,
         )
-        return np.asarray(vectors, dtype=np.float32)
+        # fp16/bf16 rows come back as float32, moved off the GPU once for the whole call.
+        return vectors.float().cpu().numpy()
 
     def embed_query(self, text: str) -> np.ndarray:
         # A question is embedded by the retriever and again by the relevance gate (and by HyDE):
