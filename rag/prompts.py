@@ -53,19 +53,51 @@ the conversation. Replace words like "it", "they" and "that" with the names they
 question asks: do not answer it and do not repeat an earlier question instead. Reply with the question only."""
 
 
-# Known prompt-injection phrasings. A heuristic filter (it catches the common patterns, not every
-# attack): matching sentences are replaced in the prompt, never in what the user is shown.
+# Known prompt-injection phrasings (OWASP LLM01). A heuristic filter — it catches the common patterns, not every
+# attack — measured by bench/injection_bench.py on 48 planted cases (docs/security.md). Matching sentences are
+# replaced in the prompt, never in what the user is shown; markup a model could be tricked into echoing (HTML
+# comments, chat-template tokens, markdown images and link targets) is dropped from the prompt's passages.
+_SENTENCE = r"[^.!?\n]*"
 _INJECTION = re.compile(
-    r"[^.!?\n]*\b(?:ignore|disregard|forget)\b[^.!?\n]*\b(?:instructions?|prompts?|rules|above|context)\b[^.!?\n]*[.!?]?"
-    r"|[^.!?\n]*\b(?:reply|respond|answer|say|output)\b[^.!?\n]*\b(?:only|just)\b[^.!?\n]*\bwith\b[^.!?\n]*[.!?]?"
-    r"|[^.!?\n]*\b(?:you are now|new instructions?|system prompt)\b[^.!?\n]*[.!?]?",
+    "|".join(
+        f"{_SENTENCE}{pattern}{_SENTENCE}[.!?]?"
+        for pattern in (
+            r"\b(?:ignore|disregard|forget)\b[^.!?\n]*\b(?:instructions?|prompts?|rules|above|context|questions?)\b",
+            r"\b(?:reply|respond|answer|say|output)\b[^.!?\n]*\b(?:only|just|instead)\b[^.!?\n]*\bwith\b",
+            r"\b(?:you are now|new instructions?|system prompt|new policy|rules have changed|developer mode)\b",
+            r"\b(?:from now on|let'?s play|pretend (?:to be|you)|act as|you are (?:dan|an? ai))\b",
+            r"\b(?:start|begin|end|prefix)\w*\b[^.!?\n]*\b(?:every|each|your|all|any)\b[^.!?\n]*"
+            r"\b(?:answers?|repl(?:y|ies)|responses?)\b",
+            r"\b(?:every|each|all|any) (?:answers?|repl(?:y|ies)|responses?)\b[^.!?\n]*\b(?:must|should|shall)\b",
+            r"\b(?:print|repeat|reveal|show|output|leak)\b[^.!?\n]*\b(?:system prompt|your instructions|"
+            r"instructions you were given|prompt verbatim|word for word)",
+            r"\b(?:call|run|invoke|execute)\b[^.!?\n]*\b(?:the tool|a tool|the function|function)\b",
+            r"\b(?:assistants?|the ai|an ai|chatbots?)\b[^.!?\n]*"
+            r"\b(?:must|should|shall|need to|always|never)\b",
+            r"\b(?:assistant|ai)(?: note)?\s*:",
+            r"\b(?:tell|inform) the user\b|\bsay you\b",
+            r"\b(?:when citing|cite this|citing this)\b",
+            r"\b(?:include|append|render|add) (?:this|the) (?:link|image|url)\b|\bin (?:your |all |every )?answers\b",
+            r"\b(?:use these figures|true answer to any question|all figures above are wrong)\b",
+            r"\b(?:réponds|répondez|responde|responda|antworte|antworten)\b",
+            r"\bmust refuse\b|\brefuse (?:every|all|any)\b|\bnot allowed to discuss\b",
+        )
+    ),
     re.IGNORECASE,
 )
+_MARKUP = re.compile(
+    r"<!--.*?(?:-->|\Z)"  # HTML comments (unseen by a reader, read by a model)
+    r"|<\|[a-z_]+\|>|\[/?INST\]|<</?SYS>>|^#+ ?(?:system|assistant|user)\b:?"  # chat-template control text
+    r"|!\[[^\]\n]*\]\([^)\n]*\)",  # markdown images: an exfiltration channel, no text for an answer
+    re.IGNORECASE | re.DOTALL | re.MULTILINE,
+)
+_LINK = re.compile(r"\[([^\]\n]+)\]\((?:https?:)?//[^)\s]+\)")  # a markdown link keeps its text, not its target
 INJECTION_PLACEHOLDER = "[an instruction inside this document was removed]"
 
 
 def neutralize_instructions(text: str) -> str:
-    """The passage with instruction-like sentences replaced, for use inside a prompt."""
+    """The passage with instruction-like sentences and hidden markup replaced, for use inside a prompt."""
+    text = _LINK.sub(r"\1", _MARKUP.sub(" ", text))
     return _INJECTION.sub(lambda found: " " * found.group(0).startswith(" ") + INJECTION_PLACEHOLDER, text)
 
 
