@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rag.documents import Hit
 from rag.stores.base import Filter
+from rag.tracing import child
 
 _TRACE: ContextVar[dict[str, Any] | None] = ContextVar("retrieval_trace", default=None)
 
@@ -44,7 +45,11 @@ class Retriever(BaseModel):
         trace: dict[str, Any] = {"strategy": self.strategy}
         token = _TRACE.set(trace)
         try:
-            return self.retrieve(query, k, filter), trace
+            with child(f"retriever.{self.strategy}", "RETRIEVER", **{"rag.k": k or self.k}) as span:
+                hits = self.retrieve(query, k, filter)
+                if span is not None:
+                    span.set_attribute("rag.hits", len(hits))
+            return hits, trace
         finally:
             _TRACE.reset(token)
 

@@ -19,6 +19,7 @@ from rag.retrievers.bm25 import BM25Retriever, fill_texts
 from rag.retrievers.dense import DenseRetriever
 from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
 from rag.stores.base import Filter
+from rag.tracing import child
 
 SIGNALS = ("dense", "bm25", "sparse")
 
@@ -76,11 +77,14 @@ class HybridRetriever(Retriever):
         names = [n for n in SIGNALS if self._has(n)] if every else [n for n, w in self.shares().items() if w > 0]
         lists: dict[str, list[Hit]] = {}
         for name in names:
-            if name == "dense":
-                query_vector = self.dense.embedder.embed_query(keywords) if vector is None else vector
-                lists[name] = self.dense.retrieve_by_vector(query_vector, depth, filter)
-            else:
-                lists[name] = self._signal(name).search(keywords, depth, filter)
+            with child(f"signal.{name}", "RETRIEVER", **{"rag.depth": depth}) as span:
+                if name == "dense":
+                    query_vector = self.dense.embedder.embed_query(keywords) if vector is None else vector
+                    lists[name] = self.dense.retrieve_by_vector(query_vector, depth, filter)
+                else:
+                    lists[name] = self._signal(name).search(keywords, depth, filter)
+                if span is not None:
+                    span.set_attribute("rag.hits", len(lists[name]))
         return lists
 
     def fuse(

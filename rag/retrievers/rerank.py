@@ -19,6 +19,7 @@ from rag.errors import ConfigError, LLMError
 from rag.retrievers.base import Retriever, note, passage_vectors
 from rag.retrievers.cache import RewriteCache
 from rag.stores.base import Filter
+from rag.tracing import child
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,8 @@ class RerankRetriever(Retriever):
         hits = self.base.retrieve(query, max(self.top_n, k), filter or self.search_filter)
         head, tail = hits[: self.top_n], hits[self.top_n :]
         if self.reranker is not None and head:
-            scores = self.reranker.score(query, head)
+            with child("rerank", "RERANKER", **{"reranker.top_k": len(head)}):
+                scores = self.reranker.score(query, head)
             note(
                 "rerank",
                 [
