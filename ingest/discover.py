@@ -36,11 +36,15 @@ def discover(paths: list[str | Path], cfg: LoaderConfig) -> Discovery:
             found.missing.append(str(given))
             continue
         found.scanned.append(path)
-        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        candidates = sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink()) if path.is_dir() else [path]
         root = path if path.is_dir() else path.parent
         for file in candidates:
             relative = file.relative_to(root).as_posix()
             if path.is_dir() and not _selected(relative, cfg):
+                continue
+            if not file.is_file():  # a link to a folder is not followed; a dangling or looping one is reported
+                if not file.exists():
+                    found.missing.append(f"{relative} (a symbolic link that loops or points nowhere)")
                 continue
             if not is_supported(file):
                 found.unsupported.append(relative)

@@ -9,9 +9,7 @@ Per source, the writer applies: begin (pending mark) → writes → delete stale
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import signal
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -26,12 +24,15 @@ from ingest.discover import SourceFile
 from ingest.loaders import load
 from ingest.manifest import Manifest
 from ingest.report import FileOutcome, IngestReport
+from ingest.sandbox import sandbox_for
 from ingest.splitters import Splitter
 from rag.config import Settings
 from rag.documents import Chunk, Document, chunk_id, content_hash, indexed_text
 from rag.embeddings import Embedder
 from rag.errors import LoaderError
+from rag.faults import crash_point
 from rag.stores import VectorStore
+from rag.tracing import Trace
 
 _EMIT_EVERY = 64  # chunks per message from the loader thread
 _MIN_WINDOW = 64  # the smallest window worth a model call when the loader has nothing more yet
@@ -107,18 +108,6 @@ def extraction_estimate(jobs: list[Job], settings: Settings) -> str | None:
     )
 
 
-def crash_point(step: str, _counts: Counter = Counter()) -> None:  # noqa: B006 (a deliberate call counter)
-    """Test hook: RAG_INGEST_CRASH_AT=step[:n] SIGKILLs this process the n-th time it reaches `step`."""
-    spec = os.environ.get("RAG_INGEST_CRASH_AT")
-    if not spec:
-        return
-    name, _, nth = spec.partition(":")
-    if name == step:
-        _counts[step] += 1
-        if _counts[step] == int(nth or 1):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 class ChunkMaker:
     """Files → chunks with stable ids and metadata: what every engine runs per file (here, or in a Ray worker)."""
 
@@ -133,7 +122,8 @@ class ChunkMaker:
         occurrences: Counter[str] = Counter()
         index = 0
         document: Document
-        for document in load(job.file.path, self.settings.loaders, job.warnings):
+        sandbox = sandbox_for(self.settings.loaders)
+        for document in (sandbox.load if sandbox else load)(job.file.path, self.settings.loaders, job.warnings):
             for piece in self.splitter.split(document):
                 context = self._context_header(source, document.metadata, piece)
                 text_hash = content_hash(f"{context}\n{piece.text}" if context else piece.text)
@@ -198,6 +188,7 @@ class IngestPipeline:
         self._stop = threading.Event()
         self._writer_error: BaseException | None = None
         self.entities = entity_stage(settings, store, getattr(progress, "entities_done", None))
+        self.spans: Trace | None = None  # ingest() sets it when tracing is on: a span per file and per model call
 
     def run(self, jobs: list[Job]) -> None:
         events: queue.Queue = queue.Queue(maxsize=16)
@@ -234,6 +225,7 @@ class IngestPipeline:
                             buffer = []
                     events.put(("chunks", job, buffer))
                     events.put(("end", job))
+                    crash_point("loaded")
                 except LoaderError as exc:
                     events.put(("fail", job, exc.reason))
                 except Exception as exc:  # a bug in one file's handling must not stop the others
@@ -303,7 +295,7 @@ class IngestPipeline:
                 missing.setdefault(indexed_text(chunk.text, chunk.metadata), []).append(position)
         if missing:
             texts = list(missing)
-            embedded = self.embedder.embed_documents(texts)
+            embedded = self._embed(texts)
             self.report.chunks_embedded += len(texts)
             self.report.chunks_reused += sum(len(positions) - 1 for positions in missing.values())
             for text, vector in zip(texts, embedded, strict=True):
@@ -340,6 +332,8 @@ class IngestPipeline:
                 self._writer_error = exc
 
     def _begin(self, job: Job) -> None:
+        if self.spans is not None:
+            self.spans.open(job.file.source, "ingest.file", "CHAIN", **{"rag.source": job.file.source})
         self.manifest.begin(job.file.source)
         crash_point("begin")
 
@@ -367,6 +361,15 @@ class IngestPipeline:
             )
         )
         self.progress.file_done(job.file.source)
+        if self.spans is not None:
+            self.spans.close(job.file.source, **{"rag.status": job.status, "rag.chunks": len(job.new_ids or [])})
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        if self.spans is None:
+            return self.embedder.embed_documents(texts)
+        with self.spans.stage("embed", "EMBEDDING", **{"embedding.model_name": self.embedder.name}) as span:
+            span.set_attribute("rag.texts", len(texts))
+            return self.embedder.embed_documents(texts)
 
     def _fail(self, job: Job, reason: str) -> None:
         # Nothing of a file that failed stays: not its partial writes, not an older version.
@@ -375,3 +378,5 @@ class IngestPipeline:
         self.manifest.forget(job.file.source)
         self.report.files.append(FileOutcome(job.file.source, "failed", reason=reason, warnings=job.warnings))
         self.progress.file_done(job.file.source)
+        if self.spans is not None:
+            self.spans.close(job.file.source, reason, **{"rag.status": "failed"})

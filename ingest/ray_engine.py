@@ -76,6 +76,8 @@ def start_ray(settings: Settings) -> Any:
 class RayIngestPipeline(IngestPipeline):
     """The local pipeline's writer and bookkeeping, with the per-file work on a Ray actor pool."""
 
+    worker_class: type = IngestWorker  # bench/scale_bench.py swaps in workers that simulate a model
+
     def run(self, jobs: list[Job]) -> None:
         ray = start_ray(self.settings)
         from ray.util import ActorPool
@@ -83,7 +85,7 @@ class RayIngestPipeline(IngestPipeline):
         cfg = self.settings.ingest.ray
         worker = ray.remote(
             num_cpus=cfg.cpus_per_worker, num_gpus=cfg.gpus_per_worker, max_restarts=2, max_task_retries=2
-        )(IngestWorker)
+        )(self.worker_class)
         payload = self.settings.model_dump_json()
         actors = [worker.remote(payload, self.maker.ingested_at) for _ in range(cfg.workers)]
         pool = ActorPool(actors)

@@ -16,11 +16,14 @@ from pathlib import Path
 
 from ingest.discover import Discovery, SourceFile, discover
 from ingest.manifest import Manifest, SourceEntry
-from ingest.pipeline import IngestPipeline, Job, Progress, crash_point
+from ingest.pipeline import IngestPipeline, Job, Progress
 from ingest.report import FileOutcome, IngestReport
 from rag.config import Settings
 from rag.embeddings import Embedder, build_embedder
+from rag.errors import RagError, StoreError, disk_error
+from rag.faults import crash_point
 from rag.stores import VectorStore, build_store, manifest_path
+from rag.tracing import Trace, tracer_for
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,39 @@ def ingest(
     on_plan=None,
 ) -> IngestReport:
     """Bring the store in line with the files under `paths`; only what changed is touched."""
+    tracer = tracer_for(settings.tracing)
+    spans = (
+        Trace(tracer, "rag.ingest", "CHAIN", **{"rag.paths": [str(p) for p in paths]})
+        if settings.tracing.enabled
+        else None
+    )
+    try:
+        report = _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
+    except BaseException as exc:
+        if spans is not None:
+            spans.end(exc)
+        where = getattr(settings.store, "path", None) or getattr(settings.store, "uri", "the store")
+        readable = (
+            disk_error(exc, f"the store at {where}")
+            if not isinstance(exc, RagError) or isinstance(exc, StoreError)
+            else None
+        )
+        if readable is not None:
+            raise readable from exc
+        raise
+    if spans is not None:
+        for key, value in {
+            **report.counts,
+            "chunks_written": report.chunks_written,
+            "chunks_embedded": report.chunks_embedded,
+            "chunks_reused": report.chunks_reused,
+        }.items():
+            spans.root.set_attribute(f"rag.{key}", value)  # fmt: skip
+        spans.end()
+    return report
+
+
+def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans) -> IngestReport:
     started = time.perf_counter()
     prune = settings.ingest.prune if prune is None else prune
     found = discover(paths, settings.loaders)
@@ -84,6 +120,7 @@ def ingest(
                 if settings.ingest.engine == "ray":
                     from ingest.ray_engine import RayIngestPipeline as engine
                 pipeline = engine(settings, embedder, store, manifest, report, progress or Progress())
+                pipeline.spans = spans
                 try:
                     pipeline.run(jobs)
                 except KeyboardInterrupt:
@@ -196,6 +233,7 @@ def _recover(pending: list[str], store: VectorStore, manifest: Manifest, report:
     for source in pending:
         log.info("recovering %s, left half-written by an interrupted run", source)
         store.delete(source=source)
+        crash_point("recover")
         manifest.forget(source)
         report.recovered.append(source)
 

@@ -64,7 +64,7 @@ def load(path: Path, cfg: LoaderConfig, warnings: list[str] | None = None) -> It
             if document.text.strip():
                 produced = True
                 yield document
-    except LoaderError:
+    except (LoaderError, MemoryError):  # MemoryError: the parser's budget (ingest/sandbox.py) says which
         raise
     except Exception as exc:  # any parser failure is this file's problem, never the run's
         raise LoaderError(str(path), f"could not be parsed ({exc.__class__.__name__}: {exc})") from None

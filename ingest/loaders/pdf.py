@@ -32,6 +32,9 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     import pypdf
     from pypdf.errors import PdfReadError
 
+    with path.open("rb") as handle:
+        if b"%PDF-" not in handle.read(1024):  # readers accept junk before the header, not a file without one
+            raise LoaderError(str(path), "not a PDF (no %PDF- header in its first 1 KB): renamed or corrupt?")
     damage = ""
     with _quiet_pypdf():
         try:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rag.documents import Chunk, Hit, indexed_text
+from rag.faults import crash_point
 from rag.stores.base import Filter, StoredChunk, VectorStore
 from rag.stores.chunk_index import ChunkIndex, parent_of
 
@@ -170,6 +171,7 @@ class BM25Index(ChunkIndex):
         matrix.save(str(staging), show_progress=False)
         (staging / "ids.json").write_text(json.dumps(self._ids))
         (staging / "generation.json").write_text(json.dumps(self._stamp(generation)))
+        crash_point("rebuild")
         shutil.rmtree(saved, ignore_errors=True)
         staging.rename(saved)
 
@@ -220,11 +222,13 @@ class KeywordIndexedStore:
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         self.store.upsert(chunks, vectors)
+        crash_point("index")
         for index in self.indexes:
             index.upsert(chunks)
 
     def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
         self.store.delete(ids=ids, source=source)
+        crash_point("unindex")
         for index in self.indexes:
             index.delete(ids=ids, source=source)
 

@@ -7,7 +7,9 @@ HNSW is inexact under selective filters, so ``index: AUTO`` means FLAT on Lite.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +24,33 @@ from rag.errors import StoreError
 from rag.stores.base import Filter, StoredChunk, StoreOptions, batched, check_model
 
 _FIELDS = ["id", "text", "source", "metadata"]
+
+
+def _quiet_pymilvus() -> None:
+    """pymilvus sets up its own loggers when imported (WARNING, a traceback on each reconnect attempt); our
+    StoreError says what failed, so outside debug logging they stay quiet."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in ("pymilvus", "pymilvus.milvus_client", "pymilvus.bulk_writer"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _reported(method):
+    """A pymilvus failure in a store call (the server went away mid-run) as a StoreError saying where and how."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("pymilvus"):
+                raise
+            message = getattr(exc, "message", None) or str(exc)
+            hint = " — is the Milvus server running? (docker compose up milvus)" if self.is_server else ""
+            raise StoreError(f"Milvus at {self.location} failed during {method.__name__}: {message}{hint}") from None
+
+    return call
+
+
 _PAGE = 1000
 
 
@@ -59,6 +88,7 @@ class MilvusStore:
     ):
         from pymilvus import MilvusClient
 
+        _quiet_pymilvus()
         self.collection = collection
         self.is_server = bool(uri)
         self.path = Path(path)
@@ -119,6 +149,7 @@ class MilvusStore:
         dim = next((f["params"].get("dim") for f in info.get("fields", []) if f["name"] == "vector"), None)
         return identity.get("embedding_model"), int(dim) if dim else None
 
+    @_reported
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         rows = [
             {
@@ -133,6 +164,7 @@ class MilvusStore:
         for part in batched(rows, _PAGE):
             self._client.upsert(self.collection, list(part))
 
+    @_reported
     def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
         if ids:
             for part in batched(list(ids), _PAGE):
@@ -140,6 +172,7 @@ class MilvusStore:
         if source is not None:
             self._client.delete(self.collection, filter=f"source == {json.dumps(source)}")
 
+    @_reported
     def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
         result = self._client.search(
             self.collection,
@@ -159,10 +192,12 @@ class MilvusStore:
             for row in result[0]
         ]
 
+    @_reported
     def count(self) -> int:
         result = self._client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(result[0]["count(*)"])
 
+    @_reported
     def get(self, ids: Sequence[str] | None = None, include_vectors: bool = False) -> list[StoredChunk]:
         fields = _FIELDS + (["vector"] if include_vectors else [])
         rows: list[dict[str, Any]] = []

@@ -1,0 +1,153 @@
+"""Parse each file in a child process with a time and a memory budget, so a parser that spins or swells (a PDF
+that loops, a zip bomb, a huge nested JSON) costs that one file, never the run.
+
+One long-lived child per process (spawned, so it shares no threads or locks with the parent) runs the
+loaders and streams their Documents back in batches. A parser silent for ``loaders.parse_timeout_s`` gets
+its child killed and a fresh one for the next file; the child's address space is capped at ``loaders.parse_memory_mb``
+(RLIMIT_AS), so a parser that asks for more gets MemoryError — or dies — and the file is reported with
+the budget it broke.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ingest.loaders import REGISTRY
+from rag.config import LoaderConfig
+from rag.documents import Document
+from rag.errors import LoaderError
+
+_CONTEXT = multiprocessing.get_context("spawn")
+_BATCH = 256  # documents per message from the parser
+
+
+def _serve(connection: Any, memory_mb: int) -> None:
+    """The child: cap memory, then parse the files the parent sends until the pipe closes."""
+    import resource
+
+    from ingest.loaders import load, register
+
+    if memory_mb:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    while True:
+        try:
+            path, cfg, entry = connection.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if entry:  # a loader registered in the parent (a plugin) is registered here too
+            register(Path(path).suffix, entry)
+        warnings: list[str] = []
+        try:
+            batch: list[Document] = []
+            for document in load(Path(path), LoaderConfig.model_validate(cfg), warnings):
+                batch.append(document)
+                if len(batch) >= _BATCH:  # streamed: a large file never sits in either process whole
+                    connection.send(("documents", batch, []))
+                    batch = []
+            connection.send(("documents", batch, []))
+            reply: tuple = ("done", None, warnings)
+        except LoaderError as exc:
+            reply = ("error", exc.reason, warnings)
+        except MemoryError:
+            reply = ("error", f"needed more memory than loaders.parse_memory_mb={memory_mb}", warnings)
+        except Exception as exc:  # a loader bug: this file's problem, reported as such
+            reply = ("error", f"could not be parsed ({exc.__class__.__name__}: {exc})", warnings)
+        connection.send(reply)
+
+
+class ParseSandbox:
+    """Loaders in a budgeted child process; ``load`` has the signature of ``ingest.loaders.load``."""
+
+    def __init__(self, timeout_s: float, memory_mb: int):
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self._process: Any = None
+        self._connection: Any = None
+        self._lock = threading.Lock()
+
+    def load(self, path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
+        with self._lock:  # one file at a time per child
+            connection = self._child()
+            entry = REGISTRY.get(path.suffix.lower())
+            connection.send((str(path), cfg.model_dump(by_alias=True), entry if isinstance(entry, str) else None))
+            finished = False
+            try:
+                while True:
+                    status, payload, child_warnings = self._receive(connection, path)
+                    if status == "documents":
+                        yield from payload
+                        continue
+                    finished = True
+                    warnings.extend(child_warnings)
+                    if status == "error":
+                        raise LoaderError(str(path), payload)
+                    return
+            finally:
+                if not finished:  # stopped early (a timeout, a dead parser, or the caller gave up): start afresh
+                    self._stop()
+
+    def _receive(self, connection: Any, path: Path) -> tuple:
+        """The parser's next message; the budget counts only time spent waiting for it (the caller may be
+        slower than the parser, e.g. while the embedder catches up)."""
+        if not connection.poll(self.timeout_s):
+            raise LoaderError(
+                str(path),
+                f"the parser made no progress for loaders.parse_timeout_s={self.timeout_s:g} s and was stopped",
+            )
+        try:
+            return connection.recv()
+        except (EOFError, OSError):
+            code = self._process.exitcode if self._process is not None else None
+            raise LoaderError(
+                str(path),
+                f"the parser died (exit code {code}) — most likely over loaders.parse_memory_mb={self.memory_mb}",
+            ) from None
+
+    def _child(self) -> Any:
+        if self._process is None or not self._process.is_alive():
+            self._stop()
+            parent, child = _CONTEXT.Pipe()
+            self._process = _CONTEXT.Process(
+                target=_serve, args=(child, self.memory_mb), name="ingest-parser", daemon=True
+            )
+            self._process.start()
+            child.close()
+            self._connection = parent
+        return self._connection
+
+    def _stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(timeout=5)
+            self._process = None
+
+    close = _stop
+
+
+_SANDBOXES: dict[tuple[float, int], ParseSandbox] = {}
+
+
+def sandbox_for(cfg: LoaderConfig) -> ParseSandbox | None:
+    """This process's sandbox for the budgets in ``cfg`` (None when ``loaders.sandbox`` is off)."""
+    if not cfg.sandbox:
+        return None
+    key = (cfg.parse_timeout_s, cfg.parse_memory_mb)
+    if key not in _SANDBOXES:
+        _SANDBOXES[key] = ParseSandbox(*key)
+    return _SANDBOXES[key]
+
+
+@atexit.register
+def _close_all() -> None:
+    for sandbox in _SANDBOXES.values():
+        sandbox.close()

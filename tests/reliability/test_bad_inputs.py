@@ -1,0 +1,151 @@
+"""Bad inputs: the shared broken files plus generated ones (random bytes named .pdf, a 200 MB text file, deeply
+nested JSON, a zip-bomb DOCX, undecodable bytes, a symlink loop, a parser that spins, one that swells, a file
+removed mid-read). Each is reported by name with a reason, none stops the run, the good files land, and the
+peak memory of the ingest (the process and its parser child) stays bounded. The table is printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ingest import loaders
+from ingest.run import ingest
+from rag.config import Settings
+from tests.conftest import DOCUMENTS, EXAMPLES, REPO
+from tests.support.tables import print_table
+
+pytestmark = pytest.mark.slow
+
+ROWS: list[tuple[str, str, str]] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def table(request):
+    yield
+    print_table(request, f"{'input':<50} {'outcome':<9} reason", [f"{r[0]:<50} {r[1]:<9} {r[2][:110]}" for r in ROWS])
+
+
+def generate(folder: Path) -> dict[str, str]:
+    """Generated bad inputs → a word their reason must contain."""
+    rng = random.Random(16)
+    (folder / "random-bytes.pdf").write_bytes(rng.randbytes(64 * 1024))
+    with (folder / "huge.txt").open("wb") as handle:  # 200 MB of prose: over loaders.max_file_mb, never read
+        line = b"The quick brown fox jumps over the lazy dog. " * 20 + b"\n"
+        for _ in range(200 * 1024 * 1024 // len(line) + 1):
+            handle.write(line)
+    (folder / "deep.json").write_text("[" * 200_000 + "]" * 200_000)
+    with zipfile.ZipFile(folder / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as member:  # 400 MB of spaces, ~400 KB compressed
+            block = b" " * (1024 * 1024)
+            for _ in range(400):
+                member.write(block)
+    (folder / "undecodable.txt").write_bytes(bytes(rng.randrange(128, 256) for _ in range(8192)) + b"\x00\x01")
+    os.symlink(folder / "loop-b.md", folder / "loop-a.md")
+    os.symlink(folder / "loop-a.md", folder / "loop-b.md")
+    return {
+        "random-bytes.pdf": "not a PDF",
+        "huge.txt": "max_file_mb",
+        "deep.json": "RecursionError",
+        "bomb.docx": "zip bomb",
+        "undecodable.txt": "undecodable",
+        "loop-a.md": "symbolic link",
+        "loop-b.md": "symbolic link",
+    }
+
+
+def peak_rss_mb(process: subprocess.Popen) -> float:
+    """Wait for `process`, sampling the high-water RSS (VmHWM) of it and of its children (the parser)."""
+    peaks: dict[int, int] = {}
+    while process.poll() is None:
+        pids = [process.pid]
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[pid] = max(peaks.get(pid, 0), int(line.split()[1]))
+        time.sleep(0.05)
+    return sum(peaks.values()) / 1024
+
+
+def test_every_bad_input_is_reported_by_name_and_the_good_ones_land(tmp_path):
+    folder = tmp_path / "docs"
+    shutil.copytree(EXAMPLES, folder)
+    shutil.copytree(DOCUMENTS / "bad_inputs", folder / "bad_inputs")
+    expected = generate(folder)
+    shared_bad = sorted(f"bad_inputs/{p.name}" for p in (DOCUMENTS / "bad_inputs").iterdir())
+    config = tmp_path / "ingest.yaml"
+    config.write_text(f"store:\n  path: {tmp_path / 'store'}\n  collection: bad_inputs\n")
+    env = os.environ | {"PYTHONPATH": str(REPO), "COLUMNS": "400"}
+    report_file = tmp_path / "report.json"
+    command = [sys.executable, "-m", "ingest", str(folder), "--config", str(config), "--report", str(report_file), "-q"]
+    started = time.monotonic()
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = peak_rss_mb(process)
+    _, err = process.communicate()
+    seconds = time.monotonic() - started
+    assert process.returncode == 1, err.decode()[-3000:]  # files failed, the run finished
+    report = json.loads(report_file.read_text())
+    failed = {item["source"]: item["reason"] for item in report["files"] if item["status"] == "failed"}
+    ingested = {item["source"] for item in report["files"] if item["status"] == "new"}
+    missing = report["missing"]
+    for name, word in expected.items():
+        reason = failed.get(name) or next((m for m in missing if m.startswith(name)), None)
+        ROWS.append((name, "reported" if reason else "MISSED", reason or ""))
+        assert reason and word in reason, (name, reason)
+    for name in shared_bad:
+        if name in failed:
+            ROWS.append((name, "reported", failed[name]))
+        else:  # damaged but readable (a broken xref pypdf repairs): ingested, with a warning where it applies
+            assert name in ingested, name
+            ROWS.append((name, "ingested", "readable despite the damage"))
+    good = sorted(p.name for p in EXAMPLES.iterdir())
+    assert set(good) <= ingested, sorted(ingested)
+    ROWS.append((f"{len(good)} good files", "ingested", f"run took {seconds:.0f} s, peak RSS {peak:.0f} MB"))
+    assert peak < 3000, f"peak RSS {peak:.0f} MB"
+
+
+@pytest.fixture
+def misbehaving():
+    for extension in (".spin", ".swell", ".vanish"):
+        loaders.register(extension, f"tests.support.bad_loaders:{extension[1:]}")
+    yield
+    for extension in (".spin", ".swell", ".vanish"):
+        del loaders.REGISTRY[extension]
+
+
+def test_a_parser_that_spins_or_swells_costs_only_its_file(tmp_path, embedder, misbehaving):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("a.spin", "b.swell", "c.vanish"):
+        (folder / name).write_text("Some text that the parser never gets to.\n" * 10)
+    shutil.copy(EXAMPLES / "aurora-e-bike-manual.md", folder / "d-aurora.md")
+    settings = Settings(
+        store={"path": str(tmp_path / "store"), "collection": "budgets"},
+        loaders={"parse_timeout_s": 5, "parse_memory_mb": 1024},
+    )
+    started = time.monotonic()
+    report = ingest([folder], settings, embedder=embedder)
+    seconds = time.monotonic() - started
+    failed = {outcome.source: outcome.reason for outcome in report.failed}
+    expected = {"a.spin": "parse_timeout_s", "b.swell": "parse_memory_mb", "c.vanish": "FileNotFoundError"}
+    for name, word in expected.items():
+        ROWS.append((f"{name} (test loader)", "reported", failed.get(name, "")))
+        assert word in failed.get(name, ""), (name, failed)
+    assert [outcome.source for outcome in report.files if outcome.status == "new"] == ["d-aurora.md"]
+    assert seconds < 60, seconds  # the spinning parser was stopped at its 5 s budget
