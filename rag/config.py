@@ -46,6 +46,11 @@ class LoaderConfig(_Section):
     include: list[str] = Field(default_factory=lambda: ["*"])
     exclude: list[str] = Field(default_factory=lambda: [".*", "*/.*", "__pycache__/*", "*/__pycache__/*"])
     max_file_mb: float = Field(100.0, gt=0)
+    # Each file is parsed in a child process with these budgets (ingest/sandbox.py): a parser that spins or
+    # swells costs its one file, reported with the budget it broke. sandbox: false parses in-process.
+    sandbox: bool = True
+    parse_timeout_s: float = Field(120.0, gt=0)
+    parse_memory_mb: int = Field(2048, ge=0, description="address-space cap of the parser process; 0 = none")
     pdf_tables: bool = True
     json_records: JsonLoaderConfig = Field(default_factory=JsonLoaderConfig, alias="json")
     csv: CsvLoaderConfig = Field(default_factory=CsvLoaderConfig)
@@ -72,8 +77,11 @@ class EmbeddingConfig(_Section):
     provider: str = Field("onnx", description="rag.embeddings.REGISTRY: onnx, sentence_transformers, openai")
     # bge-small-en-v1.5, int8 ONNX from its Maven Central jar: chosen on SciFact train (docs/benchmarks.md)
     model: str = "bge-small-en-v1.5-q"
-    device: str = "cpu"
-    batch_size: int = Field(32, ge=1)
+    device: str = Field("cpu", description="cpu, cuda, cuda:N, or auto (cuda when one is visible)")
+    precision: Literal["fp32", "fp16", "bf16"] = Field(
+        "fp32", description="sentence_transformers: fp16/bf16 weights (fp16 on cuda only); onnx: the file decides"
+    )
+    batch_size: int = Field(32, ge=1, description="texts per model call; 512–1024 on a GPU")
     normalize: bool = True
     threads: int | None = Field(None, ge=1, description="torch threads; None = torch's default")
     base_url: str | None = None
@@ -275,6 +283,20 @@ class ServerConfig(_Section):
     max_request_mb: float = Field(30, gt=0, description="largest request body (uploads included)")
 
 
+class TracingConfig(_Section):
+    """OpenTelemetry traces of ingest and answers (rag/tracing.py), OpenInference conventions; off by default."""
+
+    enabled: bool = False
+    endpoint: str | None = Field(
+        "http://127.0.0.1:4317",
+        description="OTLP receiver (Phoenix, Langfuse, a collector); None = the application's own tracer provider",
+    )
+    protocol: Literal["grpc", "http"] = Field("grpc", description="grpc (port 4317) or http/protobuf (…/v1/traces)")
+    service_name: str = "powerhouse-rag"
+    capture_content: bool = Field(True, description="false: no question, passage or answer text in spans")
+    headers_env: str | None = Field(None, description="the NAME of a variable with OTLP headers (k=v,k=v)")
+
+
 class EnvOverYaml(BaseSettings):
     """Settings read from YAML (passed as init kwargs) where environment variables win."""
 
@@ -307,6 +329,7 @@ class Settings(EnvOverYaml):
     retriever: RetrieverConfig = Field(default_factory=RetrieverConfig)
     uploads: UploadsConfig = Field(default_factory=UploadsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:

@@ -44,3 +44,23 @@ class LLMServerError(LLMError):
     def __init__(self, message: str, timed_out: bool = False):
         super().__init__(message)
         self.timed_out = timed_out
+
+
+def disk_error(exc: BaseException, where: str) -> StoreError | None:
+    """A write that failed because the disk under `where` is full or read-only, as a StoreError saying how to
+    fix it (None for any other failure)."""
+    import errno
+
+    text = str(exc)
+    lowered = text.lower()
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "disk is full" in lowered or "no space left" in lowered:
+        return StoreError(
+            f"No space left on the disk of {where} ({text}): free some space or move it elsewhere in the config, "
+            "then run again; files that finished are kept"
+        )
+    if code == errno.EROFS or "readonly" in lowered or "read-only" in lowered:
+        return StoreError(
+            f"{where} is on a read-only disk or folder ({text}): make it writable, or point the config elsewhere"
+        )
+    return None

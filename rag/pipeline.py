@@ -22,10 +22,12 @@ from rag.config import Settings
 from rag.context import context_block, expand, fit, focus, passage_text
 from rag.documents import Hit
 from rag.embeddings import Embedder, build_embedder
+from rag.guard import echoes_question, guard_answer
 from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
 from rag.retrievers.base import passage_vectors
 from rag.stores import VectorStore, build_store
+from rag.tracing import Trace, tracer_for
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
     retrieval: dict[str, Any] = field(default_factory=dict)  # what the strategy did: rewrites, HyDE passage, stages
+    guarded: list[str] = field(default_factory=list)  # what the answer post-check removed (rag/guard.py)
 
     @property
     def invalid_citations(self) -> list[int]:
@@ -70,6 +73,7 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "tokens": self.tokens,
             "retrieval": self.retrieval,
+            "guarded": self.guarded,
         }
 
 
@@ -99,6 +103,7 @@ class RagPipeline:
         self.llm = llm or build_llm(settings.llm)
         self.store = store or build_store(settings.store, self.embedder.name, self.embedder.dimension)
         self.retriever = retriever or build_retriever(settings, embedder=self.embedder, store=self.store, llm=self.llm)
+        self.tracer = tracer_for(settings.tracing)
 
     def ask(self, question: str, history: list[Message] | None = None) -> Answer:
         stream = self.stream(question, history)
@@ -127,25 +132,52 @@ class RagPipeline:
         return [{"role": "system", "content": f"Summary of the earlier conversation: {summary}"}, *keep]
 
     def _run(self, answer: Answer, history: list[Message]) -> Iterator[str]:
+        spans = Trace(self.tracer, "rag.answer", "CHAIN", self.settings.tracing.capture_content,
+                      **{"session.history_messages": len(history)})  # fmt: skip
+        spans.text(spans.root, "input.value", answer.question)
+        error: BaseException | None = None
+        try:
+            yield from self._answer(answer, history, spans)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            spans.root.set_attribute("rag.found", answer.found)
+            spans.root.set_attribute("rag.grounded", answer.grounded)
+            spans.text(spans.root, "output.value", answer.text)
+            spans.end(error if not isinstance(error, GeneratorExit) else None)
+
+    def _answer(self, answer: Answer, history: list[Message], spans: Trace) -> Iterator[str]:
         cfg = self.settings.answer
         started = time.perf_counter()
         if history:
-            condensed = condense(self.llm, answer.question, history)
-            answer.standalone_question = condensed.question
-            answer.tokens["condense"] = condensed.tokens
+            with spans.stage("condense", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
+                condensed = condense(self.llm, answer.question, history)
+                answer.standalone_question = condensed.question
+                answer.tokens["condense"] = condensed.tokens
+                span.set_attribute("llm.token_count.completion", condensed.tokens)
+                spans.text(span, "input.value", answer.question)
+                spans.text(span, "output.value", condensed.question)
             if condensed.repaired:
                 answer.retrieval["condense"] = "the rewrite dropped the question; searched with the previous one"
         answer.timings["condense"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        hits, trace = self.retriever.run(answer.standalone_question, self.settings.answer.k)
+        with spans.stage("retrieve", "RETRIEVER", nest=True, **{"rag.k": cfg.k}) as span:
+            spans.text(span, "input.value", answer.standalone_question)
+            hits, trace = self.retriever.run(answer.standalone_question, self.settings.answer.k)
+            span.set_attribute("rag.strategy", str(trace.get("strategy")))
+            spans.documents(span, hits)
         answer.retrieval = {**trace, **answer.retrieval}
         answer.timings["retrieve"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        answer.contexts = self._fit(hits, answer.standalone_question)
-        answer.retrieved = list(answer.contexts)
-        answer.relevance = self.relevance(answer.standalone_question, answer.contexts)
+        with spans.stage("context", "CHAIN") as span:
+            answer.contexts = self._fit(hits, answer.standalone_question)
+            answer.retrieved = list(answer.contexts)
+            answer.relevance = self.relevance(answer.standalone_question, answer.contexts)
+            span.set_attribute("rag.passages", len(answer.contexts))
+            span.set_attribute("rag.relevance", answer.relevance)
         answer.timings["context"] = time.perf_counter() - started
         if not answer.contexts or answer.relevance < cfg.min_score:
             answer.found, answer.grounded, answer.contexts = False, False, []
@@ -154,22 +186,36 @@ class RagPipeline:
             return
 
         started = time.perf_counter()
-        messages = prompts.answer_messages(answer.standalone_question, self.context_block(answer.contexts), history)
+        with spans.stage("prompt", "CHAIN") as span:
+            messages = prompts.answer_messages(answer.standalone_question, self.context_block(answer.contexts), history)
+            span.set_attribute("llm.prompt_template.version", prompts.ANSWER_VERSION)
+            span.set_attribute("rag.prompt_messages", len(messages))
         first_token = None
         parts: list[str] = []
         constraint = {"grammar": prompts.CITED_ANSWER_GRAMMAR} if getattr(self.llm, "supports_grammar", False) else {}
-        for token in self.llm.stream(messages, **constraint):
-            if first_token is None:
-                first_token = time.perf_counter() - started
-            parts.append(token)
-            yield token
+        with spans.stage("generate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
+            for number, message in enumerate(messages):
+                span.set_attribute(f"llm.input_messages.{number}.message.role", message["role"])
+                spans.text(span, f"llm.input_messages.{number}.message.content", message["content"])
+            for token in self.llm.stream(messages, **constraint):
+                if first_token is None:
+                    first_token = time.perf_counter() - started
+                parts.append(token)
+                yield token
+            answer.text = "".join(parts).strip()
+            span.set_attribute("llm.token_count.completion", len(parts))
+            span.set_attribute("rag.first_token_s", first_token or 0.0)
+            spans.text(span, "output.value", answer.text)
         answer.timings["first_token"] = first_token or 0.0
         answer.timings["generate"] = time.perf_counter() - started
-        answer.text = "".join(parts).strip()
         answer.tokens["generated"] = len(parts)
 
         started = time.perf_counter()
-        self._check(answer)
+        with spans.stage("citations", "CHAIN") as span:
+            self._check(answer)
+            span.set_attribute("rag.citations", [c.number for c in answer.citations])
+            span.set_attribute("rag.invalid_citations", answer.invalid_citations)
+            span.set_attribute("rag.grounded", answer.grounded)
         answer.timings["citations"] = time.perf_counter() - started
         if not answer.found:
             return
@@ -205,6 +251,10 @@ class RagPipeline:
             answer.found, answer.grounded = False, False
             return
         passages = [passage_text(hit) for hit in answer.contexts]
+        answer.text, answer.guarded = guard_answer(answer.text, passages, prompts.ANSWER_SYSTEM)
+        if not answer.text:  # the answer leaked the prompt: nothing of it is shown
+            answer.text, answer.found, answer.grounded = prompts.NO_ANSWER, False, False
+            return
         answer.checks = check_citations(
             answer.text, passages, self.embedder.embed_documents, cfg.min_lexical, cfg.min_cosine
         )
@@ -224,3 +274,6 @@ class RagPipeline:
                 )
             )
         answer.grounded = any(citation.supported for citation in answer.citations)
+        if not answer.grounded and echoes_question(answer.text, answer.question, passages):
+            answer.guarded.append("withheld: the answer repeated the question's own text, not the documents")
+            answer.text, answer.found, answer.citations = prompts.NO_ANSWER, False, []

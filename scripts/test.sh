@@ -13,6 +13,8 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
         || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q chromium >/dev/null 2>&1; } \
         || echo "warning: could not install chromium; the browser test will be skipped (or fail under CI=true)"
 fi
+# garak (the LLM vulnerability scanner) for tests/security/test_garak.py, in its own environment outside the repo.
+bash scripts/setup-garak.sh || echo "warning: could not install garak; its test will be skipped (or fail under CI=true)"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAGAS_DO_NOT_TRACK=true
 # Each outcome is also appended to a progress file (tests/conftest.py): if the interpreter dies in native
 # code, pytest never prints its summary, so this script prints one from the file, naming the test.

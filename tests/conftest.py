@@ -181,8 +181,28 @@ def docs(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def milvus_server(tmp_path_factory):
+def milvus_server(milvus_process):
     """A real Milvus 2.3.5 standalone server (PyPI `milvus`) on 127.0.0.1; yields its URI."""
+    return f"http://127.0.0.1:{milvus_process.listen_port}"
+
+
+def _bind_reusing_address(port):
+    """milvus.MilvusServer probes its ports by binding them without SO_REUSEADDR, so right after a stop the proxy
+    port, still in TIME_WAIT from the clients' connections, looks taken and a restart silently moves to 19531."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+        return sock
+    except OSError:
+        sock.close()
+        return None
+
+
+@pytest.fixture(scope="session")
+def milvus_process(tmp_path_factory):
+    """The test Milvus server itself (milvus.MilvusServer), for tests that stop and restart it."""
     from milvus import MilvusServer
 
     for port in (19530, 9091, 2379):  # fixed by milvus 2.3.5's embedded server
@@ -193,12 +213,13 @@ def milvus_server(tmp_path_factory):
                     "left by an interrupted test run: pgrep -af 'milvus run') still running?"
                 )
     server = MilvusServer()
+    server.config.try_bind_port = _bind_reusing_address  # a restart gets the same ports despite TIME_WAIT
     server.set_base_dir(str(tmp_path_factory.mktemp("milvus-server")))
     server.config.set("listen_host", "127.0.0.1") if "listen_host" in server.config_keys else None
     server.config.set("proxy.timeTickInterval", 20)  # reads after writes: ~40 ms instead of ~300 ms
     server.start()
     try:
-        yield f"http://127.0.0.1:{server.listen_port}"
+        yield server
     finally:
         server.stop()
 

@@ -114,16 +114,22 @@ class OpenAICompatLLM:
 
         client, response = self._post(self._body(messages, max_tokens, temperature, **extra), stream=True)
         try:
+            events = 0
             for line in response.iter_lines():
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
+                events += 1
                 if data == "[DONE]":
                     break
-                choices = json.loads(data).get("choices") or [{}]
-                delta = (choices[0].get("delta") or {}).get("content")
+                delta = self._delta(data)
                 if delta:
                     yield delta
+            if not events:
+                raise LLMServerError(
+                    f"LLM server at {self.base_url} answered without an OpenAI-compatible event stream "
+                    f"(content-type {response.headers.get('content-type', 'none')!r}); is base_url the /v1 endpoint?"
+                )
         except httpx.TimeoutException:
             raise LLMServerError(
                 f"LLM server at {self.base_url} stopped answering for {self.timeout_s:.0f} s in the middle of a stream",
@@ -144,7 +150,12 @@ class OpenAICompatLLM:
 
         client, response = self._post(self._body(messages, max_tokens, temperature, **extra), stream=False)
         try:
-            data = json.loads(response.read())
+            body = response.read()
+            data = json.loads(body)
+        except json.JSONDecodeError:
+            raise LLMServerError(
+                f"LLM server at {self.base_url} answered with something that is not JSON: {body[:80]!r}"
+            ) from None
         except httpx.TimeoutException:
             raise LLMServerError(
                 f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s", timed_out=True
@@ -156,7 +167,25 @@ class OpenAICompatLLM:
         finally:
             response.close()
             client.close()
-        return Completion.from_openai(data)
+        try:
+            return Completion.from_openai(data)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise LLMServerError(
+                f"LLM server at {self.base_url} answered JSON that is not a chat completion: {str(data)[:80]!r}"
+            ) from None
+
+    def _delta(self, data: str) -> str | None:
+        """The text of one stream event; a clear error for an event that is not an OpenAI chunk."""
+        try:
+            event = json.loads(data)
+            if event.get("error"):
+                raise LLMServerError(f"LLM server at {self.base_url} reported an error: {str(event['error'])[:200]}")
+            choices = event.get("choices") or [{}]
+            return (choices[0].get("delta") or {}).get("content")
+        except (json.JSONDecodeError, AttributeError, IndexError, TypeError):
+            raise LLMServerError(
+                f"LLM server at {self.base_url} sent a stream event that is not an OpenAI chunk: {data[:80]!r}"
+            ) from None
 
     def complete_json(
         self,
