@@ -188,7 +188,7 @@ class IngestPipeline:
         self._stop = threading.Event()
         self._writer_error: BaseException | None = None
         self.entities = entity_stage(settings, store, getattr(progress, "entities_done", None))
-        self.spans: Trace | None = None  # ingest() sets it when tracing is on: a span per file and per model call
+        self.spans = Trace.off()  # ingest() hands in its trace: a span per file and per model call
 
     def run(self, jobs: list[Job]) -> None:
         events: queue.Queue = queue.Queue(maxsize=16)
@@ -332,8 +332,7 @@ class IngestPipeline:
                 self._writer_error = exc
 
     def _begin(self, job: Job) -> None:
-        if self.spans is not None:
-            self.spans.open(job.file.source, "ingest.file", "CHAIN", **{"rag.source": job.file.source})
+        self.spans.open(job.file.source, "ingest.file", "CHAIN", **{"rag.source": job.file.source})
         self.manifest.begin(job.file.source)
         crash_point("begin")
 
@@ -361,12 +360,9 @@ class IngestPipeline:
             )
         )
         self.progress.file_done(job.file.source)
-        if self.spans is not None:
-            self.spans.close(job.file.source, **{"rag.status": job.status, "rag.chunks": len(job.new_ids or [])})
+        self.spans.close(job.file.source, **{"rag.status": job.status, "rag.chunks": len(job.new_ids or [])})
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        if self.spans is None:
-            return self.embedder.embed_documents(texts)
         with self.spans.stage("embed", "EMBEDDING", **{"embedding.model_name": self.embedder.name}) as span:
             span.set_attribute("rag.texts", len(texts))
             return self.embedder.embed_documents(texts)
@@ -378,5 +374,4 @@ class IngestPipeline:
         self.manifest.forget(job.file.source)
         self.report.files.append(FileOutcome(job.file.source, "failed", reason=reason, warnings=job.warnings))
         self.progress.file_done(job.file.source)
-        if self.spans is not None:
-            self.spans.close(job.file.source, reason, **{"rag.status": "failed"})
+        self.spans.close(job.file.source, reason, **{"rag.status": "failed"})

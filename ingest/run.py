@@ -47,17 +47,11 @@ def ingest(
     on_plan=None,
 ) -> IngestReport:
     """Bring the store in line with the files under `paths`; only what changed is touched."""
-    tracer = tracer_for(settings.tracing)
-    spans = (
-        Trace(tracer, "rag.ingest", "CHAIN", **{"rag.paths": [str(p) for p in paths]})
-        if settings.tracing.enabled
-        else None
-    )
+    spans = Trace(tracer_for(settings.tracing), "rag.ingest", "CHAIN", **{"rag.paths": [str(p) for p in paths]})
     try:
         report = _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
     except BaseException as exc:
-        if spans is not None:
-            spans.end(exc)
+        spans.end(exc)
         where = getattr(settings.store, "path", None) or getattr(settings.store, "uri", "the store")
         readable = (
             disk_error(exc, f"the store at {where}")
@@ -67,15 +61,14 @@ def ingest(
         if readable is not None:
             raise readable from exc
         raise
-    if spans is not None:
-        for key, value in {
-            **report.counts,
-            "chunks_written": report.chunks_written,
-            "chunks_embedded": report.chunks_embedded,
-            "chunks_reused": report.chunks_reused,
-        }.items():
-            spans.root.set_attribute(f"rag.{key}", value)  # fmt: skip
-        spans.end()
+    totals = {
+        **report.counts,
+        "chunks_written": report.chunks_written,
+        "chunks_embedded": report.chunks_embedded,
+        "chunks_reused": report.chunks_reused,
+    }
+    spans.root.set_attributes({f"rag.{key}": value for key, value in totals.items()})
+    spans.end()
     return report
 
 

@@ -82,6 +82,11 @@ class Trace:
         self.context = trace.set_span_in_context(self.root)
         self._open: dict[str, trace.Span] = {}
 
+    @classmethod
+    def off(cls) -> Trace:
+        """A trace that records nothing (what code traced by a caller gets when no caller traces it)."""
+        return cls(trace.NoOpTracer(), "untraced", "CHAIN")
+
     @contextmanager
     def stage(self, name: str, kind: str, *, nest: bool = False, **attributes: Any) -> Iterator[trace.Span]:
         """A child span; ``nest=True`` makes it the ambient parent too (only around code that does not yield)."""
