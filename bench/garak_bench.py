@@ -12,6 +12,7 @@ garak lives in its own environment (its pins — transformers, langchain, litell
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -62,11 +63,10 @@ def serve(folder: Path, model: str) -> tuple[subprocess.Popen, str]:
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     for _ in range(240):
-        try:
+        with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                 break
-        except httpx.TransportError:
-            time.sleep(0.5)
+        time.sleep(0.5)  # not up yet, or up but not ready (a 503 is no reason to stop waiting)
     else:
         process.kill()
         raise SystemExit(f"the API did not start: {(folder / 'serve.log').read_text()[-2000:]}")
