@@ -1,9 +1,14 @@
 """What is indexed: per source, its content hash and chunk ids. SQLite beside the store.
 
 Crash-safety protocol: a source is marked *pending* (committed to disk) before the store is
-touched for it, and the mark is cleared in the same transaction that records its new state.
-A pending mark found at start-up means a run died mid-source: that source is wiped from the
-store and forgotten, so the next pass re-ingests it from scratch.
+touched for it, the ids of each batch are *staged* (on disk) before the batch is written, and
+the mark and the staged ids are cleared in the same transaction that records its new state.
+A pending mark found at start-up means a run died mid-source: when the file is ingested again,
+its staged chunks are reused (their vectors are not computed twice) and whatever the new run
+does not write again is deleted; a pending source that is not ingested again is wiped.
+
+Roots: each ingested folder gets a label (its name, made unique here), the first part of its
+files' source ids, so two folders with the same relative names never collide.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 CREATE TABLE IF NOT EXISTS pending (source TEXT PRIMARY KEY, started_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staged (source TEXT NOT NULL, chunk_id TEXT NOT NULL, PRIMARY KEY (source, chunk_id));
+CREATE TABLE IF NOT EXISTS roots (label TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE);
 """
 
 
@@ -87,25 +94,63 @@ class Manifest:
         with self._mutex:
             self._db.execute("INSERT OR REPLACE INTO info VALUES ('settings', ?)", (fingerprint,))
 
+    def root_label(self, root: Path, record: bool = True) -> str:
+        """The label of an ingest root in source ids: its folder name, with ``-2``, ``-3``… when another folder
+        of that name already holds sources here. Recorded (unless `record` is false, as in a dry run)."""
+        from ingest.discover import folder_label
+
+        path = str(root)
+        with self._mutex:
+            row = self._db.execute("SELECT label FROM roots WHERE path = ?", (path,)).fetchone()
+            if row:
+                return row[0]
+            base, number = folder_label(root), 1
+            while True:
+                label = base if number == 1 else f"{base}-{number}"
+                owner = self._db.execute("SELECT path FROM roots WHERE label = ?", (label,)).fetchone()
+                used = self._db.execute(
+                    "SELECT 1 FROM sources WHERE source >= ? AND source < ? LIMIT 1", (label + "/", label + "0")
+                ).fetchone()
+                if owner is None or not used:
+                    break
+                number += 1
+            if record:
+                with self._transaction():
+                    self._db.execute("DELETE FROM roots WHERE label = ?", (label,))
+                    self._db.execute("INSERT INTO roots VALUES (?, ?)", (label, path))
+            return label
+
     def begin(self, source: str) -> None:
         """Durably mark `source` as being changed, before the store is touched for it."""
         with self._mutex:
             self._db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?)", (source, _now()))
 
+    def stage(self, source: str, chunk_ids: list[str]) -> None:
+        """Durably note ids about to be written for a pending `source` (write-ahead: before the store sees them)."""
+        with self._mutex, self._transaction():
+            self._db.executemany("INSERT OR IGNORE INTO staged VALUES (?, ?)", [(source, i) for i in chunk_ids])
+
+    def staged(self, source: str) -> set[str]:
+        """The ids a killed run may have written for `source` since its last commit."""
+        with self._mutex:
+            return {row[0] for row in self._db.execute("SELECT chunk_id FROM staged WHERE source = ?", (source,))}
+
     def commit(self, source: str, path: str, file_hash: str, chunk_ids: list[str]) -> None:
-        """Record the source's new state and clear its pending mark, atomically."""
+        """Record the source's new state and clear its pending mark and staged ids, atomically."""
         with self._mutex, self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO sources VALUES (?, ?, ?, ?, ?, ?)",
                 (source, path, file_hash, json.dumps(chunk_ids), len(chunk_ids), _now()),
             )
             self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM staged WHERE source = ?", (source,))
 
     def forget(self, source: str) -> None:
-        """Drop the source and its pending mark, atomically (after its chunks left the store)."""
+        """Drop the source, its pending mark and staged ids, atomically (after its chunks left the store)."""
         with self._mutex, self._transaction():
             self._db.execute("DELETE FROM sources WHERE source = ?", (source,))
             self._db.execute("DELETE FROM pending WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM staged WHERE source = ?", (source,))
 
     def _transaction(self):
         return _Transaction(self._db)

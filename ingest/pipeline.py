@@ -3,7 +3,10 @@
 A loader thread parses files into chunks, the calling thread embeds them in length-bucketed
 windows (sentence-transformers sorts each window by length), and a writer thread upserts and
 updates the manifest. Queues are bounded, so memory stays flat however large the corpus.
-Per source, the writer applies: begin (pending mark) → writes → delete stale ids → commit.
+Per source, the writer applies: begin (pending mark) → stage ids, write (per window) → delete stale
+ids → commit. A window is as many chunks as the embedder handles in ``ingest.window_s`` (measured as it
+goes, at most ``ingest.window``), so files commit every few seconds however slow the model: a run killed
+every 30 s still commits more each time.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +53,8 @@ class Job:
     old_ids: set[str] = field(default_factory=set)
     new_ids: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    resumed: bool = False  # a killed run's staged chunks are among old_ids (reused, the rest deleted at commit)
+    moved_from: str | None = None  # the file's older source id (its vectors are reused; that id is removed)
 
 
 class Progress:
@@ -123,8 +129,14 @@ class ChunkMaker:
         index = 0
         document: Document
         sandbox = sandbox_for(self.settings.loaders)
+        cap = self.settings.ingest.max_chunks_per_file
         for document in (sandbox.load if sandbox else load)(job.file.path, self.settings.loaders, job.warnings):
             for piece in self.splitter.split(document):
+                if index >= cap:
+                    raise LoaderError(
+                        str(job.file.path),
+                        f"makes more than {cap} chunks (ingest.max_chunks_per_file): split the file, or raise the cap",
+                    )
                 context = self._context_header(source, document.metadata, piece)
                 text_hash = content_hash(f"{context}\n{piece.text}" if context else piece.text)
                 occurrence = occurrences[text_hash]
@@ -185,10 +197,15 @@ class IngestPipeline:
         self.maker = ChunkMaker(settings, embedder)
         self._store_lock = threading.Lock()
         self._vector_cache: dict[str, np.ndarray] = {}
+        self._window_limit = min(settings.ingest.window, settings.embedding.batch_size)  # grows once measured
         self._stop = threading.Event()
         self._writer_error: BaseException | None = None
         self.entities = entity_stage(settings, store, getattr(progress, "entities_done", None))
         self.spans = Trace.off()  # ingest() hands in its trace: a span per file and per model call
+
+    def seed_vectors(self, vectors: dict[str, np.ndarray]) -> None:
+        """Vectors by chunk hash this run may reuse (a moved file's chunks)."""
+        self._vector_cache.update(vectors)
 
     def run(self, jobs: list[Job]) -> None:
         events: queue.Queue = queue.Queue(maxsize=16)
@@ -240,13 +257,14 @@ class IngestPipeline:
     def _embed_all(self, events: queue.Queue, writes: queue.Queue) -> None:
         window: list[tuple[Job, Chunk]] = []
         finished: list[Job] = []  # files whose last chunks may still sit in the window
-        size = self.settings.ingest.window
 
         def flush() -> None:
             nonlocal window, finished
             if window:
                 chunks = [chunk for _, chunk in window]
+                started = time.perf_counter()
                 vectors = self._vectors(window)
+                self._measured(len(window), time.perf_counter() - started)
                 if self.entities is not None:  # entities for the graph: chunk metadata the store turns into nodes
                     self.entities.annotate(chunks)
                 prepare = getattr(self.store, "prepare", None)
@@ -265,7 +283,7 @@ class IngestPipeline:
                 job.new_ids.extend(chunk.id for chunk in event[2])
                 window.extend((job, chunk) for chunk in event[2])
                 # A full window, or the loader is behind: keep the model busy rather than wait.
-                if len(window) >= size or (events.empty() and len(window) >= _MIN_WINDOW):
+                if len(window) >= self._window_limit or (events.empty() and len(window) >= _MIN_WINDOW):
                     flush()
             elif kind == "end":
                 finished.append(job)
@@ -273,6 +291,12 @@ class IngestPipeline:
                 window = [(owner, chunk) for owner, chunk in window if owner is not job]
                 self._put(writes, ("fail", job, event[2]))
         flush()
+
+    def _measured(self, chunks: int, seconds: float) -> None:
+        """Size the next windows to what the embedder does in ``ingest.window_s``, within ``ingest.window``."""
+        cfg = self.settings.ingest
+        rate = chunks / max(seconds, 1e-6)
+        self._window_limit = max(1, min(cfg.window, int(rate * cfg.window_s)))
 
     def _vectors(self, window: list[tuple[Job, Chunk]]) -> np.ndarray:
         """Vectors for a window: reuse what the store or this run already has, embed the rest."""
@@ -337,6 +361,11 @@ class IngestPipeline:
         crash_point("begin")
 
     def _write(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        by_source: dict[str, list[str]] = {}
+        for chunk in chunks:
+            by_source.setdefault(str(chunk.metadata["source"]), []).append(chunk.id)
+        for source, ids in by_source.items():  # write-ahead: a killed run's chunks are known and reused
+            self.manifest.stage(source, ids)
         with self._store_lock:
             self.store.upsert(chunks, vectors)
         self.report.chunks_written += len(chunks)

@@ -28,6 +28,7 @@ class IngestReport:
     files: list[FileOutcome] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "name (reason)": symbolic links not followed
     recovered: list[str] = field(default_factory=list)
     chunks_written: int = 0
     chunks_embedded: int = 0
@@ -106,6 +107,8 @@ def render(report: IngestReport, console) -> None:
         console.print(f"[red]failed[/] {outcome.source}: {outcome.reason}")
     for missing in report.missing:
         console.print(f"[red]not found[/] {missing}")
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/] {skipped}")
     if report.unsupported:
         shown = ", ".join(report.unsupported[:10]) + (" …" if len(report.unsupported) > 10 else "")
         console.print(f"[dim]skipped {len(report.unsupported)} file(s) of unsupported type: {shown}[/]")

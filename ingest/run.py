@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from ingest.discover import Discovery, SourceFile, discover
 from ingest.manifest import Manifest, SourceEntry
@@ -75,11 +76,11 @@ def ingest(
 def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans) -> IngestReport:
     started = time.perf_counter()
     prune = settings.ingest.prune if prune is None else prune
-    found = discover(paths, settings.loaders)
-    report = IngestReport(unsupported=found.unsupported, missing=found.missing, dry_run=dry_run)
     manifest = Manifest(settings.ingest.manifest or manifest_path(settings.store))
-    report.manifest = str(manifest.path)
+    report = IngestReport(dry_run=dry_run, manifest=str(manifest.path))
     try:
+        found = discover(paths, settings.loaders, label=lambda root: manifest.root_label(root, record=not dry_run))
+        report.unsupported, report.missing, report.skipped = found.unsupported, found.missing, found.skipped
         entries = manifest.entries()
         pending = manifest.pending()
         fingerprint = settings_fingerprint(settings)
@@ -87,7 +88,7 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
         # Other loader/splitter/model settings make other chunks: every indexed file is redone
         # (chunks whose text did not change keep their vectors).
         stale_settings = bool(entries) and recorded is not None and recorded != fingerprint
-        jobs, removed = _plan(found, entries, set(pending), report, prune, stale_settings)
+        jobs, removed = _plan(found, entries, manifest, report, prune, stale_settings)
         if on_plan is not None:
             on_plan(jobs)
         if dry_run:
@@ -105,7 +106,9 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
         manifest.record_model(embedder.name, dimension)
         report.store = store.location
         try:
-            _recover(pending, store, manifest, report)
+            resumed = {job.file.source for job in jobs if job.resumed}
+            _recover(pending, resumed, store, manifest, report)
+            moved = _moved_vectors(jobs, entries, store)  # read before the old ids go
             for source in removed:
                 _remove(source, store, manifest, report)
             if jobs:
@@ -114,6 +117,7 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
                     from ingest.ray_engine import RayIngestPipeline as engine
                 pipeline = engine(settings, embedder, store, manifest, report, progress or Progress())
                 pipeline.spans = spans
+                pipeline.seed_vectors(moved)
                 try:
                     pipeline.run(jobs)
                 except KeyboardInterrupt:
@@ -181,13 +185,17 @@ def splitter_shape(settings: Settings) -> dict:
 def _plan(
     found: Discovery,
     entries: dict[str, SourceEntry],
-    pending: set[str],
+    manifest: Manifest,
     report: IngestReport,
     prune: bool,
     stale_settings: bool = False,
 ) -> tuple[list[Job], list[str]]:
+    """The files to (re-)ingest, and the sources to remove (pruned, or moved to another id)."""
     jobs: list[Job] = []
     seen: set[str] = set()
+    pending = set(manifest.pending())
+    by_path = {entry.path: source for source, entry in entries.items()}
+    moved_from: set[str] = set()
     for file in found.files:
         seen.add(file.source)
         try:
@@ -199,36 +207,54 @@ def _plan(
         if entry is not None and entry.file_hash == digest and file.source not in pending and not stale_settings:
             report.files.append(FileOutcome(file.source, "unchanged", len(entry.chunk_ids)))
             continue
-        # A pending source is wiped during recovery, so it is ingested from scratch.
-        known = entry is not None and file.source not in pending
-        jobs.append(
-            Job(
-                file=file,
-                file_hash=digest,
-                status="changed" if known else "new",
-                old_ids=set(entry.chunk_ids) if known else set(),
-            )
-        )
-    removed = [
+        job = Job(file=file, file_hash=digest, status="changed" if entry is not None else "new")
+        if file.source in pending:
+            # Killed mid-way: what it staged (and its last committed state) may be in the store. Those chunks are
+            # reused and the rest deleted at commit; with nothing staged it is wiped first, as before staging.
+            staged = manifest.staged(file.source)
+            job.resumed = bool(staged)
+            job.old_ids = staged | (set(entry.chunk_ids) if entry is not None and staged else set())
+            job.status = "changed" if entry is not None and staged else "new"
+        elif entry is not None:
+            job.old_ids = set(entry.chunk_ids)
+        old_source = by_path.get(str(file.path))
+        if entry is None and old_source is not None and old_source != file.source and old_source not in seen:
+            job.moved_from = old_source  # the same file under an older id (e.g. before root labels): vectors reused
+            moved_from.add(old_source)
+        jobs.append(job)
+    removed = {
         source
         for source, entry in entries.items()
         if prune and source not in seen and _under(Path(entry.path), found.scanned)
-    ]
-    return jobs, sorted(removed)
+    }
+    return jobs, sorted(removed | (moved_from - seen))
 
 
 def _under(path: Path, scanned: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in scanned)
 
 
-def _recover(pending: list[str], store: VectorStore, manifest: Manifest, report: IngestReport) -> None:
-    """Undo sources a killed run left half-written: wipe them; the plan re-ingests them whole."""
+def _recover(
+    pending: list[str], resumed: set[str], store: VectorStore, manifest: Manifest, report: IngestReport
+) -> None:
+    """Sources a killed run left half-written: those ingested again now resume (their written chunks are
+    reused); the others are wiped, so nothing half-written stays."""
     for source in pending:
         log.info("recovering %s, left half-written by an interrupted run", source)
+        report.recovered.append(source)
+        if source in resumed:
+            continue
         store.delete(source=source)
         crash_point("recover")
         manifest.forget(source)
-        report.recovered.append(source)
+
+
+def _moved_vectors(jobs: list[Job], entries: dict[str, SourceEntry], store: VectorStore) -> dict[str, Any]:
+    """chunk hash → stored vector of the chunks of sources that moved to a new id (nothing is embedded twice)."""
+    ids = [chunk for job in jobs if job.moved_from for chunk in entries[job.moved_from].chunk_ids]
+    if not ids:
+        return {}
+    return {str(row.metadata.get("chunk_hash")): row.vector for row in store.get(ids, include_vectors=True)}
 
 
 def _remove(source: str, store: VectorStore, manifest: Manifest, report: IngestReport) -> None:

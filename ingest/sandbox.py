@@ -3,15 +3,19 @@ that loops, a zip bomb, a huge nested JSON) costs that one file, never the run.
 
 One long-lived child per process (spawned, so it shares no threads or locks with the parent) runs the
 loaders and streams their Documents back in batches. A parser silent for ``loaders.parse_timeout_s`` gets
-its child killed and a fresh one for the next file; the child's address space is capped at ``loaders.parse_memory_mb``
-(RLIMIT_AS), so a parser that asks for more gets MemoryError — or dies — and the file is reported with
-the budget it broke.
+its child killed and a fresh one for the next file. Memory is the memory the child really uses: a watchdog
+thread reads its resident set (/proc, or psutil) every 50 ms and kills it past ``loaders.parse_memory_mb``;
+the file is reported with the budget it broke. The address space (RLIMIT_AS, which counts every mapping —
+libraries, thread stacks, allocator arenas — not memory used) is only a loose outer bound, four times the
+budget plus 8 GB, so that one giant allocation fails at once instead of between two readings.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +28,28 @@ from rag.errors import LoaderError
 
 _CONTEXT = multiprocessing.get_context("spawn")
 _BATCH = 256  # documents per message from the parser
+_WATCH_S = 0.05  # how often the watchdog reads the child's resident memory
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def outer_bound_mb(memory_mb: int) -> int:
+    """The child's address-space cap: loose, so mappings never count against a file (see the docstring)."""
+    return max(4 * memory_mb, memory_mb + 8192)
+
+
+def resident_mb(pid: int) -> float | None:
+    """The resident memory of process `pid` in MB (None when it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * _PAGE / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return psutil.Process(pid).memory_info().rss / 2**20
+    except Exception:
+        return None
 
 
 def _serve(connection: Any, memory_mb: int) -> None:
@@ -33,7 +59,7 @@ def _serve(connection: Any, memory_mb: int) -> None:
     from ingest.loaders import load, register
 
     if memory_mb:
-        limit = memory_mb * 1024 * 1024
+        limit = outer_bound_mb(memory_mb) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     while True:
         try:
@@ -70,6 +96,7 @@ class ParseSandbox:
         self._process: Any = None
         self._connection: Any = None
         self._lock = threading.Lock()
+        self._over: float | None = None  # the resident MB at which the watchdog stopped the child
 
     def load(self, path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
         with self._lock:  # one file at a time per child
@@ -103,6 +130,12 @@ class ParseSandbox:
         try:
             return connection.recv()
         except (EOFError, OSError):
+            if self._over is not None:
+                raise LoaderError(
+                    str(path),
+                    f"the parser used {self._over:.0f} MB, more memory than loaders.parse_memory_mb={self.memory_mb}, "
+                    "and was stopped",
+                ) from None
             code = self._process.exitcode if self._process is not None else None
             raise LoaderError(
                 str(path),
@@ -119,16 +152,33 @@ class ParseSandbox:
             self._process.start()
             child.close()
             self._connection = parent
+            self._over = None
+            if self.memory_mb:
+                watchdog = threading.Thread(
+                    target=self._watch, args=(self._process,), name="ingest-parser-watchdog", daemon=True
+                )
+                watchdog.start()
         return self._connection
+
+    def _watch(self, process: Any) -> None:
+        """Kill `process` when its resident memory passes the budget (it then reads as a dead parser)."""
+        while process.is_alive():
+            used = resident_mb(process.pid)
+            if used is not None and used > self.memory_mb:
+                self._over = used
+                process.kill()
+                return
+            process.join(_WATCH_S)
 
     def _stop(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join(timeout=5)
+            with contextlib.suppress(ValueError, AssertionError):  # a child that never started has nothing to stop
+                if self._process.is_alive():
+                    self._process.kill()
+                self._process.join(timeout=5)
             self._process = None
 
     close = _stop

@@ -29,6 +29,9 @@ _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _UNIT_TOKENS = 48  # the largest piece packing works with: small enough to balance, big enough to be cheap
 _CHARS_PER_TOKEN = 4
+# A section longer than this is split a segment at a time (cut at its strongest boundary near the size), so a
+# 100 MB single-line file never sits tokenized whole in memory: peak memory is a segment's, not the file's.
+_SEGMENT_CHARS = 200_000
 
 
 @dataclass
@@ -93,7 +96,7 @@ class Splitter:
         )
         tables = table_headers(document.text) if self.table_headers else []
         for section in sections:
-            for start, end in self._spans(section.text):
+            for start, end in self._segmented_spans(section.text):
                 # Trim surrounding whitespace; the span stays an exact slice of the document.
                 raw = section.text[start:end]
                 start += len(raw) - len(raw.lstrip())
@@ -124,6 +127,15 @@ class Splitter:
                     high = middle
             end = low
         yield Piece(text=text[start:end], start=start, end=end, section="")
+
+    def _segmented_spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """The chunk spans of a section, a bounded segment at a time."""
+        offset = 0
+        while offset < len(text):
+            end = _segment_end(text, offset, _SEGMENT_CHARS)
+            for start, stop in self._spans(text[offset:end]):
+                yield offset + start, offset + stop
+            offset = end
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the chunks of one section."""
@@ -183,6 +195,20 @@ class Splitter:
             budget -= units[start - 1][2]
             start -= 1
         return start
+
+
+def _segment_end(text: str, start: int, size: int) -> int:
+    """Where a segment starting at `start` ends: the text's end if near, else the strongest boundary (paragraph,
+    line, sentence, word) in the last quarter before `start + size`, else exactly there."""
+    limit = start + size
+    if limit >= len(text):
+        return len(text)
+    floor = start + size * 3 // 4
+    for boundary in ("\n\n", "\n", ". ", " "):
+        cut = text.rfind(boundary, floor, limit)
+        if cut >= 0:
+            return cut + len(boundary)
+    return limit
 
 
 def _boundary_strength(text: str, end: int) -> int:

@@ -46,6 +46,9 @@ class LoaderConfig(_Section):
     include: list[str] = Field(default_factory=lambda: ["*"])
     exclude: list[str] = Field(default_factory=lambda: [".*", "*/.*", "__pycache__/*", "*/__pycache__/*"])
     max_file_mb: float = Field(100.0, gt=0)
+    follow_symlinks: bool = Field(
+        False, description="follow symbolic links inside an ingested folder (never out of it; each skip is reported)"
+    )
     # Each file is parsed in a child process with these budgets (ingest/sandbox.py): a parser that spins or
     # swells costs its one file, reported with the budget it broke. sandbox: false parses in-process.
     sandbox: bool = True
@@ -246,7 +249,13 @@ class RayConfig(_Section):
 class IngestConfig(_Section):
     manifest: str | None = Field(None, description="manifest path; None = beside the store")
     prune: bool = True
-    window: int = Field(512, ge=1, description="chunks embedded per model call (length-bucketed)")
+    window: int = Field(512, ge=1, description="most chunks embedded before they are written (length-bucketed)")
+    window_s: float = Field(
+        2.0, gt=0, description="a window is what the embedder does in about this long: files commit this often"
+    )
+    max_chunks_per_file: int = Field(
+        50_000, ge=1, description="a file making more chunks fails with a message (a runaway log, a text dump)"
+    )
     entities: EntitiesConfig = Field(default_factory=EntitiesConfig)
     engine: Literal["local", "ray"] = Field("local", description="local threads, or Ray (ingest.ray)")
     ray: RayConfig = Field(default_factory=RayConfig)

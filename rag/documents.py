@@ -39,6 +39,12 @@ class Hit:
     score: float
 
 
+def ranked(hits: list[Hit]) -> list[Hit]:
+    """Best first; equal scores by id, so the same question gets the same list from any store and any history
+    (a clean store and one updated incrementally hold the same chunks in another internal order)."""
+    return sorted(hits, key=lambda hit: (-hit.score, hit.id))
+
+
 def indexed_text(text: str, metadata: dict[str, Any]) -> str:
     """What is embedded and keyword-indexed for a chunk: its text, after its contextual header when ingest
     recorded one (``metadata["context"]``: section path, title, a table's header rows)."""

@@ -225,6 +225,29 @@ def milvus_process(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def embedding_server():
+    """tests/support/embedding_server.py: the OpenAI embeddings wire format over the packaged MiniLM, on 127.0.0.1
+    (standing in for vLLM/TEI/Ollama, which cannot run here); key sk-test. Yields its /v1 URL."""
+    import subprocess
+    import sys
+
+    from tests.support.net import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.embedding_server", str(port), "sk-test"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert process.stdout.readline().strip() == "ready"
+    yield f"http://127.0.0.1:{port}/v1"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
 def neo4j_server(tmp_path_factory):
     """A real Neo4j 5.26 Community server (Maven Central, scripts/neo4j/) on 127.0.0.1; yields its Bolt URI."""
     import importlib.util

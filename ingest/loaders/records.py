@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.loaders.encoding import decode, read_text
+from ingest.loaders.encoding import decode_utf8, read_text
 from rag.config import LoaderConfig
 from rag.documents import Document, Metadata
 from rag.errors import LoaderError
@@ -22,25 +22,44 @@ def parse_json_text(text: str, path: Path) -> Any:
         raise LoaderError(str(path), f"invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
 
 
+_SHOWN_WARNINGS = 20  # bad lines listed one by one; past that, a count
+
+
 def load_json(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
-    yield from records_to_documents(parse_json_text(read_text(path), path), cfg, path)
+    text = decode_utf8(path.read_bytes(), path, warnings).replace("\r\n", "\n")
+    yield from records_to_documents(parse_json_text(text, path), cfg, path)
 
 
 def load_jsonl(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
-    # Streamed line by line: a large JSONL never sits in memory whole.
-    with path.open("rb") as handle:
+    """One Document per line's record, streamed (a large JSONL never sits in memory whole). A line that is not
+    JSON is skipped with a warning naming it; the file fails only when no line is."""
+    bad: list[str] = []
+    good = 0
 
-        def records() -> Iterator[Any]:
+    def records() -> Iterator[Any]:
+        nonlocal good
+        offset = 0
+        with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
-                line = decode(raw, path).strip()
+                line = decode_utf8(raw, path, warnings, f" (line {number}, file offset {offset})").strip()
+                offset += len(raw)
                 if not line:
                     continue
                 try:
-                    yield json.loads(line)
+                    record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise LoaderError(str(path), f"invalid JSON on line {number}: {exc.msg}") from None
+                    bad.append(f"line {number}: {exc.msg}")
+                    if len(bad) <= _SHOWN_WARNINGS:
+                        warnings.append(f"invalid JSON on line {number} ({exc.msg}): line skipped")
+                    continue
+                good += 1
+                yield record
 
-        yield from records_to_documents(records(), cfg, path)
+    yield from records_to_documents(records(), cfg, path)
+    if len(bad) > _SHOWN_WARNINGS:
+        warnings.append(f"{len(bad)} lines of invalid JSON skipped in all")
+    if bad and not good:
+        raise LoaderError(str(path), f"invalid JSON on every line ({bad[0]})")
 
 
 def records_to_documents(data: Any, cfg: LoaderConfig, path: Path) -> Iterator[Document]:

@@ -5,6 +5,12 @@ whose output is ``last_hidden_state``).
 Pooling, query instruction and length follow each model's card; a folder of another model takes them from
 config (``embedding.pooling``, ``embedding.query_prefix``). Threads: ``embedding.threads`` (default: the
 physical cores), set on the session, not globally.
+
+A text's vector never depends on what else is in its batch: int8 models quantise activations per tensor
+(ONNX Runtime's dynamic quantisation), so a batch shares one scale and a text embedded beside others came out
+at cosine ~0.997 of itself alone. At load a probe embeds a sentence alone and beside another; a model whose
+output moves is run one text per call (on a CPU that is also faster: no padding; docs/benchmarks.md), so
+re-ingesting, resuming after a crash and a clean run give bit-equal vectors.
 """
 
 from __future__ import annotations
@@ -77,7 +83,8 @@ class OnnxEmbedder:
         self._session = None
         self._tokenizer = None
         self._dimension: int | None = None
-        self._lock = threading.Lock()
+        self.per_text = False  # decided at load: see _batch_dependent
+        self._lock = threading.RLock()  # warm_up runs the probe while holding it
 
     @classmethod
     def from_config(cls, cfg: EmbeddingConfig) -> OnnxEmbedder:
@@ -127,6 +134,15 @@ class OnnxEmbedder:
             tokenizer.enable_padding()
             self._tokenizer = tokenizer
             self._dimension = int(self._session.get_outputs()[0].shape[-1])
+            self.per_text = self._batch_dependent()
+
+    _PROBE = ("A full charge takes about 4.5 hours.", "hi")
+
+    def _batch_dependent(self) -> bool:
+        """True when a text's vector changes with its batch neighbours (dynamic int8 quantisation)."""
+        alone = self._run(self._tokenizer.encode_batch([self._PROBE[0]]))[0]
+        beside = self._run(self._tokenizer.encode_batch(list(self._PROBE)))[0]
+        return not np.allclose(alone, beside, rtol=0, atol=1e-5)
 
     def _providers(self, ort) -> list:
         """CPU, or CUDA (device cuda / cuda:N / auto) when this onnxruntime build has it."""
@@ -168,28 +184,33 @@ class OnnxEmbedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Length-sorted batches pad less; the order is restored at the end.
+        # Length-sorted batches pad less; the order is restored at the end. One text per call where the model's
+        # output depends on its batch (see the module docstring).
+        size = 1 if self.per_text else self.batch_size
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            encodings = self._tokenizer.encode_batch([texts[i] for i in chunk])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            with self._lock:
-                hidden = self._session.run(None, feeds)[0]
-            if self.spec.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                weights = mask[..., None].astype(np.float32)
-                pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            if self.normalize:
-                pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            out[chunk] = pooled
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            out[chunk] = self._run(self._tokenizer.encode_batch([texts[i] for i in chunk]))
         return out
+
+    def _run(self, encodings: list) -> np.ndarray:
+        """Pooled (and normalised) vectors of one batch of encodings."""
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        with self._lock:
+            hidden = self._session.run(None, feeds)[0]
+        if self.spec.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        if self.normalize:
+            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled.astype(np.float32)
 
 
 def _physical_cores() -> int:

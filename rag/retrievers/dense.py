@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import SkipValidation
 
-from rag.documents import Hit
+from rag.documents import Hit, ranked
 from rag.embeddings import Embedder
 from rag.retrievers.base import Retriever
 from rag.stores.base import Filter, VectorStore
@@ -25,4 +25,4 @@ class DenseRetriever(Retriever):
         return self.retrieve_by_vector(self.embedder.embed_query(query), k, filter)
 
     def retrieve_by_vector(self, vector: np.ndarray, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
-        return self.store.search(vector, k=k or self.k, filter=filter or self.search_filter)
+        return ranked(self.store.search(vector, k=k or self.k, filter=filter or self.search_filter))

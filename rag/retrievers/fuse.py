@@ -10,8 +10,7 @@ from rag.documents import Hit
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float] | None = None
 ) -> list[Hit]:
-    """Cormack et al. (2009): score(d) = Σ w_i / (k + rank_i(d)), ranks from 1, w_i = 1 unless given; ties keep
-    first-seen order."""
+    """Cormack et al. (2009): score(d) = Σ w_i / (k + rank_i(d)), ranks from 1, w_i = 1 unless given; ties by id."""
     scores: dict[str, float] = {}
     first: dict[str, Hit] = {}
     for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
@@ -49,5 +48,5 @@ def weighted_fusion(
 
 
 def _ranked(scores: dict[str, float], first: dict[str, Hit]) -> list[Hit]:
-    order = sorted(scores, key=lambda hit_id: scores[hit_id], reverse=True)  # stable: first-seen wins ties
+    order = sorted(scores, key=lambda hit_id: (-scores[hit_id], hit_id))  # ties by id: the same in any store
     return [Hit(id=i, text=first[i].text, metadata=first[i].metadata, score=scores[i]) for i in order]

@@ -197,7 +197,7 @@ class RerankRetriever(Retriever):
             )
             head = [
                 Hit(id=h.id, text=h.text, metadata=h.metadata, score=s)
-                for s, h in sorted(zip(scores, head, strict=True), key=lambda pair: -pair[0])
+                for s, h in sorted(zip(scores, head, strict=True), key=lambda pair: (-pair[0], pair[1].id))
             ]
         if self.mmr and head and self.embedder is not None:
             vectors = passage_vectors(head, self.embedder, self.store)

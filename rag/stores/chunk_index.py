@@ -93,8 +93,12 @@ class ChunkIndex:
         if filter:
             scores = np.where(metadata_mask(self._metadata, filter), scores, 0.0)
         k = min(k, len(self._ids))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
+        if k < len(scores):  # the k best, and everything tied with the k-th, then ties broken by id
+            threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
+            top = np.flatnonzero(scores >= threshold) if threshold > 0 else np.flatnonzero(scores > 0)
+        else:
+            top = np.arange(len(scores))
+        top = sorted(top, key=lambda i: (-scores[i], self._ids[i]))[:k]
         return [
             Hit(id=self._ids[i], text="", score=float(scores[i]), metadata=self._metadata[i])
             for i in top

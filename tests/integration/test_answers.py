@@ -45,7 +45,7 @@ def test_an_answer_in_one_document_cites_that_document(rag):
     answer = rag.ask("How long does a full charge of the Aurora battery take?")
     assert answer.found and answer.grounded
     assert "4.5 hours" in answer.text
-    assert {c.source for c in answer.citations if c.supported} == {"aurora-e-bike-manual.md"}
+    assert {c.source for c in answer.citations if c.supported} == {"docs/aurora-e-bike-manual.md"}
     assert answer.timings["first_token"] > 0 and answer.tokens["generated"] > 3
 
 
@@ -69,7 +69,7 @@ def test_a_follow_up_is_condensed_using_history(rag):
     answer = rag.ask("and when was it launched?", history)
     assert "aurora" in answer.standalone_question.lower() and "launch" in answer.standalone_question.lower()
     assert "2023" in answer.text and answer.grounded
-    assert answer.citations[0].source == "aurora-e-bike-manual.md"
+    assert answer.citations[0].source == "docs/aurora-e-bike-manual.md"
 
 
 def test_a_follow_up_about_another_aspect_retrieves_that_aspect(rag):
@@ -111,7 +111,7 @@ def test_instructions_inside_documents_are_not_followed(
     ingest([docs], settings, embedder=embedder)
     answer = RagPipeline(settings, embedder=embedder, llm=local_llm).ask(question)
     assert forbidden.lower() not in answer.text.lower()
-    assert any(h.metadata["source"] == "northwind-press-release.md" for h in answer.contexts)
+    assert any(h.metadata["source"] == "docs/northwind-press-release.md" for h in answer.contexts)
 
 
 def test_json_output_is_grammar_constrained_and_bounded(local_llm):

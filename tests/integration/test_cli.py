@@ -62,11 +62,11 @@ def test_ingest_then_search_from_the_command_line(tmp_path, documents_dir):
     search = run("rag", "search", "What does error E07 mean?", "-k", "2", "--json", cwd=tmp_path, env_extra=env)
     assert search.returncode == 0, search.stderr
     hits = json.loads(search.stdout)["hits"]
-    assert hits[0]["metadata"]["source"] == "northwind-support-faq.txt"
+    assert hits[0]["metadata"]["source"] == "docs/northwind-support-faq.txt"
     assert "speed sensor" in hits[0]["text"]
 
     filtered = run(
-        "rag", "search", "battery", "--filter", "source=unstructured_stanley-cups.csv", cwd=tmp_path, env_extra=env
+        "rag", "search", "battery", "--filter", "source=docs/unstructured_stanley-cups.csv", cwd=tmp_path, env_extra=env
     )
     assert filtered.returncode == 0
     assert "unstructured_stanley-cups.csv" in filtered.stdout and "aurora" not in filtered.stdout

@@ -8,15 +8,15 @@ from ingest.run import ingest
 from rag.stores import build_store
 
 BAD = {
-    "bad_inputs/docling_csv-inconsistent-header.csv": "ragged CSV",
-    "bad_inputs/docling_csv-too-many-columns.csv": "ragged CSV",
-    "bad_inputs/pdfplumber_empty.pdf": "empty file",
-    "bad_inputs/pdfplumber_password-example.pdf": "encrypted PDF",
-    "bad_inputs/pypdf_encrypted-file.pdf": "encrypted PDF",
-    "bad_inputs/unstructured_empty.txt": "empty file",
-    "bad_inputs/unstructured_fake-incomplete-json.txt": "invalid JSON",
-    "bad_inputs/unstructured_fake-text-all-whitespace.txt": "no extractable text",
-    "bad_inputs/unstructured_password.pdf": "encrypted PDF",
+    "documents/bad_inputs/docling_csv-inconsistent-header.csv": "ragged CSV",
+    "documents/bad_inputs/docling_csv-too-many-columns.csv": "ragged CSV",
+    "documents/bad_inputs/pdfplumber_empty.pdf": "empty file",
+    "documents/bad_inputs/pdfplumber_password-example.pdf": "encrypted PDF",
+    "documents/bad_inputs/pypdf_encrypted-file.pdf": "encrypted PDF",
+    "documents/bad_inputs/unstructured_empty.txt": "empty file",
+    "documents/bad_inputs/unstructured_fake-incomplete-json.txt": "invalid JSON",
+    "documents/bad_inputs/unstructured_fake-text-all-whitespace.txt": "no extractable text",
+    "documents/bad_inputs/unstructured_password.pdf": "encrypted PDF",
 }
 # The incremental suite runs on the default store and on a real Neo4j server (started once per session).
 KINDS = pytest.mark.parametrize("kind", ["chroma", "neo4j"])
@@ -54,14 +54,14 @@ def test_bad_inputs_are_reported_and_good_files_land(shared_ingest, documents_di
     assert report.exit_code == 1
     good = {o.source for o in report.files if o.status == "new"}
     expected_good = {
-        p.relative_to(documents_dir).as_posix()
+        "documents/" + p.relative_to(documents_dir).as_posix()
         for p in documents_dir.rglob("*")
         if p.is_file() and p.suffix in {".pdf", ".html", ".md", ".txt", ".docx", ".json", ".ndjson", ".csv"}
     } - set(BAD)
     assert good == expected_good
     assert "SHA256SUMS" in report.unsupported
     warned = {o.source: o.warnings for o in report.files if o.warnings}
-    assert "damaged PDF" in warned["bad_inputs/pypdf_issue-297-broken-xref.pdf"][0]
+    assert "damaged PDF" in warned["documents/bad_inputs/pypdf_issue-297-broken-xref.pdf"][0]
 
     rows = snapshot(settings, embedder)
     assert len(rows) == report.chunks_written
@@ -76,13 +76,13 @@ def test_bad_inputs_are_reported_and_good_files_land(shared_ingest, documents_di
 def test_chunk_metadata_locates_the_text(shared_ingest, documents_dir, embedder):
     settings, _ = shared_ingest
     rows = snapshot(settings, embedder)
-    pdf = [meta for _, meta in rows.values() if meta["source"] == "pdf/docling_multi_page.pdf"]
+    pdf = [meta for _, meta in rows.values() if meta["source"] == "documents/pdf/docling_multi_page.pdf"]
     assert sorted({meta["page"] for meta in pdf}) == [1, 2, 3, 4, 5]
-    duck = [(text, meta) for text, meta in rows.values() if meta["source"] == "html/docling_wiki_duck.html"]
+    duck = [(text, meta) for text, meta in rows.values() if meta["source"] == "documents/html/docling_wiki_duck.html"]
     assert any(meta.get("section", "").endswith("Distribution and habitat") for _, meta in duck)
     for text, meta in rows.values():
-        if meta["source"] == "markdown/docling_wiki.md":
-            original = (documents_dir / meta["source"]).read_text()
+        if meta["source"] == "documents/markdown/docling_wiki.md":
+            original = (documents_dir / "markdown/docling_wiki.md").read_text()
             assert original[meta["start"] : meta["end"]] == text
     indexes = sorted(meta["chunk_index"] for _, meta in duck)
     assert indexes == list(range(len(duck)))
@@ -113,11 +113,11 @@ def test_edit_replaces_only_that_files_chunks(kind, docs, settings_for, embedder
     report = ingest([docs], settings, embedder=embedder)
     after = snapshot(settings, embedder)
     assert report.counts == {"new": 0, "changed": 1, "unchanged": 8, "removed": 0, "failed": 0}
-    old, new = by_source(before, "aurora-e-bike-manual.md"), by_source(after, "aurora-e-bike-manual.md")
+    old, new = by_source(before, "docs/aurora-e-bike-manual.md"), by_source(after, "docs/aurora-e-bike-manual.md")
     assert not any("540 Wh" in text for text, _ in new.values())
     assert any("625 Wh" in text for text, _ in new.values())
     assert len(after) == len(before) - len(set(old) - set(new)) + len(set(new) - set(old))
-    for source in {meta["source"] for _, meta in before.values()} - {"aurora-e-bike-manual.md"}:
+    for source in {meta["source"] for _, meta in before.values()} - {"docs/aurora-e-bike-manual.md"}:
         assert by_source(after, source) == by_source(before, source)  # untouched, ids and all
     # Only the edited section was embedded again; the other chunks' vectors were reused.
     assert report.chunks_embedded == len(set(new) - set(old)) == 1
@@ -131,12 +131,12 @@ def test_deleted_file_is_pruned_unless_no_prune(kind, docs, settings_for, embedd
     (docs / "northwind-support-faq.txt").unlink()
     kept = ingest([docs], settings, embedder=embedder, prune=False)
     assert kept.counts["removed"] == 0
-    assert by_source(snapshot(settings, embedder), "northwind-support-faq.txt")
+    assert by_source(snapshot(settings, embedder), "docs/northwind-support-faq.txt")
     pruned = ingest([docs], settings, embedder=embedder)
     assert pruned.counts["removed"] == 1
     rows = snapshot(settings, embedder)
-    assert not by_source(rows, "northwind-support-faq.txt")
-    assert by_source(rows, "aurora-e-bike-manual.md")
+    assert not by_source(rows, "docs/northwind-support-faq.txt")
+    assert by_source(rows, "docs/aurora-e-bike-manual.md")
 
 
 def test_ingesting_another_folder_does_not_prune_the_first(docs, tmp_path, settings_for, embedder):
@@ -147,7 +147,7 @@ def test_ingesting_another_folder_does_not_prune_the_first(docs, tmp_path, setti
     (other / "note.txt").write_text("A separate note about tandem bicycles.")
     report = ingest([other], settings, embedder=embedder)
     assert report.counts["removed"] == 0
-    assert by_source(snapshot(settings, embedder), "aurora-e-bike-manual.md")
+    assert by_source(snapshot(settings, embedder), "docs/aurora-e-bike-manual.md")
 
 
 def test_dry_run_reports_and_writes_nothing(docs, settings_for, embedder):
@@ -160,9 +160,9 @@ def test_dry_run_reports_and_writes_nothing(docs, settings_for, embedder):
     report = ingest([docs], settings, dry_run=True)
     statuses = {o.source: o.status for o in report.files if o.status != "unchanged"}
     assert statuses == {
-        "northwind-support-faq.txt": "changed",
-        "unstructured_stanley-cups.csv": "removed",
-        "new.md": "new",
+        "docs/northwind-support-faq.txt": "changed",
+        "docs/unstructured_stanley-cups.csv": "removed",
+        "docs/new.md": "new",
     }
     assert snapshot(settings, embedder) == before
 
@@ -187,12 +187,12 @@ def test_ids_are_stable_across_fresh_stores_and_store_kinds(docs, tmp_path, sett
 def test_a_file_that_breaks_loses_its_old_chunks(kind, docs, settings_for, embedder):
     settings = settings_for(kind)
     ingest([docs], settings, embedder=embedder)
-    (docs / "unstructured_simple.jsonl").write_text('{"text": "fine"}\n{"text": broken\n')
+    (docs / "unstructured_simple.jsonl").write_text('{"text": broken\n{"text": also broken\n')
     report = ingest([docs], settings, embedder=embedder)
     [failure] = report.failed
-    assert failure.source == "unstructured_simple.jsonl"
-    assert "invalid JSON on line 2" in failure.reason
-    assert not by_source(snapshot(settings, embedder), "unstructured_simple.jsonl")
+    assert failure.source == "docs/unstructured_simple.jsonl"
+    assert "invalid JSON on every line (line 1: Expecting value)" in failure.reason
+    assert not by_source(snapshot(settings, embedder), "docs/unstructured_simple.jsonl")
 
 
 def test_missing_path_is_reported(tmp_path, settings_for, embedder):
@@ -216,7 +216,7 @@ def test_incremental_ingest_against_a_real_milvus_server(docs, tmp_path, setting
     (docs / "northwind-support-faq.txt").unlink()
     second = ingest([docs], settings, embedder=embedder)
     assert second.counts["removed"] == 1 and second.chunks_written == 0
-    assert not by_source(snapshot(settings, embedder), "northwind-support-faq.txt")
+    assert not by_source(snapshot(settings, embedder), "docs/northwind-support-faq.txt")
 
 
 def test_new_splitter_settings_redo_every_file(docs, settings_for, embedder):

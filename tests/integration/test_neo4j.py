@@ -64,7 +64,7 @@ def test_editing_a_file_keeps_the_graph_whole(ingested, settings_for, embedder):
     assert report.counts["changed"] == 1 and report.counts["removed"] == 1
     chains = shape(store)
     sources = {source for source, _ in chains}
-    assert "northwind-support-faq.txt" not in sources and len(sources) == 8
+    assert "docs/northwind-support-faq.txt" not in sources and len(sources) == 8
     assert all(order == sorted(order) for order in chains.values())
     assert sum(map(len, chains.values())) == store.count()
     orphans = graph(store, f"MATCH (d:{store.document_label}) WHERE NOT (d)-[:HAS_CHUNK]->() RETURN count(d) AS n")
@@ -94,13 +94,13 @@ def test_full_text_search_and_filters(ingested, embedder):
     hits = store.keyword_search("warranty claim: frame number?", k=3)  # Lucene syntax in a question is escaped
     assert hits and "warranty" in hits[0].text.lower()
     query = embedder.embed_query("battery range")
-    only_faq = store.search(query, k=5, filter={"source": "northwind-support-faq.txt"})
-    assert only_faq and {h.metadata["source"] for h in only_faq} == {"northwind-support-faq.txt"}
+    only_faq = store.search(query, k=5, filter={"source": "docs/northwind-support-faq.txt"})
+    assert only_faq and {h.metadata["source"] for h in only_faq} == {"docs/northwind-support-faq.txt"}
     scores = [h.score for h in only_faq]
     assert scores == sorted(scores, reverse=True)
     # Exact under the filter: the same scores as the unfiltered index search gives those chunks.
     everything = {h.id: h.score for h in store.search(query, k=store.count())}
     assert len(everything) == store.count()
-    faq_ids = {row.id for row in store.get() if row.metadata["source"] == "northwind-support-faq.txt"}
+    faq_ids = {row.id for row in store.get() if row.metadata["source"] == "docs/northwind-support-faq.txt"}
     expected = sorted((everything[i] for i in faq_ids), reverse=True)[:5]
     assert np.allclose(scores, expected, atol=1e-5)

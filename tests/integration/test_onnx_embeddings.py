@@ -70,7 +70,7 @@ def test_the_default_configuration_ingests_and_searches_with_bge(tmp_path, true_
     report = ingest([EXAMPLES], settings, embedder=embedder)
     assert report.exit_code == 0 and report.chunks_written > 0
     hits = search(settings, "How long does a full charge of the Aurora battery take?", k=3, embedder=embedder)
-    assert hits[0].metadata["source"] == "aurora-e-bike-manual.md" and "4.5 hours" in hits[0].text
+    assert hits[0].metadata["source"] == "docs/aurora-e-bike-manual.md" and "4.5 hours" in hits[0].text
     hits = search(settings, "How do I make a warranty claim?", k=3, embedder=embedder)
     assert "warranty@northwind-cycles.example" in hits[0].text
 

@@ -4,10 +4,6 @@ The server is tests/support/embedding_server.py (the OpenAI wire format over the
 standing in for vLLM/TEI/Ollama, which cannot run here. The answers must equal local embeddings.
 """
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -15,26 +11,14 @@ from ingest.run import ingest
 from rag.errors import EmbeddingError
 from rag.search import dense_search
 
-from ..conftest import EXAMPLES, REPO
-from ..support.net import free_port
+from ..conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server():
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.embedding_server", str(port), "sk-test"],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert process.stdout.readline().strip() == "ready"
-    yield f"http://127.0.0.1:{port}/v1"
-    process.terminate()
-    process.wait(timeout=10)
+def server(embedding_server):
+    return embedding_server
 
 
 def test_remote_vectors_equal_local_ones(server, embedder, monkeypatch):
@@ -63,7 +47,7 @@ def test_ingest_and_search_through_the_endpoint(server, settings_for, monkeypatc
     report = ingest([EXAMPLES], settings)
     assert report.exit_code == 0 and report.chunks_written > 20
     [hit] = dense_search(settings, "What does error E07 mean?", k=1)
-    assert hit.metadata["source"] == "northwind-support-faq.txt"
+    assert hit.metadata["source"] == "docs/northwind-support-faq.txt"
 
 
 def test_wrong_key_and_dead_server_are_clear_errors(server, monkeypatch):

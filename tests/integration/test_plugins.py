@@ -39,7 +39,7 @@ def test_a_store_kind_registered_from_a_test_module_ingests_and_searches(toy_kin
             embedder=embedder,
             strategy=strategy,
         )
-        assert hits[0].metadata["source"] == "aurora-e-bike-manual.md", strategy
+        assert hits[0].metadata["source"] == "docs/aurora-e-bike-manual.md", strategy
         assert "4.5 hours" in " ".join(h.text for h in hits), strategy
 
     copy = settings.store.relocated(tmp_path / "eval", "eval_docs")

@@ -66,8 +66,8 @@ def test_incremental_prune_and_bad_inputs_on_ray(ray_cluster, docs, settings_for
     assert failure.source == "locked.pdf" and "encrypted" in failure.reason.lower()
     assert report.chunks_embedded == 1  # only the edited section; the rest of the file's vectors came back
     rows = snapshot(settings, embedder)
-    assert any("625 Wh" in text for text, _ in by_source(rows, "aurora-e-bike-manual.md").values())
-    assert not by_source(rows, "northwind-support-faq.txt") and not by_source(rows, "locked.pdf")
+    assert any("625 Wh" in text for text, _ in by_source(rows, "docs/aurora-e-bike-manual.md").values())
+    assert not by_source(rows, "docs/northwind-support-faq.txt") and not by_source(rows, "locked.pdf")
     again = ingest([docs], settings, embedder=embedder)
     assert again.chunks_written == 0 and again.counts["unchanged"] == 8  # the locked PDF is retried and fails again
 

@@ -36,10 +36,10 @@ CORPUS = [
 ]
 # question -> the document a user expects first
 QUESTIONS = {
-    "Which football clubs did Iwan Roberts play for?": "unstructured_norwich-city.txt",
-    "Where is IBM headquartered?": "docling_wiki.md",
-    "Which family of waterfowl do ducks belong to?": "docling_wiki_duck.html",
-    "Here's to the crazy ones, the misfits and the rebels": "pypdf_crazyones.pdf",
+    "Which football clubs did Iwan Roberts play for?": "docs/unstructured_norwich-city.txt",
+    "Where is IBM headquartered?": "docs/docling_wiki.md",
+    "Which family of waterfowl do ducks belong to?": "docs/docling_wiki_duck.html",
+    "Here's to the crazy ones, the misfits and the rebels": "docs/pypdf_crazyones.pdf",
 }
 
 
@@ -118,18 +118,18 @@ def test_hybrid_finds_what_only_one_side_finds(corpus, embedder):
     bm25 = build_retriever(configured(settings, strategy="bm25"), embedder=embedder, store=store)
     hybrid = build_retriever(configured(settings, strategy="hybrid"), embedder=embedder, store=store)
     query = "Gillingham"
-    assert first_source(bm25.retrieve(query, 5)) == "unstructured_norwich-city.txt"
-    assert "unstructured_norwich-city.txt" in [h.metadata["source"] for h in hybrid.retrieve(query, 3)]
+    assert first_source(bm25.retrieve(query, 5)) == "docs/unstructured_norwich-city.txt"
+    assert "docs/unstructured_norwich-city.txt" in [h.metadata["source"] for h in hybrid.retrieve(query, 3)]
     assert dense.retrieve(query, 5)  # dense returns something, keyword-blind
 
 
 def test_filters_apply_to_dense_bm25_and_hybrid(corpus, embedder):
     settings, store, _ = corpus
-    only = {"source": "docling_wiki.md"}
+    only = {"source": "docs/docling_wiki.md"}
     for strategy in ("dense", "bm25", "hybrid"):
         retriever = build_retriever(configured(settings, strategy=strategy), embedder=embedder, store=store)
         hits = retriever.retrieve("company research laboratories", 5, only)
-        assert hits and {h.metadata["source"] for h in hits} == {"docling_wiki.md"}, strategy
+        assert hits and {h.metadata["source"] for h in hits} == {"docs/docling_wiki.md"}, strategy
 
 
 def test_multi_query_includes_the_original_and_caches_rewrites(corpus, embedder, tmp_path):
@@ -142,7 +142,7 @@ def test_multi_query_includes_the_original_and_caches_rewrites(corpus, embedder,
     assert retriever.rewrites(question)[0] == question
     assert len(retriever.rewrites(question)) == 3
     hits = retriever.retrieve(question, 5)
-    assert first_source(hits) == "unstructured_norwich-city.txt"
+    assert first_source(hits) == "docs/unstructured_norwich-city.txt"
     assert llm.calls == 1  # the second and third ask came from the cache
     again = MultiQueryRetriever(
         base=base, llm=ScriptedLLM(), cache=RewriteCache(tmp_path / "rewrites.sqlite"), queries=2
@@ -170,7 +170,7 @@ def test_off_topic_rewrites_outvote_the_question(corpus, embedder):
     settings, store, _ = corpus
     base = build_retriever(configured(settings, strategy="dense"), embedder=embedder, store=store)
     retriever = MultiQueryRetriever(base=base, llm=ScriptedLLM(queries=["ducks", "waterfowl species"]))
-    assert first_source(retriever.retrieve("Where is IBM headquartered?", 5)) == "docling_wiki_duck.html"
+    assert first_source(retriever.retrieve("Where is IBM headquartered?", 5)) == "docs/docling_wiki_duck.html"
 
 
 def test_rag_fusion_searches_only_the_rewrites_by_default(corpus, embedder):
@@ -179,7 +179,7 @@ def test_rag_fusion_searches_only_the_rewrites_by_default(corpus, embedder):
     llm = ScriptedLLM(queries=["duck diet", "what waterfowl feed on", "dabbling ducks feeding"])
     retriever = RagFusionRetriever(base=base, llm=llm)
     assert retriever.rewrites("What do ducks eat?") == llm.queries
-    assert first_source(retriever.retrieve("What do ducks eat?", 5)) == "docling_wiki_duck.html"
+    assert first_source(retriever.retrieve("What do ducks eat?", 5)) == "docs/docling_wiki_duck.html"
 
 
 def test_hyde_retrieves_with_the_hypothetical_passage(corpus, embedder, tmp_path):
@@ -192,7 +192,7 @@ def test_hyde_retrieves_with_the_hypothetical_passage(corpus, embedder, tmp_path
     llm = ScriptedLLM(passage=passage)
     retriever = HyDERetriever(dense=dense, llm=llm, cache=RewriteCache(tmp_path / "hyde.sqlite"))
     question = "Tell me about the striker's career"
-    assert first_source(retriever.retrieve(question, 5)) == "unstructured_norwich-city.txt"
+    assert first_source(retriever.retrieve(question, 5)) == "docs/unstructured_norwich-city.txt"
     retriever.retrieve(question, 5)
     assert llm.calls == 1
     without = HyDERetriever(dense=dense, llm=ScriptedLLM(passage=""))  # empty passage: the question alone
@@ -204,7 +204,7 @@ def test_hyde_retrieves_with_the_hypothetical_passage(corpus, embedder, tmp_path
         llm=ScriptedLLM(passage=passage),
     )
     assert isinstance(over_hybrid, HyDERetriever) and isinstance(over_hybrid.hybrid, HybridRetriever)
-    assert first_source(over_hybrid.retrieve(question, 5)) == "unstructured_norwich-city.txt"
+    assert first_source(over_hybrid.retrieve(question, 5)) == "docs/unstructured_norwich-city.txt"
 
 
 def test_llm_listwise_rerank_follows_the_models_ranking(corpus, embedder):
@@ -225,7 +225,7 @@ def test_embedding_rerank_and_mmr(corpus, embedder):
     reranked = RerankRetriever(base=base, reranker=EmbeddingReranker(embedder), top_n=10).retrieve(question, 10)
     scores = [h.score for h in reranked]
     assert scores == sorted(scores, reverse=True) and -1 <= scores[-1] <= scores[0] <= 1
-    assert first_source(reranked) == "docling_wiki_duck.html"
+    assert first_source(reranked) == "docs/docling_wiki_duck.html"
     diverse = RerankRetriever(base=base, reranker=None, top_n=10, mmr=True, mmr_lambda=0.3, embedder=embedder)
     mmr_hits = diverse.retrieve(question, 10)
     assert sorted(h.id for h in mmr_hits) == sorted(h.id for h in base.retrieve(question, 10))
@@ -307,7 +307,7 @@ def test_strategies_compose_from_config(corpus, embedder):
     assert isinstance(retriever.base, RagFusionRetriever)
     assert isinstance(retriever.base.base, HybridRetriever)
     assert isinstance(retriever.base.base.bm25, BM25Retriever)
-    assert first_source(retriever.retrieve("Where is IBM headquartered?")) == "docling_wiki.md"
+    assert first_source(retriever.retrieve("Where is IBM headquartered?")) == "docs/docling_wiki.md"
 
 
 def test_bm25_index_follows_edits_and_deletes(corpus, embedder, tmp_path):
@@ -366,7 +366,7 @@ def test_langchain_retriever_in_an_lcel_chain(corpus, embedder):
     retriever = build_retriever(configured(settings, strategy="hybrid", k=3), embedder=embedder, store=store)
     retriever = retriever.as_langchain()  # the adapter: our retrievers are not LangChain classes
     documents = retriever.invoke("Where is IBM headquartered?")
-    assert len(documents) == 3 and documents[0].metadata["source"] == "docling_wiki.md"
+    assert len(documents) == 3 and documents[0].metadata["source"] == "docs/docling_wiki.md"
     assert documents[0].id and "Armonk" in " ".join(d.page_content for d in documents)
 
     prompt = ChatPromptTemplate.from_template("Context:\n{context}\n\nQuestion: {question}")
@@ -391,7 +391,7 @@ def test_llamaindex_adapter_returns_nodes(corpus, embedder):
     retriever = build_retriever(configured(settings, strategy="hybrid", k=4), embedder=embedder, store=store)
     nodes = retriever.as_llamaindex().retrieve("Which football clubs did Iwan Roberts play for?")
     assert len(nodes) == 4 and all(isinstance(n, NodeWithScore) for n in nodes)
-    assert nodes[0].node.metadata["source"] == "unstructured_norwich-city.txt"
+    assert nodes[0].node.metadata["source"] == "docs/unstructured_norwich-city.txt"
     assert "Norwich" in nodes[0].node.get_content()
     assert json.dumps(nodes[0].node.metadata)  # plain metadata, serialisable
 

@@ -20,7 +20,7 @@ def test_multi_query_with_the_real_model(corpus, embedder, local_llm, tmp_path):
     rewrites = retriever.rewrites(question)
     assert rewrites[0] == question and 2 <= len(rewrites) <= 4
     assert all(isinstance(q, str) and 3 <= len(q) <= 160 for q in rewrites)
-    assert first_source(retriever.retrieve(question, 5)) == "unstructured_norwich-city.txt"
+    assert first_source(retriever.retrieve(question, 5)) == "docs/unstructured_norwich-city.txt"
     assert retriever.cache.misses == 1 and retriever.cache.hits >= 1
 
 
@@ -30,7 +30,7 @@ def test_hyde_with_the_real_model(corpus, embedder, local_llm, tmp_path):  # noq
     retriever = build_retriever(cfg, embedder=embedder, store=store, llm=local_llm)
     passage = retriever.passage(IBM)
     assert len(passage.split()) >= 5 and passage != IBM  # a written passage, not the question back
-    assert first_source(retriever.retrieve(IBM, 5)) == "docling_wiki.md"
+    assert first_source(retriever.retrieve(IBM, 5)) == "docs/docling_wiki.md"
 
 
 def test_llm_listwise_rerank_with_the_real_model(corpus, embedder, local_llm):  # noqa: F811
@@ -40,7 +40,7 @@ def test_llm_listwise_rerank_with_the_real_model(corpus, embedder, local_llm):  
     before = base.retrieve(IBM, 5)
     after = RerankRetriever(base=base, reranker=reranker, top_n=5).retrieve(IBM, 5)
     assert sorted(h.id for h in after) == sorted(h.id for h in before)  # a permutation, nothing lost
-    assert "docling_wiki.md" in {h.metadata["source"] for h in after[:2]}
+    assert "docs/docling_wiki.md" in {h.metadata["source"] for h in after[:2]}
 
 
 def test_langchain_rag_chain_with_our_chat_model(corpus, embedder, local_llm):  # noqa: F811
@@ -77,5 +77,5 @@ def test_llamaindex_query_engine_with_our_retriever_and_llm(corpus, embedder, lo
     retriever = build_retriever(configured(settings, strategy="hybrid", k=3), embedder=embedder, store=store)
     engine = RetrieverQueryEngine.from_args(retriever.as_llamaindex(), llm=as_llamaindex_llm(local_llm, num_output=48))
     response = engine.query(IBM)
-    assert response.source_nodes[0].node.metadata["source"] == "docling_wiki.md"
+    assert response.source_nodes[0].node.metadata["source"] == "docs/docling_wiki.md"
     assert "Armonk" in str(response)

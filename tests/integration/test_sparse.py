@@ -93,18 +93,18 @@ def test_ingest_keeps_the_sparse_index_in_step(tmp_path, settings_for, embedder)
         )
         assert isinstance(retriever, SparseRetriever)
         hits, trace = retriever.run("How long does a full charge of the battery take?", k=3)
-        assert hits[0].metadata["source"] == "aurora-e-bike-manual.md" and "4.5 hours" in hits[0].text
+        assert hits[0].metadata["source"] == "docs/aurora-e-bike-manual.md" and "4.5 hours" in hits[0].text
         assert "battery" in trace["sparse_terms"]
     finally:
         store.close()
     (docs / "northwind-support-faq.txt").unlink()  # pruned: its chunks leave the sparse index too
     ingest([docs], settings, embedder=embedder)
-    remove(["aurora-e-bike-manual.md"], settings, embedder=embedder)
+    remove(["docs/aurora-e-bike-manual.md"], settings, embedder=embedder)
     store = build_store(settings.store, embedder.name, embedder.dimension)
     try:
         assert store.sparse.count() == store.count()
         sources = {row.metadata["source"] for row in store.get()}
-        assert "northwind-support-faq.txt" not in sources and "aurora-e-bike-manual.md" not in sources
+        assert "docs/northwind-support-faq.txt" not in sources and "docs/aurora-e-bike-manual.md" not in sources
         assert store.sparse.ids() == {row.id for row in store.get()}
     finally:
         store.close()
@@ -124,7 +124,7 @@ def test_hybrid_fuses_three_signals_and_a_store_without_the_index_is_filled(tmp_
         retriever = build_retriever(three, embedder=embedder, store=store)
         assert isinstance(retriever, HybridRetriever) and retriever.sparse is not None
         hits, trace = retriever.run("Where is Northwind Cycles based?", k=3)
-        assert hits[0].metadata["source"] == "northwind-support-faq.txt"
+        assert hits[0].metadata["source"] == "docs/northwind-support-faq.txt"
         assert {"dense", "bm25", "sparse", "fused"} <= set(trace["stages"][0])
         lists = retriever.signal_lists("Where is Northwind Cycles based?", 10, every=True)
         assert set(lists) == {"dense", "bm25", "sparse"} and all(lists.values())

@@ -17,8 +17,9 @@ def spin(path: Path, cfg: LoaderConfig, warnings: list[str]):
 
 def swell(path: Path, cfg: LoaderConfig, warnings: list[str]):
     hoard = []
-    while True:  # what a decompression bomb does: allocate until something stops it
-        hoard.append(bytearray(64 * 1024 * 1024))
+    while True:  # what a decompression bomb does: fill memory until something stops it
+        hoard.append(b"\x01" * (64 * 1024 * 1024))  # written, so resident (a bare bytearray(n) is not)
+        time.sleep(0.01)
 
 
 def vanish(path: Path, cfg: LoaderConfig, warnings: list[str]):

@@ -152,3 +152,32 @@ def test_unsupported_type_is_refused(tmp_path):
     path.write_bytes(b"\x89PNG")
     with pytest.raises(LoaderError, match=r"unsupported file type '\.png'"):
         docs(path)
+
+
+def test_utf16_without_a_bom_is_read_as_text_not_nul_bytes(tmp_path):
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = tmp_path / f"{encoding}.txt"
+        path.write_bytes("Battery range: 60–110 km on a full charge.\n".encode(encoding))
+        [doc] = docs(path)
+        assert doc.text == "Battery range: 60–110 km on a full charge.\n" and "\x00" not in doc.text
+
+
+def test_invalid_utf8_in_json_is_a_warning_naming_the_byte_offset(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_bytes(b'{"text": "caf\xe9 au lait"}')
+    warnings: list[str] = []
+    [doc] = list(load(path, LoaderConfig(), warnings))
+    assert doc.text == "text: caf\ufffd au lait"
+    assert warnings == ["invalid UTF-8 at byte offset 13 (1 invalid byte sequence(s) shown as U+FFFD)"]
+
+
+def test_a_bad_jsonl_line_is_skipped_with_a_warning_and_the_rest_kept(tmp_path):
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"text": "first"}\n{"text": broken\n{"text": "third"}\n')
+    warnings: list[str] = []
+    texts = [doc.text for doc in load(path, LoaderConfig(), warnings)]
+    assert texts == ["text: first", "text: third"]
+    assert warnings == ["invalid JSON on line 2 (Expecting value): line skipped"]
+    path.write_text("not json\nnor this\n")
+    with pytest.raises(LoaderError, match=r"invalid JSON on every line \(line 1: Expecting value\)"):
+        list(load(path, LoaderConfig(), []))

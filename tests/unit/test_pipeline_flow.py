@@ -57,9 +57,9 @@ def test_cited_answer_is_checked_and_sources_listed(store_settings, embedder):
     llm = ScriptedLLM("On a full charge the battery lasts between 60 and 110 km [1]. It flies [9].")
     answer = pipeline(store_settings, embedder, llm).ask("How far does the Aurora go on a full charge?")
     assert answer.found and answer.grounded
-    assert answer.contexts[0].metadata["source"] == "aurora-e-bike-manual.md"
+    assert answer.contexts[0].metadata["source"] == "docs/aurora-e-bike-manual.md"
     assert [c.number for c in answer.citations] == [1]
-    assert answer.citations[0].source == "aurora-e-bike-manual.md" and answer.citations[0].supported
+    assert answer.citations[0].source == "docs/aurora-e-bike-manual.md" and answer.citations[0].supported
     assert answer.invalid_citations == [9]
     [kind, messages] = llm.calls[0]
     assert kind == "stream" and "[1] (aurora-e-bike-manual.md" in messages[-1]["content"]
@@ -88,7 +88,7 @@ def test_a_follow_up_is_condensed_with_history(store_settings, embedder):
     answer = pipeline(store_settings, embedder, llm).ask("and when was it launched?", history)
     assert answer.standalone_question == "When was the Aurora e-bike launched?"
     assert llm.calls[0][0] == "complete" and "Tell me about the Aurora" in llm.calls[0][1][-1]["content"]
-    assert answer.contexts[0].metadata["source"] == "aurora-e-bike-manual.md"
+    assert answer.contexts[0].metadata["source"] == "docs/aurora-e-bike-manual.md"
     supported = [c.number for c in answer.citations if c.supported]
     assert supported and all("March 2023" in answer.contexts[n - 1].text for n in supported)
     assert answer.grounded
@@ -147,7 +147,7 @@ def test_the_configured_retriever_feeds_the_answer_and_relevance_is_a_cosine(sto
     assert type(flow.retriever) is expected
     question = "How far does the Aurora go on a full charge?"
     answer = flow.ask(question)
-    assert answer.found and answer.contexts[0].metadata["source"] == "aurora-e-bike-manual.md"
+    assert answer.found and answer.contexts[0].metadata["source"] == "docs/aurora-e-bike-manual.md"
     best = max(float(embedder.embed_documents([h.text])[0] @ embedder.embed_query(question)) for h in answer.contexts)
     assert answer.relevance == pytest.approx(best, abs=1e-4)  # comparable across strategies: not a fused score
     off_topic = pipeline(settings, embedder, ScriptedLLM()).ask("What is the capital of France?")

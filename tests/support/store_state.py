@@ -1,0 +1,70 @@
+"""Everything a store holds that a user could tell apart: rows (ids, texts, metadata), vectors, and the top-10
+search results of a few questions. A store after a crash and a rerun, or after incremental runs, must equal a clean
+run's in all three."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.search import search
+from rag.stores import build_store
+
+# Questions over examples/docs (and anything else: only the equality of the two result lists matters).
+QUERIES = [
+    "How long does a full charge of the battery take?",
+    "What does error E07 mean?",
+    "How do I claim the warranty?",
+    "Who won the Stanley Cup in 1993?",
+    "What did Northwind announce in its press release?",
+    "Here's to the crazy ones",
+    "Where is IBM headquartered?",
+    "torque sensor",
+]
+
+
+@dataclass
+class StoreState:
+    rows: dict[str, tuple[str, dict]]  # id -> (text, metadata without the ingest time)
+    vectors: dict[str, np.ndarray]
+    top: dict[str, list[str]]  # question -> ids of the top-10 hits of the configured retriever
+
+
+def state_of(settings, embedder) -> StoreState:
+    store = build_store(settings.store, embedder.name, embedder.dimension)
+    try:
+        stored = store.get(include_vectors=True)
+        count = store.count()
+    finally:
+        store.close()
+    rows = {row.id: (row.text, {k: v for k, v in row.metadata.items() if k != "ingested_at"}) for row in stored}
+    vectors = {row.id: np.asarray(row.vector, dtype=np.float32) for row in stored}
+    top = {q: [hit.id for hit in search(settings, q, k=10, embedder=embedder)] for q in QUERIES} if count else {}
+    return StoreState(rows, vectors, top)
+
+
+def vector_agreement(state: StoreState, clean: StoreState) -> tuple[int, float]:
+    """(how many vectors are not bit-equal, the lowest cosine) over the ids both hold."""
+    shared = sorted(set(state.vectors) & set(clean.vectors))
+    if not shared:
+        return 0, 1.0
+    a = np.vstack([state.vectors[i] for i in shared])
+    b = np.vstack([clean.vectors[i] for i in shared])
+    cosines = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return int((a != b).any(axis=1).sum()), float(cosines.min())
+
+
+def assert_same_store(state: StoreState, clean: StoreState, exact: bool = False) -> None:
+    """Rows equal, every vector at cosine >= 0.9999 of the clean run's, same top-10s. `exact`: cosine >= 1 - 1e-6, for
+    an embedder whose output is bit-equal whatever the batch (the int8 ONNX models): only the store's own float
+    handling may differ then (hnswlib re-normalises a vector that is written again, moving its last bits)."""
+    assert set(state.rows) == set(clean.rows), (
+        f"lost {sorted(set(clean.rows) - set(state.rows))[:5]}, extra {sorted(set(state.rows) - set(clean.rows))[:5]}"
+    )
+    assert state.rows == clean.rows
+    differing, lowest = vector_agreement(state, clean)
+    assert lowest >= 0.9999, f"{differing} vectors differ from a clean run's, the lowest cosine {lowest:.6f}"
+    if exact:
+        assert lowest >= 1 - 1e-6, f"{differing} vectors differ from a clean run's, the lowest cosine {lowest:.8f}"
+    assert state.top == clean.top
