@@ -136,7 +136,12 @@ class AnswerConfig(_Section):
     expand: int = Field(0, ge=0, le=4, description="small-to-big: neighbouring chunks shown with each hit")
     passage_tokens: int = Field(0, ge=0, description="read small: a longer passage keeps its lines about the question")
     history_turns: int = Field(6, ge=0, description="recent messages kept verbatim")
-    history_tokens: int = Field(800, ge=50, description="above this, older messages are summarised")
+    history_tokens: int = Field(
+        800, ge=50, description="above this, older messages are summarised; a longer message is cut to fit"
+    )
+    # Limits of what any front (REST API, OpenAI endpoint, app, MCP) accepts; over them: a clear refusal (413).
+    max_question_chars: int = Field(4000, ge=10, description="the longest question accepted")
+    max_history_chars: int = Field(200_000, ge=0, description="the longest conversation (all messages) accepted")
     min_lexical: float = Field(0.5, ge=0, le=1, description="citation support: shared content words")
     min_cosine: float = Field(0.6, ge=-1, le=1, description="citation support: embedding similarity")
 

@@ -34,6 +34,13 @@ class StoreMismatchError(StoreError):
     """The store was built with another embedding model or dimension than the configured one."""
 
 
+class InputTooLong(RagError):
+    """A question or conversation over the configured length limits (answer.max_question_chars,
+    answer.max_history_chars): refused before any model sees it (the REST API answers 413)."""
+
+    exit_code = 1
+
+
 class LLMError(RagError):
     """The language model could not be loaded or did not answer."""
 

@@ -22,6 +22,7 @@ from rag.config import Settings
 from rag.context import context_block, expand, fit, focus, passage_text
 from rag.documents import Hit
 from rag.embeddings import Embedder, build_embedder
+from rag.errors import InputTooLong
 from rag.guard import echoes_question, guard_answer
 from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
@@ -77,6 +78,50 @@ class Answer:
         }
 
 
+def check_input(question: str, history: list[Message], cfg: Any) -> None:
+    """Refuse a question or conversation over the configured limits, before anything is embedded or generated."""
+    if len(question) > cfg.max_question_chars:
+        raise InputTooLong(
+            f"the question is {len(question):,} characters; the limit is {cfg.max_question_chars:,} "
+            "(answer.max_question_chars): ask something shorter, or put long text into a document and ingest it"
+        )
+    total = sum(len(str(message.get("content", ""))) for message in history)
+    if total > cfg.max_history_chars:
+        raise InputTooLong(
+            f"the conversation is {total:,} characters; the limit is {cfg.max_history_chars:,} "
+            "(answer.max_history_chars): start a new conversation"
+        )
+
+
+def clip(text: str, tokens: int, count: Any) -> str:
+    """`text` within about `tokens` tokens: its start and end kept, the middle cut and marked."""
+    if count(text) <= tokens:
+        return text
+    chars = max(40, tokens * 4)  # ~4 characters a token; checked again below
+    while True:
+        head, tail = text[: chars * 2 // 3], text[-(chars // 3) :]
+        clipped = f"{head} […] {tail}"
+        if count(clipped) <= tokens or chars <= 40:
+            return clipped
+        chars = chars * 3 // 4
+
+
+def recent_within(history: list[Message], tokens: int, count: Any) -> list[Message]:
+    """The most recent messages that fit `tokens` (the oldest one cut to fit)."""
+    kept: list[Message] = []
+    left = tokens
+    for message in reversed(history):
+        size = count(message["content"])
+        if size <= left:
+            kept.append(message)
+            left -= size
+            continue
+        if left > 32:
+            kept.append({**message, "content": clip(message["content"], left, count)})
+        break
+    return kept[::-1]
+
+
 class AnswerStream:
     """Iterate for the answer's tokens; `.answer` holds the checked Answer once iteration ends."""
 
@@ -112,20 +157,27 @@ class RagPipeline:
         return stream.answer
 
     def stream(self, question: str, history: list[Message] | None = None) -> AnswerStream:
+        history = list(history or [])
+        check_input(question, history, self.settings.answer)
         answer = Answer(question=question, standalone_question=question)
-        return AnswerStream(self._run(answer, self.memory(list(history or []), answer)), answer)
+        return AnswerStream(self._run(answer, self.memory(history, answer)), answer)
 
     def memory(self, history: list[Message], answer: Answer | None = None) -> list[Message]:
         """The conversation as the prompts get it: all of it while it fits `history_tokens`; past that,
-        the last `history_turns` messages verbatim after a summary of the older ones (one LLM call)."""
-        cfg = self.settings.answer
-        if sum(self.embedder.count_tokens(m["content"]) for m in history) <= cfg.history_tokens:
+        the last `history_turns` messages after a summary of the older ones (one LLM call). Whatever is kept fits
+        `history_tokens` (a long message is cut in the middle) and the summary's input fits the model's window."""
+        cfg, count = self.settings.answer, self.embedder.count_tokens
+        if sum(count(m["content"]) for m in history) <= cfg.history_tokens:
             return history
         keep = history[-cfg.history_turns :] if cfg.history_turns else []
         older = history[: len(history) - len(keep)]
+        share = cfg.history_tokens // max(1, len(keep))
+        keep = [{**m, "content": clip(m["content"], share, count)} for m in keep]
         if not older:
             return keep
         started = time.perf_counter()
+        window = max(256, self.settings.llm.n_ctx - 600)  # room for the instruction and the 120-token summary
+        older = recent_within(older, window, count)
         summary = self.llm.complete(prompts.summary_messages(older), max_tokens=120, temperature=0.0).text.strip()
         if answer is not None:
             answer.timings["summarise"] = time.perf_counter() - started

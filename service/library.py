@@ -2,12 +2,15 @@
 
 Uploads are written to `<uploads.dir>/uploads/<name>` and ingested from `<uploads.dir>` through the same
 ingest code and manifest as `python -m ingest`, so they are incremental and crash-safe, and their source
-ids (`uploads/<name>`) never collide with files ingested from elsewhere. One writer at a time: a process
-lock here, the manifest's file lock across processes.
+ids (`library/uploads/<name>`) never collide with files ingested from elsewhere. Two uploads whose names
+clean to the same stored name never overwrite each other: the second is stored as `name (2).ext` and the
+outcome says so (a sidecar `.names.json` remembers each stored file's original name). One writer at a time:
+a process lock here, the manifest's file lock across processes.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -59,7 +62,7 @@ class Document:
 
 @dataclass
 class UploadOutcome:
-    ingested: list[dict[str, Any]] = field(default_factory=list)  # {file, chunks, status}
+    ingested: list[dict[str, Any]] = field(default_factory=list)  # {file, id, chunks, status[, stored_as]}
     failed: list[dict[str, str]] = field(default_factory=list)  # {file, reason}: refused or unreadable
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,12 +123,13 @@ class Library:
         outcome = UploadOutcome()
         if len(files) > self.settings.uploads.max_files:
             raise UploadRejected(f"{len(files)} files in one upload; the limit is {self.settings.uploads.max_files}")
-        accepted: dict[str, str] = {}  # stored name → the name the user gave
+        accepted: dict[str, str] = {}  # relative path under the library root → the name the user gave
         with _WRITE_LOCK:
             self.folder.mkdir(parents=True, exist_ok=True)
+            originals = self._originals()
             for name, data in files:
                 try:
-                    stored = self.check(name, len(data))
+                    stored = self._unique(self.check(name, len(data)), name, originals)
                 except UploadRejected as exc:
                     outcome.failed.append({"file": name, "reason": str(exc)})
                     continue
@@ -136,7 +140,9 @@ class Library:
                 partial = target.with_name(f".{stored}.part")
                 partial.write_bytes(data)
                 partial.replace(target)  # atomic: ingest never sees half a file
+                originals[stored] = name
                 accepted[f"{UPLOAD_FOLDER}/{stored}"] = name
+            self._save_originals(originals)
             if not accepted:
                 return outcome
             report = ingest(
@@ -147,21 +153,57 @@ class Library:
                 embedder=self.embedder,
             )
         for result in report.files:
-            if result.source not in accepted:
+            relative = result.source.partition("/")[2]  # the source id without the library's root label
+            if relative not in accepted:
                 continue
+            name = accepted[relative]
             if result.status == "failed":
-                outcome.failed.append({"file": accepted[result.source], "reason": result.reason})
-                (self.root / result.source).unlink(missing_ok=True)  # not in the library: do not keep it
-            else:
-                outcome.ingested.append(
-                    {
-                        "file": accepted[result.source],
-                        "id": result.source,
-                        "chunks": result.chunks,
-                        "status": result.status,
-                    }
-                )
+                outcome.failed.append({"file": name, "reason": result.reason})
+                (self.root / relative).unlink(missing_ok=True)  # not in the library: do not keep it
+                continue
+            entry = {"file": name, "id": result.source, "chunks": result.chunks, "status": result.status}
+            stored = relative.partition("/")[2]
+            if stored != safe_name(name):
+                entry["stored_as"] = stored
+                entry["note"] = f"stored as {stored!r}: another upload already has the name {safe_name(name)!r}"
+            outcome.ingested.append(entry)
         return outcome
+
+    # -- stored names ------------------------------------------------------------------------------------
+
+    @property
+    def _names_file(self) -> Path:
+        return self.folder / ".names.json"  # hidden: never ingested (loaders.exclude)
+
+    def _originals(self) -> dict[str, str]:
+        """Stored name → the name it was uploaded as (files stored before this record: their own name)."""
+        try:
+            recorded = json.loads(self._names_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            recorded = {}
+        present = {p.name for p in self.folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+        return {name: recorded.get(name, name) for name in present}
+
+    def _save_originals(self, originals: dict[str, str]) -> None:
+        partial = self._names_file.with_suffix(".part")
+        partial.write_text(json.dumps(originals, ensure_ascii=False, indent=1), encoding="utf-8")
+        partial.replace(self._names_file)
+
+    @staticmethod
+    def _unique(stored: str, original: str, originals: dict[str, str]) -> str:
+        """`stored`, or `stem (2).ext`, `stem (3).ext`… when that name holds another original's upload (the same
+        original name again replaces its own file: an update)."""
+        if originals.get(stored, original) == original:
+            return stored
+        stem, dot, suffix = stored.rpartition(".")
+        if not dot:
+            stem, suffix = stored, ""
+        number = 2
+        while True:
+            candidate = f"{stem} ({number}){dot}{suffix}"
+            if originals.get(candidate, original) == original:
+                return candidate
+            number += 1
 
     def delete(self, document_id: str) -> Document:
         """Remove a document's chunks (vectors and keyword index) and its manifest entry through ingest's own

@@ -114,9 +114,11 @@ class OpenAICompatLLM:
 
         client, response = self._post(self._body(messages, max_tokens, temperature, **extra), stream=True)
         try:
-            events = 0
+            events, other = 0, []
             for line in response.iter_lines():
                 if not line.startswith("data:"):
+                    if len(other) < 50:
+                        other.append(line)
                     continue
                 data = line[5:].strip()
                 events += 1
@@ -126,10 +128,7 @@ class OpenAICompatLLM:
                 if delta:
                     yield delta
             if not events:
-                raise LLMServerError(
-                    f"LLM server at {self.base_url} answered without an OpenAI-compatible event stream "
-                    f"(content-type {response.headers.get('content-type', 'none')!r}); is base_url the /v1 endpoint?"
-                )
+                raise self._no_stream(response, "\n".join(other))
         except httpx.TimeoutException:
             raise LLMServerError(
                 f"LLM server at {self.base_url} stopped answering for {self.timeout_s:.0f} s in the middle of a stream",
@@ -173,6 +172,28 @@ class OpenAICompatLLM:
             raise LLMServerError(
                 f"LLM server at {self.base_url} answered JSON that is not a chat completion: {str(data)[:80]!r}"
             ) from None
+
+    def _no_stream(self, response: Any, body: str) -> LLMServerError:
+        """Why a streamed request got no events: the server's own error (a prompt over its context window, …) when it
+        sent one as JSON, else the content type it sent."""
+        try:
+            error = json.loads(body).get("error")
+        except (json.JSONDecodeError, AttributeError):
+            error = None
+        if error:
+            message = error.get("message", error) if isinstance(error, dict) else error
+            hint = " — the prompt is longer than the model's context (llm.n_ctx)" if "context" in str(message) else ""
+            return LLMServerError(f"LLM server at {self.base_url} refused the request: {str(message)[:300]}{hint}")
+        content_type = response.headers.get("content-type", "none")
+        if content_type.startswith("text/event-stream") and not body.strip():
+            return LLMServerError(
+                f"LLM server at {self.base_url} ended the answer before its first token — llama.cpp's server does "
+                "this when the prompt is longer than the model's context (llm.n_ctx); see its log for the reason"
+            )
+        return LLMServerError(
+            f"LLM server at {self.base_url} answered without an OpenAI-compatible event stream "
+            f"(content-type {content_type!r}); is base_url the /v1 endpoint?"
+        )
 
     def _delta(self, data: str) -> str | None:
         """The text of one stream event; a clear error for an event that is not an OpenAI chunk."""

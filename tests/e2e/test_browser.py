@@ -84,7 +84,7 @@ def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
             expect(answer.get_by_test_id("stExpander").first).to_be_visible()
             expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
             answer.get_by_text("Sources (").click()
-            expect(answer.get_by_text("uploads/aurora-e-bike-manual.md").first).to_be_visible()
+            expect(answer.get_by_text("library/uploads/aurora-e-bike-manual.md").first).to_be_visible()
             expect(answer.locator("mark").first).to_be_visible()  # the supporting sentence, highlighted
             page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
 

@@ -76,7 +76,7 @@ def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
     cited = re.findall(r"\[\[(\d+)\]\]\(#source-(\d+)\)", text)  # [n] links to its source entry
     assert cited and all(a == b for a, b in cited)
     entries = {re.search(r"id='source-(\d+)'", m.value).group(1): m.value for m in reply.expander[0].markdown}
-    assert "uploads/aurora-e-bike-manual.md" in entries[cited[0][0]] and "<mark>" in entries[cited[0][0]]
+    assert "library/uploads/aurora-e-bike-manual.md" in entries[cited[0][0]] and "<mark>" in entries[cited[0][0]]
     assert reply.caption and "retrieve" in reply.caption[0].value
 
     # the no-answer path: shown as such, not as an answer
@@ -111,7 +111,7 @@ def test_delete_from_the_documents_tab(app_env):
     at = start()
     upload(at, EXAMPLES / "aurora-e-bike-manual.md", EXAMPLES / "northwind-support-faq.txt")
     assert metric(at, "Documents") == "2"
-    at.selectbox(key="delete_choice").set_value("uploads/northwind-support-faq.txt")
+    at.selectbox(key="delete_choice").set_value("library/uploads/northwind-support-faq.txt")
     at.button(key="delete").click()
     at.run()
     assert metric(at, "Documents") == "1"

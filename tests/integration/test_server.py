@@ -55,17 +55,17 @@ def test_ingest_query_stream_and_delete(client, tmp_path):
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert [i["id"] for i in body["ingested"]] == ["uploads/aurora-e-bike-manual.md"]
+    assert [i["id"] for i in body["ingested"]] == ["library/uploads/aurora-e-bike-manual.md"]
     assert body["ingested"][0]["chunks"] > 0
     assert body["failed"][0]["file"] == bad.name and body["failed"][0]["reason"]
 
     documents = client.get("/documents").json()
-    assert [(d["id"], d["uploaded"]) for d in documents] == [("uploads/aurora-e-bike-manual.md", True)]
+    assert [(d["id"], d["uploaded"]) for d in documents] == [("library/uploads/aurora-e-bike-manual.md", True)]
     assert client.get("/health").json()["store"]["documents"] == 1
 
     answer = client.post("/query", json={"question": QUESTION}).json()
     assert answer["found"] and answer["citations"]
-    assert {c["source"] for c in answer["citations"]} == {"uploads/aurora-e-bike-manual.md"}
+    assert {c["source"] for c in answer["citations"]} == {"library/uploads/aurora-e-bike-manual.md"}
     assert any(ch.isdigit() for ch in answer["answer"])
 
     streamed = client.post("/query", json={"question": QUESTION, "stream": True})
@@ -76,6 +76,14 @@ def test_ingest_query_stream_and_delete(client, tmp_path):
     assert len(tokens) > 3 and "".join(tokens).strip().startswith(final["answer"][:20])
     assert events[-1][0] == "done"
 
+    # A 100,000-character turn in the history is cut to the model's window, not sent whole (which the model
+    # process refused: "maximum context length 4096, requested 10292").
+    long_history = [{"role": "user", "content": "Tell me about bikes. " + "pedal " * 16_000}, *([
+        {"role": "assistant", "content": answer["answer"]}])]  # fmt: skip
+    trimmed = client.post("/query", json={"question": QUESTION, "history": long_history})
+    assert trimmed.status_code == 200, trimmed.text
+    assert trimmed.json()["found"]
+
     follow_up = client.post(
         "/query",
         json={
@@ -85,11 +93,11 @@ def test_ingest_query_stream_and_delete(client, tmp_path):
     ).json()
     assert "aurora" in follow_up["standalone_question"].lower() or "bike" in follow_up["standalone_question"].lower()
 
-    deleted = client.delete("/documents/uploads/aurora-e-bike-manual.md")
+    deleted = client.delete("/documents/library/uploads/aurora-e-bike-manual.md")
     assert deleted.status_code == 200 and deleted.json()["chunks"] > 0
     assert client.get("/documents").json() == []
     assert not (tmp_path / "library" / "uploads" / AURORA.name).exists()
-    assert client.delete("/documents/uploads/aurora-e-bike-manual.md").status_code == 404
+    assert client.delete("/documents/library/uploads/aurora-e-bike-manual.md").status_code == 404
     gone = client.post("/query", json={"question": QUESTION}).json()
     assert gone["found"] is False
 
@@ -130,6 +138,57 @@ def test_token_traversal_type_and_size_limits(tmp_path, embedder):
         assert client.get("/openapi.json").json()["info"]["title"] == "PowerHouse RAG"
 
 
+def test_limits_counted_on_bytes_received_files_as_they_arrive_names_and_lengths(tmp_path, embedder):
+    """Each numbered defect of issue 22 that the API had: a chunked body past the limit, too many files, two names
+    that clean alike, a Windows path, the docs without the token, a question or conversation over the limits."""
+    settings = tmp_settings(tmp_path, max_files=2)
+    settings.server.max_request_mb = 0.05
+    service = RagService(settings, llm=object())  # no request here reaches the LLM
+    service.embedder = embedder
+    service.library._embedder = embedder
+    with TestClient(create_app(service, token=TOKEN)) as client:
+        assert client.get("/docs").status_code == 401 and client.get("/openapi.json").status_code == 401
+        client.headers["Authorization"] = f"Bearer {TOKEN}"
+        assert "swagger" in client.get("/docs").text.lower()
+
+        chunks = iter([b"x" * 16_384] * 8)  # 128 KB with no Content-Length (chunked)
+        chunked = client.post("/query", content=chunks, headers={"Content-Type": "application/json"})
+        assert chunked.status_code == 413 and "server.max_request_mb" in chunked.json()["detail"]
+
+        three = [("files", (f"n{i}.md", b"# Note\n\nShort.")) for i in range(3)]
+        too_many = client.post("/ingest", files=three)
+        assert too_many.status_code == 400 and "Too many files. Maximum number of files is 2" in too_many.text
+
+        both = client.post(
+            "/ingest",
+            files=[("files", ("r*1.md", b"# One\n\nThe first note.")), ("files", ("r?1.md", b"# Two\n\nThe second."))],
+        )
+        assert both.status_code == 200, both.text
+        stored = {item["file"]: (item["id"], item.get("stored_as")) for item in both.json()["ingested"]}
+        assert stored == {
+            "r*1.md": ("library/uploads/r_1.md", None),
+            "r?1.md": ("library/uploads/r_1 (2).md", "r_1 (2).md"),
+        }
+        again = client.post("/ingest", files=[("files", ("r*1.md", b"# One\n\nThe first note, edited."))])
+        assert [i["id"] for i in again.json()["ingested"]] == ["library/uploads/r_1.md"]  # an update, not a third
+        assert len(client.get("/documents").json()) == 2
+
+        windows = client.post("/ingest", files=[("files", ("C:\\Users\\me\\x.md", b"# X"))])
+        assert windows.status_code == 422
+        assert "a file name with a path is not allowed" in windows.json()["failed"][0]["reason"]
+
+        long = "why " * 1_001  # 4,004 characters > answer.max_question_chars
+        for path, body in (
+            ("/query", {"question": long}),
+            ("/query", {"question": long, "stream": True}),
+            ("/v1/chat/completions", {"messages": [{"role": "user", "content": long}]}),
+            ("/v1/chat/completions", {"messages": [{"role": "user", "content": long}], "stream": True}),
+        ):
+            refused = client.post(path, json=body)
+            assert refused.status_code == 413, (path, refused.text)
+            assert "answer.max_question_chars" in refused.json()["detail"]
+
+
 @pytest.mark.slow
 def test_a_real_server_answers_the_official_openai_client(tmp_path):
     from openai import OpenAI
@@ -152,13 +211,13 @@ def test_a_real_server_answers_the_official_openai_client(tmp_path):
             model="powerhouse-rag", messages=[{"role": "user", "content": QUESTION}]
         )
         content = completion.choices[0].message.content
-        assert "Sources:" in content and "uploads/aurora-e-bike-manual.md" in content
+        assert "Sources:" in content and "library/uploads/aurora-e-bike-manual.md" in content
 
         chunks = client.chat.completions.create(
             model="powerhouse-rag", messages=[{"role": "user", "content": QUESTION}], stream=True
         )
         streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
-        assert "uploads/aurora-e-bike-manual.md" in streamed and len(streamed) > 40
+        assert "library/uploads/aurora-e-bike-manual.md" in streamed and len(streamed) > 40
 
         from openai import AuthenticationError
 
@@ -185,8 +244,8 @@ def test_the_api_on_the_neo4j_graph_store(tmp_path, local_llm, neo4j_server):
         assert response.status_code == 200, response.text
         assert client.get("/health").json()["store"]["documents"] == 1
         answer = client.post("/query", json={"question": QUESTION}).json()
-        assert answer["found"] and {c["source"] for c in answer["citations"]} == {"uploads/aurora-e-bike-manual.md"}
-        deleted = client.delete("/documents/uploads/aurora-e-bike-manual.md")
+        assert answer["found"] and {c["source"] for c in answer["citations"]} == {"library/uploads/aurora-e-bike-manual.md"}
+        deleted = client.delete("/documents/library/uploads/aurora-e-bike-manual.md")
         assert deleted.status_code == 200 and deleted.json()["chunks"] > 0
         assert client.post("/query", json={"question": QUESTION}).json()["found"] is False
     service.close()

@@ -32,6 +32,10 @@ BROKEN = {
     "garbage-stream": (200, "text/event-stream", b"data: {not json}\n\ndata: [DONE]\n\n"),
     "error-event": (200, "text/event-stream", b'data: {"error": {"message": "model overloaded"}}\n\n'),
     "server-error": (500, "application/json", b'{"error": {"message": "CUDA out of memory"}}'),
+    # What llama.cpp's server sends for a prompt over its context window: 200, an event stream, no event at all.
+    "empty-stream": (200, "text/event-stream; charset=utf-8", b""),
+    # What other servers send: a JSON error where the stream should be.
+    "json-error": (200, "application/json", b'{"error": {"message": "maximum context length is 4096 tokens"}}'),
 }
 EXPECTED = {
     "html": "not JSON",  # complete(); the stream says "without an OpenAI-compatible event stream"
@@ -40,6 +44,15 @@ EXPECTED = {
     "garbage-stream": "not an OpenAI chunk",
     "error-event": "model overloaded",
     "server-error": "500",
+    "empty-stream": "not JSON",
+    "json-error": "not a chat completion",
+}
+STREAMED = {  # what the stream says where it differs from complete()
+    "html": "without an OpenAI-compatible event stream",
+    "not-json": "without an OpenAI-compatible event stream",
+    "no-choices": "without an OpenAI-compatible event stream",
+    "empty-stream": "ended the answer before its first token .* longer than the model's context",
+    "json-error": r"refused the request: maximum context length is 4096 tokens — .* \(llm.n_ctx\)",
 }
 
 
@@ -84,8 +97,7 @@ def broken_server():
 def test_a_broken_llm_server_is_a_clear_error(kind, broken_server):
     llm = OpenAICompatLLM("m", f"{broken_server}/{kind}/v1", api_key_env="", timeout_s=10, retries=0)
     messages = [{"role": "user", "content": "hi"}]
-    streamed = "without an OpenAI-compatible event stream" if kind in ("html", "not-json", "no-choices") else None
-    with pytest.raises(LLMError, match=streamed or EXPECTED[kind]) as raised:
+    with pytest.raises(LLMError, match=STREAMED.get(kind, EXPECTED[kind])) as raised:
         list(llm.stream(messages))
     ROWS.append((f"LLM server: {kind}", str(raised.value)))
     if kind not in ("garbage-stream", "error-event"):
