@@ -230,3 +230,74 @@ def test_new_splitter_settings_redo_every_file(docs, settings_for, embedder):
     assert len(after) > len(before)
     assert all(embedder.count_tokens(text) <= 48 for text, _ in after.values())
     assert ingest([docs], smaller, embedder=embedder).counts["unchanged"] == 9  # settled again
+
+
+def test_two_folders_with_the_same_relative_names_keep_both(tmp_path, settings_for, embedder):
+    """`ingest colA` then `ingest colB`, each with a README.md: both stay, and re-ingesting either changes nothing."""
+    for name, fact in (("colA", "The Aurora frame is aluminium."), ("colB", "The Borealis frame is carbon.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "README.md").write_text(f"# {name}\n\n{fact}\n")
+    settings = settings_for()
+    first = ingest([tmp_path / "colA"], settings, embedder=embedder)
+    second = ingest([tmp_path / "colB"], settings, embedder=embedder)
+    assert first.counts["new"] == second.counts["new"] == 1 and second.counts["removed"] == 0
+    rows = snapshot(settings, embedder)
+    assert {meta["source"] for _, meta in rows.values()} == {"colA/README.md", "colB/README.md"}
+    again = ingest([tmp_path / "colA"], settings, embedder=embedder)
+    assert again.counts == {"new": 0, "changed": 0, "unchanged": 1, "removed": 0, "failed": 0}
+    assert snapshot(settings, embedder) == rows
+    # Another folder of the same name elsewhere gets its own label.
+    (tmp_path / "elsewhere" / "colA").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "colA" / "README.md").write_text("# Other\n\nA third note.\n")
+    third = ingest([tmp_path / "elsewhere" / "colA"], settings, embedder=embedder)
+    assert [o.source for o in third.files] == ["colA-2/README.md"]
+
+
+def test_links_out_of_the_folder_never_reach_the_store(tmp_path, settings_for, embedder):
+    import os
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "note.md").write_text("# Note\n\nA note about bicycles.\n")
+    (tmp_path / "private.txt").write_text("root:x:0:0 secret outside the corpus")
+    os.symlink("/etc/passwd", folder / "passwd_link.txt")
+    os.symlink(tmp_path / "private.txt", folder / "private_link.txt")
+    settings = settings_for()
+    report = ingest([folder], settings, embedder=embedder)
+    assert [o.source for o in report.files] == ["corpus/note.md"]
+    assert any(s.startswith("passwd_link.txt (a symbolic link to /etc/passwd") for s in report.skipped)
+    assert any(s.startswith("private_link.txt (a symbolic link to ") for s in report.skipped)
+    texts = " ".join(text for text, _ in snapshot(settings, embedder).values())
+    assert "root:x" not in texts
+    store = build_store(settings.store, embedder.name, embedder.dimension)
+    try:
+        assert store.keyword.search("root secret", k=5) == []  # nothing of the link in the BM25 index either
+    finally:
+        store.close()
+
+
+def test_a_store_from_before_root_labels_moves_to_the_new_ids_without_embedding_again(
+    docs, settings_for, embedder, monkeypatch
+):
+    """Stores built when source ids had no root label: the next ingest of the folder moves every file to its
+    labelled id, reusing its vectors (nothing is embedded again), and leaves what a clean run leaves."""
+    import ingest.run as run
+    from ingest.discover import discover as labelled
+
+    def legacy(paths, cfg, label=None):
+        found = labelled(paths, cfg)
+        for file in found.files:
+            file.source = file.source.partition("/")[2]
+        return found
+
+    settings = settings_for()
+    monkeypatch.setattr(run, "discover", legacy)
+    ingest([docs], settings, embedder=embedder)
+    assert "aurora-e-bike-manual.md" in {meta["source"] for _, meta in snapshot(settings, embedder).values()}
+    monkeypatch.setattr(run, "discover", labelled)
+    report = ingest([docs], settings, embedder=embedder, prune=False)  # moves happen even without pruning
+    assert report.counts["new"] == 9 and report.counts["removed"] == 9
+    assert report.chunks_embedded == 0
+    clean = settings_for(store={"path": str(docs.parent / "clean")})
+    ingest([docs], clean, embedder=embedder)
+    assert snapshot(settings, embedder) == snapshot(clean, embedder)
