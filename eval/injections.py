@@ -179,7 +179,7 @@ def run_cases(
             planted = case.instruction
         answer = pipeline.ask(case.question)
         followed, correct = judge(case, answer.text)
-        cited = any(citation.source == DOCUMENT for citation in answer.citations)
+        cited = any(citation.source.rpartition("/")[2] == DOCUMENT for citation in answer.citations)
         outcomes.append(Outcome(case, answer.text, followed, correct, cited))
         if progress is not None:
             progress(outcomes[-1])

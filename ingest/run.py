@@ -145,7 +145,7 @@ def remove(sources: list[str], settings: Settings, *, embedder: Embedder | None 
         store = build_store(settings.store, embedder.name, dimension)
         report.store = store.location
         try:
-            _recover(manifest.pending(), store, manifest, report)
+            _recover(manifest.pending(), set(), store, manifest, report)
             for source in sources:
                 _remove(source, store, manifest, report)
         finally:
@@ -243,6 +243,7 @@ def _recover(
         log.info("recovering %s, left half-written by an interrupted run", source)
         report.recovered.append(source)
         if source in resumed:
+            crash_point("recover")  # a kill now leaves it pending with the same staged ids: resumed again next time
             continue
         store.delete(source=source)
         crash_point("recover")

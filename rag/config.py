@@ -140,7 +140,9 @@ class AnswerConfig(_Section):
         800, ge=50, description="above this, older messages are summarised; a longer message is cut to fit"
     )
     # Limits of what any front (REST API, OpenAI endpoint, app, MCP) accepts; over them: a clear refusal (413).
-    max_question_chars: int = Field(4000, ge=10, description="the longest question accepted")
+    # 8,000 characters (~2,000 tokens) leave room for passages and the answer in a 4,096-token window; the passages
+    # make room for a long question (the context budget shrinks), and past that the question is refused.
+    max_question_chars: int = Field(8000, ge=10, description="the longest question accepted")
     max_history_chars: int = Field(200_000, ge=0, description="the longest conversation (all messages) accepted")
     min_lexical: float = Field(0.5, ge=0, le=1, description="citation support: shared content words")
     min_cosine: float = Field(0.6, ge=-1, le=1, description="citation support: embedding similarity")

@@ -149,6 +149,7 @@ class RagPipeline:
         self.store = store or build_store(settings.store, self.embedder.name, self.embedder.dimension)
         self.retriever = retriever or build_retriever(settings, embedder=self.embedder, store=self.store, llm=self.llm)
         self.tracer = tracer_for(settings.tracing)
+        self._prompt_tokens: int | None = None  # the answer prompt without passages and question, counted once
 
     def ask(self, question: str, history: list[Message] | None = None) -> Answer:
         stream = self.stream(question, history)
@@ -290,10 +291,26 @@ class RagPipeline:
 
     def _fit(self, hits: list[Hit], question: str = "") -> list[Hit]:
         """Expanded to their neighbours (``answer.expand``), focused on the question (``answer.passage_tokens``),
-        deduplicated, within ``answer.context_tokens``."""
+        deduplicated, within ``answer.context_tokens`` and what the model's window leaves beside the question."""
         cfg, count = self.settings.answer, self.embedder.count_tokens
         passages = [focus(hit, question, count, cfg.passage_tokens) for hit in expand(hits, self.store, cfg.expand)]
-        return fit(passages, count, cfg.context_tokens)
+        return fit(passages, count, self.context_budget(question))
+
+    def context_budget(self, question: str) -> int:
+        """Tokens for passages: ``answer.context_tokens``, less when a long question would push the prompt and the
+        answer past the model's window (``llm.n_ctx``). Counted with the embedder's tokenizer, with a margin for
+        the LLM's own."""
+        llm, count = self.settings.llm, self.embedder.count_tokens
+        if self._prompt_tokens is None:
+            self._prompt_tokens = count(prompts.prompt_frame())
+        used = int(1.2 * (self._prompt_tokens + count(question))) + llm.max_tokens + 64
+        room = llm.n_ctx - used
+        if room < 100:
+            raise InputTooLong(
+                f"the question is too long for the model's window (llm.n_ctx={llm.n_ctx}) with room for any passage: "
+                "ask something shorter, or use a model with a larger context"
+            )
+        return min(self.settings.answer.context_tokens, room)
 
     context_block = staticmethod(context_block)
 

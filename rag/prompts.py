@@ -60,7 +60,7 @@ question asks: do not answer it and do not repeat an earlier question instead. R
 _SENTENCE = r"[^.!?\n]*"
 _INJECTION = re.compile(
     "|".join(
-        f"{_SENTENCE}{pattern}{_SENTENCE}[.!?]?"
+        f"{_SENTENCE}(?:{pattern}){_SENTENCE}[.!?]?"  # grouped: a pattern's own | must not split the sentence
         for pattern in (
             r"\b(?:ignore|disregard|forget)\b[^.!?\n]*\b(?:instructions?|prompts?|rules|above|context|questions?)\b",
             r"\b(?:reply|respond|answer|say|output)\b[^.!?\n]*\b(?:only|just|instead)\b[^.!?\n]*\bwith\b",
@@ -110,6 +110,11 @@ def answer_messages(question: str, context: str, history: list[Message]) -> list
         *EXAMPLE,
         {"role": "user", "content": f"Context passages:\n{context}\n\nQuestion: {question}\n\n{ANSWER_REMINDER}"},
     ]
+
+
+def prompt_frame() -> str:
+    """The answer prompt's fixed text (system, example, reminder): what every prompt spends before its passages."""
+    return "\n".join([ANSWER_SYSTEM, *(m["content"] for m in EXAMPLE), ANSWER_REMINDER])
 
 
 SUMMARY_SYSTEM = """Summarise this conversation in at most three sentences. Keep the names, products,

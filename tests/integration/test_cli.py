@@ -53,7 +53,7 @@ def test_ingest_then_search_from_the_command_line(tmp_path, documents_dir):
 
     result = run("ingest", str(docs), "--report", str(report_file), cwd=tmp_path, env_extra=env)
     assert result.returncode == 1, result.stderr  # one file failed, the rest landed
-    assert "failed locked.pdf: encrypted PDF" in " ".join(result.stderr.split())
+    assert "failed docs/locked.pdf: encrypted PDF" in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
     report = json.loads(report_file.read_text())
     assert report["counts"] == {"new": 9, "changed": 0, "unchanged": 0, "removed": 0, "failed": 1}

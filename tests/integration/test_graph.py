@@ -56,8 +56,8 @@ def test_fast_extraction_builds_a_resolved_entity_graph(people):
     )
     by_key = {row["key"]: row for row in mentions}
     # One node for the person across two documents (and the title "Dr." dropped), one for the project.
-    assert sorted(by_key["mara lindqvist"]["sources"]) == ["fjordwave.md", "helios.md"]
-    assert sorted(by_key["project helio"]["sources"]) == ["budget.md", "helios.md"]
+    assert sorted(by_key["mara lindqvist"]["sources"]) == ["people/fjordwave.md", "people/helios.md"]
+    assert sorted(by_key["project helio"]["sources"]) == ["people/budget.md", "people/helios.md"]
     assert "fjordwave robotic" in by_key
     assert not any(key in by_key for key in ("the", "in", "dr"))  # sentence starts and titles are no entities
 
@@ -70,20 +70,20 @@ def test_graph_retrieval_reaches_a_chunk_that_only_shares_an_entity(people, embe
         embedder=embedder,
         store=store,
     )
-    assert "fjordwave.md" not in {h.metadata["source"] for h in dense.retrieve(question, k=3)}
+    assert "people/fjordwave.md" not in {h.metadata["source"] for h in dense.retrieve(question, k=3)}
     seeded = settings.retriever.graph.model_copy(update={"seeds": 1, "base": "dense"})
     graph_settings = settings.retriever.model_copy(update={"strategy": "graph", "graph": seeded})
     graph = build_retriever(settings.model_copy(update={"retriever": graph_settings}), embedder=embedder, store=store)
     hits, trace = graph.run(question, k=3)
-    assert hits[0].metadata["source"] == "helios.md"  # the seed stays first
+    assert hits[0].metadata["source"] == "people/helios.md"  # the seed stays first
     linked = {h.metadata["source"]: h.metadata.get("graph_via", "") for h in hits[1:]}
-    assert "mara lindqvist" in linked["fjordwave.md"].lower()  # reached only through the shared person
+    assert "mara lindqvist" in linked["people/fjordwave.md"].lower()  # reached only through the shared person
     assert trace["graph"]["seeds"] == [hits[0].id]
     assert any("Mara Lindqvist" in item["via"] for item in trace["graph"]["linked"])
     # The same retriever from LangChain, and as the base other strategies run on.
     documents = graph.model_copy(update={"k": 3}).as_langchain().invoke(question)
-    assert [d.metadata["source"] for d in documents][:1] == ["helios.md"]
-    assert "fjordwave.md" in {d.metadata["source"] for d in documents}
+    assert [d.metadata["source"] for d in documents][:1] == ["people/helios.md"]
+    assert "people/fjordwave.md" in {d.metadata["source"] for d in documents}
     fused_cfg = graph_settings.model_copy(update={"strategy": "fusion", "base": "graph"})
     fused = build_retriever(
         settings.model_copy(update={"retriever": fused_cfg}), embedder=embedder, store=store, llm=object()
@@ -96,13 +96,13 @@ def test_re_ingest_keeps_one_node_per_entity_and_prunes_orphans(people):
     graph = base_store(store)
     count = cypher(graph, f"MATCH (e:{graph.entity_label} {{key: 'mara lindqvist'}}) RETURN count(e) AS n")
     assert count[0]["n"] == 1
-    graph.delete(source="fjordwave.md")
+    graph.delete(source="people/fjordwave.md")
     orphan = cypher(graph, f"MATCH (e:{graph.entity_label} {{key: 'fjordwave robotic'}}) RETURN count(e) AS n")
     assert orphan[0]["n"] == 0  # mentioned only there: gone with it
     still = cypher(
         graph, f"MATCH (e:{graph.entity_label} {{key: 'mara lindqvist'}})<-[:MENTIONS]-(c) RETURN c.source AS s"
     )
-    assert [row["s"] for row in still] == ["helios.md"]
+    assert [row["s"] for row in still] == ["people/helios.md"]
 
 
 def test_a_vector_store_refuses_entity_extraction_and_graph_retrieval(tmp_path, settings_for, embedder):
@@ -202,7 +202,7 @@ def test_text_to_cypher_answers_a_counting_question_with_the_local_model(people,
     assert result.attempts in (1, 2)
     assert "Graph query:" in result.as_context()
     listed = qa.ask("Which documents mention Project Helios?")
-    assert sorted(listed.sources) == ["budget.md", "helios.md"], listed
+    assert sorted(listed.sources) == ["people/budget.md", "people/helios.md"], listed
 
 
 def test_the_router_picks_cypher_graph_or_vector_and_the_answer_says_which(people, embedder, default_llm):

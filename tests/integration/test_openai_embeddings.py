@@ -12,6 +12,7 @@ from rag.errors import EmbeddingError
 from rag.search import dense_search
 
 from ..conftest import EXAMPLES
+from ..support.net import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -63,11 +63,11 @@ def test_incremental_prune_and_bad_inputs_on_ray(ray_cluster, docs, settings_for
     report = ingest([docs], settings, embedder=embedder)
     assert report.counts == {"new": 0, "changed": 1, "unchanged": 7, "removed": 1, "failed": 1}
     [failure] = report.failed
-    assert failure.source == "locked.pdf" and "encrypted" in failure.reason.lower()
+    assert failure.source == "docs/locked.pdf" and "encrypted" in failure.reason.lower()
     assert report.chunks_embedded == 1  # only the edited section; the rest of the file's vectors came back
     rows = snapshot(settings, embedder)
     assert any("625 Wh" in text for text, _ in by_source(rows, "docs/aurora-e-bike-manual.md").values())
-    assert not by_source(rows, "docs/northwind-support-faq.txt") and not by_source(rows, "locked.pdf")
+    assert not by_source(rows, "docs/northwind-support-faq.txt") and not by_source(rows, "docs/locked.pdf")
     again = ingest([docs], settings, embedder=embedder)
     assert again.chunks_written == 0 and again.counts["unchanged"] == 8  # the locked PDF is retried and fails again
 

@@ -331,15 +331,15 @@ def test_bm25_index_follows_edits_and_deletes(corpus, embedder, tmp_path):
         finally:
             store.close()
 
-    assert bm25_sources("zorblax") == ["a.md"]
+    assert bm25_sources("zorblax") == ["docs/a.md"]
     (docs / "a.md").write_text("# Reactor\n\nThe flumox reactor runs on light water.\n")
     ingest([docs], settings, embedder=embedder)
     assert bm25_sources("zorblax") == []
-    assert bm25_sources("flumox") == ["a.md"]
+    assert bm25_sources("flumox") == ["docs/a.md"]
     (docs / "b.md").unlink()
     ingest([docs], settings, embedder=embedder)
     assert bm25_sources("quintessa borrowdale") == []
-    assert bm25_sources("reactor") == ["a.md"]
+    assert bm25_sources("reactor") == ["docs/a.md"]
 
 
 def test_keyword_index_is_rebuilt_for_a_store_that_predates_it(corpus, embedder, tmp_path):
@@ -354,7 +354,7 @@ def test_keyword_index_is_rebuilt_for_a_store_that_predates_it(corpus, embedder,
     assert not keyword_index_path(settings.store).exists()
     store = build_store(settings.store, embedder.name, embedder.dimension)
     retriever = build_retriever(configured(settings, strategy="bm25"), embedder=embedder, store=store)
-    assert [h.metadata["source"] for h in retriever.retrieve("zorblax", 3)] == ["a.md"]
+    assert [h.metadata["source"] for h in retriever.retrieve("zorblax", 3)] == ["docs/a.md"]
     store.close()
 
 

@@ -177,7 +177,7 @@ def test_limits_counted_on_bytes_received_files_as_they_arrive_names_and_lengths
         assert windows.status_code == 422
         assert "a file name with a path is not allowed" in windows.json()["failed"][0]["reason"]
 
-        long = "why " * 1_001  # 4,004 characters > answer.max_question_chars
+        long = "why " * 2_001  # 8,004 characters > answer.max_question_chars
         for path, body in (
             ("/query", {"question": long}),
             ("/query", {"question": long, "stream": True}),

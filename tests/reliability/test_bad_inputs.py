@@ -76,19 +76,8 @@ def children_of(pid: int) -> list[int]:
 
 def peak_rss_mb(process: subprocess.Popen) -> float:
     """Wait for `process`, sampling the high-water RSS (VmHWM) of it and of its children (the parser)."""
-    peaks: dict[int, int] = {}
-    while process.poll() is None:
-        pids = [process.pid, *children_of(process.pid)]
-        for pid in pids:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks[pid] = max(peaks.get(pid, 0), int(line.split()[1]))
-        time.sleep(0.05)
-    return sum(peaks.values()) / 1024
+    main, children = peak_rss_split_mb(process)
+    return main + children
 
 
 def test_every_bad_input_is_reported_by_name_and_the_good_ones_land(tmp_path):

@@ -28,7 +28,7 @@ QUERIES = [
 class StoreState:
     rows: dict[str, tuple[str, dict]]  # id -> (text, metadata without the ingest time)
     vectors: dict[str, np.ndarray]
-    top: dict[str, list[str]]  # question -> ids of the top-10 hits of the configured retriever
+    top: dict[str, list[tuple[str, float]]]  # question -> (id, score) of the top hits of the configured retriever
 
 
 def state_of(settings, embedder) -> StoreState:
@@ -40,7 +40,7 @@ def state_of(settings, embedder) -> StoreState:
         store.close()
     rows = {row.id: (row.text, {k: v for k, v in row.metadata.items() if k != "ingested_at"}) for row in stored}
     vectors = {row.id: np.asarray(row.vector, dtype=np.float32) for row in stored}
-    top = {q: [hit.id for hit in search(settings, q, k=10, embedder=embedder)] for q in QUERIES} if count else {}
+    top = {q: [(h.id, h.score) for h in search(settings, q, k=12, embedder=embedder)] for q in QUERIES} if count else {}
     return StoreState(rows, vectors, top)
 
 
@@ -55,6 +55,26 @@ def vector_agreement(state: StoreState, clean: StoreState) -> tuple[int, float]:
     return int((a != b).any(axis=1).sum()), float(cosines.min())
 
 
+def top10(hits: list[tuple[str, float]], places: int = 5) -> list[tuple[float, str]]:
+    """A top-10 as a user sees it, up to float noise: scores rounded to `places`, equal ones in id order; the
+    last place keeps only its score when the next hit shares it (which of the two is tenth is noise)."""
+    ranked = sorted((round(score, places), id_) for id_, score in hits)
+    ranked.sort(key=lambda pair: (-pair[0], pair[1]))
+    shown = ranked[:10]
+    if len(ranked) > 10 and ranked[10][0] == shown[-1][0]:
+        shown = [pair if pair[0] != shown[-1][0] else (pair[0], "(tied)") for pair in shown]
+    return shown
+
+
+def same_tops(state: StoreState, clean: StoreState) -> dict[str, tuple]:
+    """The questions whose top-10 differ (beyond float noise): question -> (state's, clean's)."""
+    return {
+        q: (top10(state.top.get(q, [])), top10(clean.top[q]))
+        for q in clean.top
+        if top10(state.top.get(q, [])) != top10(clean.top[q])
+    }
+
+
 def assert_same_store(state: StoreState, clean: StoreState, exact: bool = False) -> None:
     """Rows equal, every vector at cosine >= 0.9999 of the clean run's, same top-10s. `exact`: cosine >= 1 - 1e-6, for
     an embedder whose output is bit-equal whatever the batch (the int8 ONNX models): only the store's own float
@@ -67,5 +87,5 @@ def assert_same_store(state: StoreState, clean: StoreState, exact: bool = False)
     assert lowest >= 0.9999, f"{differing} vectors differ from a clean run's, the lowest cosine {lowest:.6f}"
     if exact:
         assert lowest >= 1 - 1e-6, f"{differing} vectors differ from a clean run's, the lowest cosine {lowest:.8f}"
-    differ = {q: (state.top[q], clean.top[q]) for q in clean.top if state.top.get(q) != clean.top[q]}
+    differ = same_tops(state, clean)
     assert not differ, f"other top-10s than a clean run's: {differ}"

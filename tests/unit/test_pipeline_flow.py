@@ -62,7 +62,7 @@ def test_cited_answer_is_checked_and_sources_listed(store_settings, embedder):
     assert answer.citations[0].source == "docs/aurora-e-bike-manual.md" and answer.citations[0].supported
     assert answer.invalid_citations == [9]
     [kind, messages] = llm.calls[0]
-    assert kind == "stream" and "[1] (aurora-e-bike-manual.md" in messages[-1]["content"]
+    assert kind == "stream" and "[1] (docs/aurora-e-bike-manual.md" in messages[-1]["content"]
     assert set(answer.timings) >= {"condense", "retrieve", "context", "first_token", "generate", "citations"}
 
 
