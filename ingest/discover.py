@@ -49,9 +49,7 @@ def safe_id(text: str) -> str:
     )
 
 
-def discover(
-    paths: list[str | Path], cfg: LoaderConfig, label: Callable[[Path], str] = folder_label
-) -> Discovery:
+def discover(paths: list[str | Path], cfg: LoaderConfig, label: Callable[[Path], str] = folder_label) -> Discovery:
     """Walk folders recursively; a folder is the root of its files, a file's root is its folder.
     `label(root)` names a root in source ids (the manifest passes one that is unique per store)."""
     found = Discovery()

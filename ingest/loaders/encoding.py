@@ -41,7 +41,7 @@ def decode(data: bytes, path: Path) -> str:
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
-    """"utf-16-le"/"utf-16-be" when the bytes look like UTF-16 text without a BOM: mostly-ASCII text has a NUL in
+    """ "utf-16-le"/"utf-16-be" when the bytes look like UTF-16 text without a BOM: mostly-ASCII text has a NUL in
     every other byte (valid UTF-8 too, which is how such a file used to be stored with NULs in it)."""
     sample = data[:4096]
     if len(sample) < 4:

@@ -244,7 +244,9 @@ def test_the_api_on_the_neo4j_graph_store(tmp_path, local_llm, neo4j_server):
         assert response.status_code == 200, response.text
         assert client.get("/health").json()["store"]["documents"] == 1
         answer = client.post("/query", json={"question": QUESTION}).json()
-        assert answer["found"] and {c["source"] for c in answer["citations"]} == {"library/uploads/aurora-e-bike-manual.md"}
+        assert answer["found"] and {c["source"] for c in answer["citations"]} == {
+            "library/uploads/aurora-e-bike-manual.md"
+        }
         deleted = client.delete("/documents/library/uploads/aurora-e-bike-manual.md")
         assert deleted.status_code == 200 and deleted.json()["chunks"] > 0
         assert client.post("/query", json={"question": QUESTION}).json()["found"] is False

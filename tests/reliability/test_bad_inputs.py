@@ -141,7 +141,11 @@ def test_a_parser_that_spins_or_swells_costs_only_its_file(tmp_path, embedder, m
     report = ingest([folder], settings, embedder=embedder)
     seconds = time.monotonic() - started
     failed = {outcome.source: outcome.reason for outcome in report.failed}
-    expected = {"docs/a.spin": "parse_timeout_s", "docs/b.swell": "parse_memory_mb", "docs/c.vanish": "FileNotFoundError"}
+    expected = {
+        "docs/a.spin": "parse_timeout_s",
+        "docs/b.swell": "parse_memory_mb",
+        "docs/c.vanish": "FileNotFoundError",
+    }
     for name, word in expected.items():
         ROWS.append((f"{name} (test loader)", "reported", failed.get(name, "")))
         assert word in failed.get(name, ""), (name, failed)
@@ -166,7 +170,9 @@ def test_the_budget_counts_memory_used_not_address_space(tmp_path, embedder):
         virtual = int(Path(f"/proc/{pid}/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     finally:
         sandbox.close()
-    ROWS.append(("parser child, idle (256 MB budget)", "measured", f"resident {resident:.0f} MB, virtual {virtual:.0f} MB"))
+    ROWS.append(
+        ("parser child, idle (256 MB budget)", "measured", f"resident {resident:.0f} MB, virtual {virtual:.0f} MB")
+    )
     assert documents and documents[0].text.startswith("# Aurora")
     assert resident < 256 and outer_bound_mb(256) * 1024**2 > virtual * 1024**2
 
