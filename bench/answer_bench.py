@@ -49,9 +49,9 @@ def main() -> None:
     from rich.table import Table
 
     from ingest.run import ingest
-    from rag.cli_support import setup_environment
+    from rag.console import setup_environment
     from rag.config import Settings
-    from rag.pipeline import RagPipeline
+    from rag.answer.pipeline import RagPipeline
 
     setup_environment()
     work = Path(tempfile.mkdtemp(prefix="answer-bench-"))

@@ -24,8 +24,8 @@ from rich.console import Console
 from rich.table import Table
 
 from eval.injections import cases, run_cases
-from rag import models, prompts
-from rag import pipeline as pipeline_module
+from rag.packaged import models, prompts
+from rag.answer import pipeline as pipeline_module
 from rag.config import load_config
 from rag.embeddings import build_embedder
 from rag.llms.local import LocalLLM

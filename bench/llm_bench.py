@@ -113,7 +113,7 @@ def main() -> None:
         return
 
     from rag.llms.gguf import build_features, cpu_flags, cpu_model, repack_decision
-    from rag.models import resolve
+    from rag.packaged.models import resolve
 
     path = resolve(args.model, download=False)
     flags = " ".join(sorted(cpu_flags() & {"avx2", "avx512f", "amx_int8"}))

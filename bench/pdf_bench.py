@@ -93,8 +93,8 @@ def retrieval_hits(settings, corpus: Path, questions: list[dict], embedder) -> d
 def answers(settings, questions: list[dict], embedder, llm) -> dict:
     from eval.answer_match import answer_match
     from eval.ragas_suite import judged_text
-    from rag import prompts
-    from rag.pipeline import RagPipeline
+    from rag.answer import prompts
+    from rag.answer.pipeline import RagPipeline
 
     pipeline = RagPipeline(settings, embedder=embedder, llm=llm)
     scores, grounded, hit5 = [], 0, 0

@@ -55,7 +55,7 @@ class SleepingEmbedder:
         from tokenizers import Tokenizer
 
         from rag.embeddings.onnx import KNOWN
-        from rag.encoder_models import pull_encoder
+        from rag.packaged.encoders import pull_encoder
 
         self.name, self.dimension, self.max_tokens = model, 384, KNOWN[model].max_length - 2
         self.seconds = seconds_per_chunk

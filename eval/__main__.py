@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from eval.retrieval import DEFAULT_PRESETS
-from rag.cli_support import fail, setup_environment
+from rag.console import fail, setup_environment
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich", no_args_is_help=True)
 

@@ -164,7 +164,7 @@ def run_cases(
 ) -> list[Outcome]:
     """Answer every case: the documents re-ingested (incrementally: one file changes) for each phrasing."""
     from ingest.run import ingest
-    from rag.pipeline import RagPipeline
+    from rag.answer.pipeline import RagPipeline
 
     outcomes = []
     pipeline = None

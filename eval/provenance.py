@@ -30,7 +30,7 @@ def model_fingerprints(settings: Settings, judge: JudgeConfig | None = None) -> 
     def llm_print(llm_cfg: Any) -> str:
         if llm_cfg.backend != "local":
             return f"{llm_cfg.model}@{llm_cfg.base_url}"
-        from rag.models import resolve, sha256_of
+        from rag.packaged.models import resolve, sha256_of
 
         try:
             path = resolve(llm_cfg.model, download=False)
@@ -45,7 +45,7 @@ def model_fingerprints(settings: Settings, judge: JudgeConfig | None = None) -> 
         prints["judge"] = prints["generator"]
     try:
         from rag.embeddings import resolve_model_path
-        from rag.models import sha256_of
+        from rag.packaged.models import sha256_of
 
         folder = Path(resolve_model_path(settings.embedding.model)[0])
         weights = sorted(folder.rglob("*.safetensors")) or sorted(folder.rglob("*.bin"))

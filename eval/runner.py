@@ -23,7 +23,7 @@ from eval.judge import JudgeCache, JudgeEmbeddings, JudgeLLM
 from eval.prepare import ingest_corpus, pipeline_settings, prepare_dataset
 from eval.provenance import model_fingerprints, versions
 from eval.ragas_suite import JudgeInput, RagasSuite, expected_calls, judged_text
-from rag import prompts
+from rag.answer import prompts
 from rag.config import Settings
 from rag.errors import LLMServerError, RagError
 
@@ -186,7 +186,7 @@ def run_evaluation(
     from rag.config import load_config
     from rag.embeddings import build_embedder
     from rag.llms import build_llm
-    from rag.pipeline import RagPipeline
+    from rag.answer.pipeline import RagPipeline
 
     started_at = datetime.now(UTC)
     runs = Path(cfg.runs)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from rag.cli_support import fail, setup_environment
+from rag.console import fail, setup_environment
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode="rich")
 

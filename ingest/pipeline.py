@@ -72,7 +72,7 @@ def entity_stage(settings: Settings, store: VectorStore, on_extracted) -> Any:
     cfg = settings.ingest.entities
     if cfg.extractor == "none":
         return None
-    from rag.entities import EXTRACTORS, EntityStage, ExtractionCache
+    from rag.graph.entities import EXTRACTORS, EntityStage, ExtractionCache
     from rag.errors import ConfigError
     from rag.stores import base_store
 

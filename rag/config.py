@@ -237,7 +237,7 @@ class RetrieverConfig(_Section):
 
 
 class EntitiesConfig(_Section):
-    """Entity extraction for a graph store (rag/entities.py): none, fast (no model) or llm (the configured LLM)."""
+    """Entity extraction for a graph store (rag/graph/entities.py): none, fast (no model) or llm (the configured LLM)."""
 
     extractor: Literal["none", "fast", "llm"] = "none"
     cache: str | None = Field(".rag/cache/entities.sqlite", description="LLM extractions by chunk hash; None = off")

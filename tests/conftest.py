@@ -111,7 +111,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def local_llm():
     """The real fast LLM (Qwen2.5-Coder-0.5B, assembled from its PyPI part packages), loaded once."""
-    from rag import models
+    from rag.packaged import models
     from rag.llms.local import LocalLLM
 
     models.pull("qwen2.5-coder-0.5b-instruct-q4_k_m", download=False)
@@ -124,7 +124,7 @@ def local_llm():
 def default_llm():
     """The real default answering model (Qwen2.5-Coder-1.5B, from its PyPI part packages), loaded once: for what
     the 0.5B cannot do reliably (text-to-Cypher)."""
-    from rag import models
+    from rag.packaged import models
     from rag.llms.local import LocalLLM
 
     models.pull("qwen2.5-coder-1.5b-instruct-q4_k_m", download=False)

@@ -7,7 +7,7 @@ import html
 import re
 from typing import Any
 
-from rag.citations import sentences
+from rag.answer.citations import sentences
 
 _CITE = re.compile(r"\[(\d+)\]")
 _WORD = re.compile(r"\w+")

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from rag.cli_support import setup_environment
+from rag.console import setup_environment
 from rag.config import Settings, load_config
 from service.rag_service import RagService
 
@@ -63,7 +63,7 @@ def pipeline():
 
 def local_models() -> list[str]:
     """The configured model first, then the other packaged models assembled on this machine."""
-    from rag.models import REGISTRY, model_path
+    from rag.packaged.models import REGISTRY, model_path
 
     configured = settings().llm.model
     return [configured, *(name for name in REGISTRY if name != configured and model_path(name).exists())]

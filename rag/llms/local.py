@@ -1,4 +1,4 @@
-"""The offline default: a GGUF model (a packaged one from rag.models) run by llama.cpp in a model process.
+"""The offline default: a GGUF model (a packaged one from rag.packaged.models) run by llama.cpp in a model process.
 
 The model never runs inside the caller: a segfault, a hang or an out-of-memory kill in llama.cpp is an
 :class:`~rag.errors.LLMError` for the one request it hits, and the next request gets a fresh process
@@ -71,7 +71,7 @@ class LocalLLM:
 
     def _client(self) -> OpenAICompatLLM:
         if self.process is None:
-            from rag.models import resolve
+            from rag.packaged.models import resolve
 
             path = resolve(self.reference)
             try:

@@ -182,7 +182,7 @@ def _graph(parts: _Parts) -> Retriever:
 
 
 def _router(parts: _Parts) -> Retriever:
-    from rag.cypher import CypherQA
+    from rag.graph.cypher import CypherQA
     from rag.retrievers.router import RouterRetriever
     from rag.stores import base_store
 

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field, SkipValidation
 
-from rag import prompts
+from rag.answer import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
 from rag.llms.base import LLM

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SkipValidation
 
-from rag import prompts
+from rag.answer import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
 from rag.llms.base import LLM, Message

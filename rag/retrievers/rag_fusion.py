@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from rag import prompts
+from rag.answer import prompts
 from rag.llms.base import Message
 from rag.retrievers.multi_query import MultiQueryRetriever
 

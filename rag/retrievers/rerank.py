@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import numpy as np
 from pydantic import Field
 
-from rag import prompts
+from rag.answer import prompts
 from rag.documents import Hit
 from rag.errors import ConfigError, LLMError
 from rag.retrievers.base import Retriever, note, passage_vectors

@@ -31,7 +31,7 @@ class RouterRetriever(Retriever):
     strategy: ClassVar[str] = "router"
     vector: SkipValidation[Any]
     graph: SkipValidation[Any]  # GraphRetriever
-    cypher: SkipValidation[Any]  # rag.cypher.CypherQA
+    cypher: SkipValidation[Any]  # rag.graph.cypher.CypherQA
 
     def warm_up(self) -> None:
         self.vector.warm_up()

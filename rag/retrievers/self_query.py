@@ -1,5 +1,5 @@
 """Self-query retrieval: the LLM writes a query and a metadata filter over the store's real fields
-(rag/self_query.py); the base retriever runs with both. A filter that is refused (unknown field, wrong type) or
+(rag/graph/self_query.py); the base retriever runs with both. A filter that is refused (unknown field, wrong type) or
 that matches nothing falls back to the unfiltered search, and the trace says so."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class SelfQueryRetriever(Retriever):
     _parser: Any = PrivateAttr(default=None)
 
     def parser(self) -> Any:
-        from rag.self_query import SelfQuery, describe_fields
+        from rag.graph.self_query import SelfQuery, describe_fields
 
         if self._parser is None:
             self._parser = SelfQuery(self.llm, describe_fields(self.store))
@@ -31,7 +31,7 @@ class SelfQueryRetriever(Retriever):
         self.base.warm_up()
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
-        from rag.self_query import SelfQueryError
+        from rag.graph.self_query import SelfQueryError
 
         k = k or self.k
         try:

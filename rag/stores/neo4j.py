@@ -57,7 +57,7 @@ def label_suffix(collection: str) -> str:
 
 class Neo4jStore:
     Options = Neo4jOptions
-    keeps_entities = True  # ingest's extraction stage may annotate chunks for it (rag/entities.py)
+    keeps_entities = True  # ingest's extraction stage may annotate chunks for it (rag/graph/entities.py)
 
     def __init__(
         self,

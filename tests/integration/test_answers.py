@@ -5,8 +5,8 @@ import shutil
 import pytest
 
 from ingest.run import ingest
-from rag import prompts
-from rag.pipeline import RagPipeline
+from rag.answer import prompts
+from rag.answer.pipeline import RagPipeline
 
 from ..conftest import EXAMPLES
 

@@ -32,7 +32,7 @@ def test_ingest_help_is_fast_and_imports_nothing_heavy(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, ingest.__main__, rag.cli; "
+            "import sys, ingest.__main__, apps.cli; "
             "print(sorted(m for m in ('torch', 'chromadb', 'pymilvus', 'sentence_transformers', 'pypdf') "
             "if m in sys.modules))",
         ],

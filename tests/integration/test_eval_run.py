@@ -196,7 +196,7 @@ def test_real_model_run_interrupt_resume_and_reports(tmp_path, pubmed_small, loc
     again = JudgeLLM(local_llm, JudgeCache(tmp_path / "judge.sqlite"), max_tokens=384)
     suite = RagasSuite(["faithfulness", "context_recall"], again, JudgeEmbeddings(embedder), strictness=1)
     from eval.ragas_suite import judged_text
-    from rag import prompts
+    from rag.answer import prompts
 
     rescored = suite.score(
         JudgeInput(

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ingest.run import ingest
-from rag.entities import ExtractionCache, FastExtractor, LLMExtractor, entity_key
+from rag.graph.entities import ExtractionCache, FastExtractor, LLMExtractor, entity_key
 from rag.errors import ConfigError
 from rag.retrievers import build_retriever
 from rag.stores import base_store, build_store
@@ -162,7 +162,7 @@ def test_llm_extraction_with_the_local_model_and_its_cache(tmp_path, local_llm):
     ],
 )
 def test_text_to_cypher_refuses_anything_but_one_read(people, query):
-    from rag.cypher import CypherQA, CypherRefused
+    from rag.graph.cypher import CypherQA, CypherRefused
 
     _, store = people
     graph = base_store(store)
@@ -175,7 +175,7 @@ def test_text_to_cypher_refuses_anything_but_one_read(people, query):
 def test_writes_are_refused_by_name_and_by_the_read_transaction(people):
     from neo4j.exceptions import ClientError
 
-    from rag.cypher import CypherQA, CypherRefused
+    from rag.graph.cypher import CypherQA, CypherRefused
 
     _, store = people
     graph = base_store(store)
@@ -191,7 +191,7 @@ def test_writes_are_refused_by_name_and_by_the_read_transaction(people):
 
 def test_text_to_cypher_answers_a_counting_question_with_the_local_model(people, default_llm):
     """The default 1.5B (the 0.5B did not write a query that matches entities by key, even after a repair)."""
-    from rag.cypher import CypherQA
+    from rag.graph.cypher import CypherQA
 
     _, store = people
     qa = CypherQA(base_store(store), default_llm)
@@ -206,7 +206,7 @@ def test_text_to_cypher_answers_a_counting_question_with_the_local_model(people,
 
 
 def test_the_router_picks_cypher_graph_or_vector_and_the_answer_says_which(people, embedder, default_llm):
-    from rag.pipeline import RagPipeline
+    from rag.answer.pipeline import RagPipeline
 
     settings, store = people
     routed = settings.model_copy(

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def chat_model():
-    from rag import models
+    from rag.packaged import models
 
     models.pull("smollm2-135m-instruct-q4_1", download=False)
     return as_chat_model(

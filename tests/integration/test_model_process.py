@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from rag import models
+from rag.packaged import models
 from rag.errors import LLMError
 from rag.llms.gguf import cpu_flags
 from rag.llms.local import LocalLLM

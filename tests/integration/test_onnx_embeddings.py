@@ -9,7 +9,7 @@ from ingest.run import ingest
 from rag.config import Settings
 from rag.embeddings import build_embedder
 from rag.embeddings.onnx import OnnxEmbedder
-from rag.encoder_models import pull_encoder
+from rag.packaged.encoders import pull_encoder
 from rag.search import search
 from tests.conftest import EXAMPLES
 

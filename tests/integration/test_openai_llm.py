@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from rag import models
+from rag.packaged import models
 from rag.errors import LLMError
 from rag.llms.openai_compat import OpenAICompatLLM
 

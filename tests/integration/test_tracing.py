@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from ingest.run import ingest
 from rag import tracing
-from rag.pipeline import RagPipeline
+from rag.answer.pipeline import RagPipeline
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,7 @@ def test_ingest_and_one_answer_arrive_as_openinference_spans(receiver, settings_
     assert generate["llm.token_count.completion"] == answer.tokens["generated"]
     assert generate["llm.input_messages.0.message.role"] == "system"
     cited = attributes(stages["citations"])
-    assert cited["rag.citations"] == [c.number for c in answer.citations] and cited["rag.grounded"] is True
+    assert cited["rag.answer.citations"] == [c.number for c in answer.citations] and cited["rag.grounded"] is True
     assert all(s.end_time_unix_nano >= s.start_time_unix_nano for _, s in receiver.spans)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.citations import check_citations, cited_numbers, sentences
+from rag.answer.citations import check_citations, cited_numbers, sentences
 
 PASSAGES = [
     "On a full charge the battery lasts between 60 and 110 km, depending on the assist level.",

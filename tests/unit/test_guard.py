@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from eval.injections import CATEGORIES, PLANTED
-from rag import prompts
-from rag.guard import echoes_question, guard_answer
+from rag.answer import prompts
+from rag.answer.guard import echoes_question, guard_answer
 
 MARKERS = ("PWNED", "SYSTEM OVERRIDE", "evil.example", "attacker.example", "DAN", "Bonjour", "Hola", "verbatim")
 MARKERS += ("send_email", "delete_all", "closed permanently", "not allowed", "[7]", "Rotterdam")

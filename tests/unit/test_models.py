@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from rag import models
-from rag.models import ModelError, PackagedModel, Part
+from rag.packaged import models
+from rag.packaged.models import ModelError, PackagedModel, Part
 
 
 @pytest.fixture(autouse=True)

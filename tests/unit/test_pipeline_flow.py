@@ -5,9 +5,9 @@ import re
 import pytest
 
 from ingest.run import ingest
-from rag import prompts
+from rag.answer import prompts
 from rag.llms.base import Completion
-from rag.pipeline import RagPipeline
+from rag.answer.pipeline import RagPipeline
 
 from ..conftest import EXAMPLES
 
@@ -155,7 +155,7 @@ def test_the_configured_retriever_feeds_the_answer_and_relevance_is_a_cosine(sto
 
 
 def test_a_rewrite_that_drops_the_follow_up_is_repaired():
-    from rag.condense import condense, keeps_the_question
+    from rag.answer.condense import condense, keeps_the_question
 
     assert keeps_the_question("And how do I claim it?", "How do I claim the Aurora warranty?")
     assert not keeps_the_question("And how do I claim it?", "What warranty does the Aurora e-bike have?")
@@ -194,7 +194,7 @@ def test_small_to_big_shows_each_hit_with_its_neighbours(store_settings, embedde
 
 
 def test_read_small_keeps_the_lines_about_the_question_and_the_table_header():
-    from rag.context import focus
+    from rag.answer.context import focus
     from rag.documents import Hit
 
     text = "\n".join(

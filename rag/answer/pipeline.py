@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from rag import prompts
-from rag.citations import Citation, CitationCheck, check_citations
-from rag.condense import condense
+from rag.answer import prompts
+from rag.answer.citations import Citation, CitationCheck, check_citations
+from rag.answer.condense import condense
 from rag.config import Settings
-from rag.context import context_block, expand, fit, focus, passage_text
+from rag.answer.context import context_block, expand, fit, focus, passage_text
 from rag.documents import Hit
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import InputTooLong
-from rag.guard import echoes_question, guard_answer
+from rag.answer.guard import echoes_question, guard_answer
 from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
 from rag.retrievers.base import passage_vectors
@@ -46,7 +46,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
     retrieval: dict[str, Any] = field(default_factory=dict)  # what the strategy did: rewrites, HyDE passage, stages
-    guarded: list[str] = field(default_factory=list)  # what the answer post-check removed (rag/guard.py)
+    guarded: list[str] = field(default_factory=list)  # what the answer post-check removed (rag/answer/guard.py)
 
     @property
     def invalid_citations(self) -> list[int]:
@@ -266,7 +266,7 @@ class RagPipeline:
         started = time.perf_counter()
         with spans.stage("citations", "CHAIN") as span:
             self._check(answer)
-            span.set_attribute("rag.citations", [c.number for c in answer.citations])
+            span.set_attribute("rag.answer.citations", [c.number for c in answer.citations])
             span.set_attribute("rag.invalid_citations", answer.invalid_citations)
             span.set_attribute("rag.grounded", answer.grounded)
         answer.timings["citations"] = time.perf_counter() - started

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from rag.cli_support import fail, setup_environment
+from rag.console import fail, setup_environment
 from rag.documents import location
 
 app = typer.Typer(
@@ -90,7 +90,7 @@ def _open_pipeline(config: Path | None, debug: bool):
 
     from rag.config import load_config
     from rag.errors import RagError
-    from rag.pipeline import RagPipeline
+    from rag.answer.pipeline import RagPipeline
 
     try:
         return RagPipeline(load_config(config))
@@ -204,7 +204,7 @@ def doctor(
     from rich.table import Table
 
     from rag.config import load_config
-    from rag.doctor import run_checks
+    from rag.packaged.doctor import run_checks
     from rag.errors import RagError
 
     console = Console()
@@ -239,8 +239,8 @@ def models_list() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from rag.encoder_models import ENCODER_MODELS, is_pulled
-    from rag.models import REGISTRY, model_path, models_dir
+    from rag.packaged.encoders import ENCODER_MODELS, is_pulled
+    from rag.packaged.models import REGISTRY, model_path, models_dir
 
     table = Table(title=f"Packaged models (cache: {models_dir()})")
     for column in ("name", "kind", "size", "state", "about"):
@@ -265,9 +265,9 @@ def models_pull(
     from rich.console import Console
 
     from rag.config import load_config
-    from rag.encoder_models import ENCODER_MODELS, pull_encoder
+    from rag.packaged.encoders import ENCODER_MODELS, pull_encoder
     from rag.errors import RagError
-    from rag.models import REGISTRY, pull
+    from rag.packaged.models import REGISTRY, pull
 
     console = Console(stderr=True)
     try:
@@ -293,7 +293,7 @@ def models_verify(name: str = typer.Argument(..., help="A name from `models list
     from rich.console import Console
 
     from rag.errors import RagError
-    from rag.models import model_path, verify
+    from rag.packaged.models import model_path, verify
 
     console = Console(stderr=True)
     try:
