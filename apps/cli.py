@@ -88,9 +88,9 @@ def _open_pipeline(config: Path | None, debug: bool):
     setup_environment(debug)
     from rich.console import Console
 
+    from rag.answer.pipeline import RagPipeline
     from rag.config import load_config
     from rag.errors import RagError
-    from rag.answer.pipeline import RagPipeline
 
     try:
         return RagPipeline(load_config(config))
@@ -204,8 +204,8 @@ def doctor(
     from rich.table import Table
 
     from rag.config import load_config
-    from rag.packaged.doctor import run_checks
     from rag.errors import RagError
+    from rag.packaged.doctor import run_checks
 
     console = Console()
     try:
@@ -265,8 +265,8 @@ def models_pull(
     from rich.console import Console
 
     from rag.config import load_config
-    from rag.packaged.encoders import ENCODER_MODELS, pull_encoder
     from rag.errors import RagError
+    from rag.packaged.encoders import ENCODER_MODELS, pull_encoder
     from rag.packaged.models import REGISTRY, pull
 
     console = Console(stderr=True)

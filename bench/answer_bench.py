@@ -49,9 +49,9 @@ def main() -> None:
     from rich.table import Table
 
     from ingest.run import ingest
-    from rag.console import setup_environment
-    from rag.config import Settings
     from rag.answer.pipeline import RagPipeline
+    from rag.config import Settings
+    from rag.console import setup_environment
 
     setup_environment()
     work = Path(tempfile.mkdtemp(prefix="answer-bench-"))

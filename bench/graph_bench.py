@@ -122,13 +122,8 @@ def main() -> None:
             ("hybrid", "neo4j", preset_settings(graph_settings, "hybrid", None)[0]),
         ]
         for seeds in (3, 1):
-            retriever_cfg = graph_settings.retriever.model_copy(
-                update={
-                    "strategy": "graph",
-                    "base": "hybrid",
-                    "graph": graph_settings.retriever.graph.model_copy(update={"seeds": seeds}),
-                }
-            )
+            retriever_cfg = graph_settings.retriever.model_copy(update={"strategy": "graph", "base": "hybrid"})
+            retriever_cfg = retriever_cfg.with_section("graph", seeds=seeds)
             runs.append(
                 (
                     f"graph (hybrid seeds {seeds})",

@@ -24,11 +24,11 @@ from rich.console import Console
 from rich.table import Table
 
 from eval.injections import cases, run_cases
-from rag.packaged import models, prompts
 from rag.answer import pipeline as pipeline_module
 from rag.config import load_config
 from rag.embeddings import build_embedder
 from rag.llms.local import LocalLLM
+from rag.packaged import models, prompts
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "docs"
 

@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from rag.config import EnvOverYaml, LLMConfig, read_yaml_mapping
+from rag.config import EnvOverYaml, LLMOptions, read_yaml_mapping
 from rag.errors import ConfigError
 
 DEFAULT_EVAL_CONFIG = Path("configs/eval.yaml")
@@ -42,7 +42,9 @@ class DatasetConfig(_Section):
 
 
 class JudgeConfig(_Section):
-    llm: LLMConfig | None = Field(None, description="None = the pipeline's own LLM (one model in memory)")
+    llm: SerializeAsAny[LLMOptions] | None = Field(
+        None, description="None = the pipeline's own LLM (one model in memory)"
+    )
     embedding: Literal["pipeline"] = "pipeline"  # answer relevancy compares questions with the pipeline's embedder
     max_tokens: int = Field(768, ge=16)
     timeout_s: int = Field(900, ge=1, description="ragas RunConfig.timeout: one (sample, metric) job")

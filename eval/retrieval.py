@@ -14,7 +14,7 @@ from typing import Any
 
 from eval.beir import REFERENCES, BeirDataset, corpus_size
 from eval.ir_metrics import documents_ranked, evaluate, percentiles
-from rag.config import RetrieverConfig, Settings
+from rag.config import RetrieverOptions, Settings
 from rag.stores import store_options
 
 # Named retriever configs (overrides of the config's `retriever` section); "configured" = the section as is.
@@ -35,7 +35,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "multi_query_dense": {"strategy": "multi_query", "base": "dense"},
     "hyde": {"strategy": "hyde", "base": "dense"},
     "hyde_hybrid": {"strategy": "hyde", "base": "hybrid"},
-    "hyde_hybrid_query2doc": {"strategy": "hyde", "base": "hybrid", "hyde_expand_keywords": True},
+    "hyde_hybrid_query2doc": {"strategy": "hyde", "base": "hybrid", "hyde": {"expand_keywords": True}},
     "fusion": {"strategy": "fusion", "base": "hybrid"},
     "fusion_dense": {"strategy": "fusion", "base": "dense"},
     "hybrid+llm_rerank": {"strategy": "hybrid", "rerank": {"backend": "llm", "mode": "listwise", "top_n": 10}},
@@ -120,7 +120,7 @@ def preset_settings(settings: Settings, name: str, rerank_model: str | None) -> 
     merged = _merge(settings.retriever.model_dump(), preset)
     if name == "hybrid+cross_encoder" and rerank_model:
         merged["rerank"]["model"] = rerank_model
-    update: dict[str, Any] = {"retriever": RetrieverConfig(**merged)}
+    update: dict[str, Any] = {"retriever": RetrieverOptions(**merged)}
     if store_override:
         update["store"] = store_options(_merge(settings.store.model_dump(), store_override))
     return settings.model_copy(update=update), search_filter
@@ -177,7 +177,7 @@ def chunk_depth(chunks: int, documents: int, docs: int = 100) -> int:
 
 def evaluate_config(
     name: str,
-    cfg: RetrieverConfig,
+    cfg: RetrieverOptions,
     run: dict[str, list[str]],
     latencies: list[float],
     dataset: BeirDataset,

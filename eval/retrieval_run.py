@@ -24,7 +24,7 @@ from eval.retrieval import (
     sample_queries,
 )
 from eval.tuning import Trial, chosen_retriever_section, grid_size, signal_runs, tune
-from rag.config import RetrieverConfig, Settings
+from rag.config import RetrieverOptions, Settings
 from rag.errors import ConfigError
 
 TUNED = "hybrid tuned on {split}"
@@ -203,8 +203,8 @@ def _tune(
     outcome.tune_queries = len(query_ids)
     everything = settings.retriever.model_dump()
     everything.update(strategy="hybrid", rerank={"backend": "none"})
-    everything["hybrid"]["weights"] = {name: 1.0 for name in signals}
-    hybrid = runner.build(settings.model_copy(update={"retriever": RetrieverConfig(**everything)}))
+    everything["hybrid"] = {**settings.retriever.section("hybrid").model_dump(), "weights": dict.fromkeys(signals, 1.0)}
+    hybrid = runner.build(settings.model_copy(update={"retriever": RetrieverOptions(**everything)}))
     with runner._bar(f"search {split}", len(query_ids)) as (bar, task):
         lists = signal_runs(hybrid, tuning, query_ids, on_query=lambda: bar.advance(task))
     with runner._bar(f"fuse {split}", grid_size(signals)) as (bar, task):
@@ -215,5 +215,9 @@ def _tune(
     )
     chosen = settings.retriever.model_dump()
     chosen.update(strategy="hybrid", candidates=best.norm_depth)
-    chosen["hybrid"].update(fusion=best.fusion, weights=best.weights)
-    return settings.model_copy(update={"retriever": RetrieverConfig(**chosen)})
+    chosen["hybrid"] = {
+        **settings.retriever.section("hybrid").model_dump(),
+        "fusion": best.fusion,
+        "weights": best.weights,
+    }
+    return settings.model_copy(update={"retriever": RetrieverOptions(**chosen)})

@@ -183,10 +183,10 @@ def run_evaluation(
     (tests use a scripted judge); `on_ingest(corpus, settings, embedder)` ingests (default: quietly)."""
     from eval import report
     from eval.gate import apply_gate
+    from rag.answer.pipeline import RagPipeline
     from rag.config import load_config
     from rag.embeddings import build_embedder
     from rag.llms import build_llm
-    from rag.answer.pipeline import RagPipeline
 
     started_at = datetime.now(UTC)
     runs = Path(cfg.runs)

@@ -72,8 +72,8 @@ def entity_stage(settings: Settings, store: VectorStore, on_extracted) -> Any:
     cfg = settings.ingest.entities
     if cfg.extractor == "none":
         return None
-    from rag.graph.entities import EXTRACTORS, EntityStage, ExtractionCache
     from rag.errors import ConfigError
+    from rag.graph.entities import EXTRACTORS, EntityStage, ExtractionCache
     from rag.stores import base_store
 
     if not getattr(base_store(store), "keeps_entities", False):

@@ -10,15 +10,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from rag.embeddings.base import EmbeddingOptions
 from rag.errors import ConfigError
-from rag.registry import known
+from rag.llms.base import LLMOptions
+from rag.retrievers.options import RetrieverOptions
 from rag.stores.base import BM25Config, StoreOptions, store_options
 
-# The store section is its kind's own options model (rag/stores/<kind>.py): store_options(dict) builds one.
-__all__ = ["BM25Config", "Settings", "StoreOptions", "load_config", "store_options"]
+# The sections of the parts chosen by kind are the parts' own options (rag/<part>/base.py, and each kind's module
+# for its own fields): this module only composes them, and names no kind and no registry entry.
+__all__ = [
+    "BM25Config",
+    "EmbeddingOptions",
+    "LLMOptions",
+    "RetrieverOptions",
+    "Settings",
+    "StoreOptions",
+    "load_config",
+    "store_options",
+]
 
 # In a checkout: configs/default.yaml. An installed wheel has no configs/ folder; then the models' own
 # defaults apply, which are the same values (tests/unit/test_config.py keeps the two in step).
@@ -76,59 +88,6 @@ class SplitterConfig(_Section):
     table_header: bool = False
 
 
-class EmbeddingConfig(_Section):
-    provider: str = Field("onnx", description="rag.embeddings.REGISTRY: onnx, sentence_transformers, openai")
-    # bge-small-en-v1.5, int8 ONNX from its Maven Central jar: chosen on SciFact train (docs/benchmarks.md)
-    model: str = "bge-small-en-v1.5-q"
-    device: str = Field("cpu", description="cpu, cuda, cuda:N, or auto (cuda when one is visible)")
-    precision: Literal["fp32", "fp16", "bf16"] = Field(
-        "fp32", description="sentence_transformers: fp16/bf16 weights (fp16 on cuda only); onnx: the file decides"
-    )
-    batch_size: int = Field(32, ge=1, description="texts per model call; 512–1024 on a GPU")
-    normalize: bool = True
-    threads: int | None = Field(None, ge=1, description="torch threads; None = torch's default")
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    max_tokens: int = Field(512, ge=16, description="context of a remote embedding model")
-    timeout_s: float = Field(60.0, gt=0)
-    pooling: Literal["cls", "mean"] | None = Field(None, description="onnx: None = the model's own (cls for bge)")
-    query_prefix: str | None = Field(None, description="onnx: instruction before queries; None = the model's own")
-
-    @field_validator("provider")
-    @classmethod
-    def _known_provider(cls, value: str) -> str:
-        from rag.embeddings import REGISTRY
-
-        return known(value, REGISTRY, "embedding provider")
-
-
-class LLMConfig(_Section):
-    backend: str = Field("local", description="rag.llms.REGISTRY: local (llama.cpp, offline), openai (any server)")
-    # local: a packaged model name (python -m rag models list), a .gguf path, or a hub repo_id/file.gguf;
-    # openai: the model name the server serves.
-    # 1.5B: on TAT-QA it answered 0.53 correct and 0.95 grounded against the 0.5B's 0.41 and 0.75
-    # (docs/benchmarks.md#answering-models); configs/fast.yaml is the 0.5B.
-    model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
-    n_ctx: int = Field(4096, ge=256)
-    n_threads: int | None = Field(None, ge=1, description="None = physical cores")
-    temperature: float = Field(0.1, ge=0)
-    max_tokens: int = Field(512, ge=1)
-    seed: int = 0
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float | None = Field(
-        None, gt=0, description="longest wait for a reply (or between streamed tokens); None: server 30 s, local 300 s"
-    )
-    retries: int = Field(2, ge=0)
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, value: str) -> str:
-        from rag.llms import REGISTRY
-
-        return known(value, REGISTRY, "LLM backend")
-
-
 class AnswerConfig(_Section):
     k: int = Field(5, ge=1, description="passages retrieved per question")
     min_score: float = Field(0.25, description="below this top similarity: answer 'not found' without the LLM")
@@ -148,96 +107,8 @@ class AnswerConfig(_Section):
     min_cosine: float = Field(0.6, ge=-1, le=1, description="citation support: embedding similarity")
 
 
-class HybridConfig(_Section):
-    fusion: Literal["weighted", "rrf"] = "weighted"
-    # 0.6: chosen on SciFact's train claims with bge-small (python -m eval retrieval --tune train)
-    alpha: float = Field(0.6, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
-    weights: dict[str, float] | None = Field(
-        None, description="signal -> share (dense, bm25, sparse); set, it replaces alpha. sparse needs store.sparse"
-    )
-    rrf_k: int = Field(60, ge=1)
-
-    @field_validator("weights")
-    @classmethod
-    def _known_signals(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        if value is None:
-            return None
-        from rag.retrievers.hybrid import SIGNALS
-
-        for name, weight in value.items():
-            known(name, dict.fromkeys(SIGNALS), "hybrid signal")
-            if weight < 0:
-                raise ValueError(f"the weight of {name!r} must be >= 0")
-        if "dense" not in value:
-            raise ValueError("the weights must include dense (set it to 0 to leave the embeddings out)")
-        if sum(value.values()) <= 0:
-            raise ValueError("at least one weight must be > 0")
-        return value
-
-
-def _registered(registry: str, what: str, value: str) -> str:
-    """`value` must be a name in the registry `rag.retrievers.<registry>` (imported only to validate)."""
-    import rag.retrievers as retrievers
-
-    return known(value, getattr(retrievers, registry), what)
-
-
-class RerankConfig(_Section):
-    backend: str = Field("none", description="none | cross_encoder | llm | embedding (rag.retrievers.RERANKERS)")
-    model: str | None = Field(None, description="cross_encoder: a local folder or hub id")
-    top_n: int = Field(20, ge=1, description="how many of the base retriever's hits are re-scored")
-    mode: Literal["pointwise", "listwise"] = "listwise"
-    batch_size: int = Field(16, ge=1)
-    mmr: bool = Field(False, description="diversify the re-ranked list with maximal marginal relevance")
-    mmr_lambda: float = Field(0.7, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, value: str) -> str:
-        return _registered("RERANKERS", "reranker", value)
-
-
-class GraphConfig(_Section):
-    """The graph strategy (rag/retrievers/graph.py): seeds from `base`, expanded through the Neo4j graph; as its own
-    base it is not retriever.base, so multi_query/fusion/hyde/rerank can run on top of graph."""
-
-    base: Literal["dense", "bm25", "sparse", "hybrid"] = Field("hybrid", description="the retriever that seeds it")
-    seeds: int = Field(3, ge=1, description="the base's top hits that seed the expansion (and stay first)")
-    hops: int = Field(1, ge=0, le=3, description="NEXT steps to neighbouring chunks (0: entities only)")
-    per_entity: int = Field(5, ge=1, description="chunks taken through one shared entity")
-    max_degree: int = Field(50, ge=2, description="skip entities mentioned by more chunks than this (too common)")
-    expand_weight: float = Field(1.0, ge=0, description="the linked chunks' share against the base's later hits")
-
-
-class RetrieverConfig(_Section):
-    """Strategies compose: e.g. {strategy: fusion, base: hybrid, rerank: {backend: cross_encoder}}."""
-
-    strategy: str = Field("hybrid", description="a name in rag.retrievers.REGISTRY: dense, bm25, sparse, hybrid, …")
-    base: str = Field("hybrid", description="what multi_query/fusion/hyde run on (rag.retrievers.BASES)")
-    k: int = Field(5, ge=1, description="hits returned when the caller does not ask for a number")
-    candidates: int = Field(50, ge=1, description="hits each branch fetches before fusing")
-    hybrid: HybridConfig = Field(default_factory=HybridConfig)
-    queries: int = Field(3, ge=1, le=10, description="multi_query/fusion: rewrites the LLM writes")
-    include_original: bool | None = Field(None, description="None: multi_query yes, fusion no (as the reference)")
-    hyde_mix_query: bool = Field(True, description="hyde: average the passage's vector with the query's")
-    hyde_expand_keywords: bool = Field(False, description="hyde over hybrid: BM25 on question + passage")
-    rerank: RerankConfig = Field(default_factory=RerankConfig)
-    graph: GraphConfig = Field(default_factory=GraphConfig)
-    cache: str | None = Field(".rag/cache/rewrites.sqlite", description="LLM rewrites cache; None = off")
-
-    @field_validator("strategy")
-    @classmethod
-    def _known_strategy(cls, value: str) -> str:
-        return _registered("REGISTRY", "strategy", value)
-
-    @field_validator("base")
-    @classmethod
-    def _known_base(cls, value: str) -> str:
-        return _registered("BASES", "base retriever", value)
-
-
 class EntitiesConfig(_Section):
-    """Entity extraction for a graph store (rag/graph/entities.py): none, fast (no model) or llm (the configured LLM)."""
+    """Entity extraction for a graph store (rag/graph/entities.py): none, fast (no model) or llm (the LLM)."""
 
     extractor: Literal["none", "fast", "llm"] = "none"
     cache: str | None = Field(".rag/cache/entities.sqlite", description="LLM extractions by chunk hash; None = off")
@@ -337,12 +208,12 @@ class Settings(EnvOverYaml):
 
     loaders: LoaderConfig = Field(default_factory=LoaderConfig)
     splitter: SplitterConfig = Field(default_factory=SplitterConfig)
-    embedding: EmbeddingConfig = Field(default_factory=EmbeddingConfig)
+    embedding: SerializeAsAny[EmbeddingOptions] = Field(default_factory=EmbeddingOptions.of)
     store: SerializeAsAny[StoreOptions] = Field(default_factory=store_options)  # dumped as its kind's model
     ingest: IngestConfig = Field(default_factory=IngestConfig)
-    llm: LLMConfig = Field(default_factory=LLMConfig)
+    llm: SerializeAsAny[LLMOptions] = Field(default_factory=LLMOptions.of)
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
-    retriever: RetrieverConfig = Field(default_factory=RetrieverConfig)
+    retriever: RetrieverOptions = Field(default_factory=RetrieverOptions)
     uploads: UploadsConfig = Field(default_factory=UploadsConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)

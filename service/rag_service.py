@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from rag.answer.pipeline import RagPipeline
 from rag.config import Settings
 from rag.embeddings import build_embedder
-from rag.answer.pipeline import RagPipeline
 from service.library import Library
 
 

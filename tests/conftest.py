@@ -111,8 +111,8 @@ def embedder():
 @pytest.fixture(scope="session")
 def local_llm():
     """The real fast LLM (Qwen2.5-Coder-0.5B, assembled from its PyPI part packages), loaded once."""
-    from rag.packaged import models
     from rag.llms.local import LocalLLM
+    from rag.packaged import models
 
     models.pull("qwen2.5-coder-0.5b-instruct-q4_k_m", download=False)
     llm = LocalLLM("qwen2.5-coder-0.5b-instruct-q4_k_m", n_ctx=4096, n_threads=2)
@@ -124,8 +124,8 @@ def local_llm():
 def default_llm():
     """The real default answering model (Qwen2.5-Coder-1.5B, from its PyPI part packages), loaded once: for what
     the 0.5B cannot do reliably (text-to-Cypher)."""
-    from rag.packaged import models
     from rag.llms.local import LocalLLM
+    from rag.packaged import models
 
     models.pull("qwen2.5-coder-1.5b-instruct-q4_k_m", download=False)
     llm = LocalLLM("qwen2.5-coder-1.5b-instruct-q4_k_m", n_ctx=4096, n_threads=2)

@@ -12,8 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from rag.console import setup_environment
 from rag.config import Settings, load_config
+from rag.console import setup_environment
 from service.rag_service import RagService
 
 

@@ -18,12 +18,12 @@ import numpy as np
 from rag.answer import prompts
 from rag.answer.citations import Citation, CitationCheck, check_citations
 from rag.answer.condense import condense
-from rag.config import Settings
 from rag.answer.context import context_block, expand, fit, focus, passage_text
+from rag.answer.guard import echoes_question, guard_answer
+from rag.config import Settings
 from rag.documents import Hit
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import InputTooLong
-from rag.answer.guard import echoes_question, guard_answer
 from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
 from rag.retrievers.base import passage_vectors

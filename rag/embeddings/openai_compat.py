@@ -5,20 +5,29 @@ from __future__ import annotations
 import logging
 import math
 import os
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
+from rag.embeddings.base import EmbeddingOptions
 from rag.errors import EmbeddingError
-
-if TYPE_CHECKING:
-    from rag.config import EmbeddingConfig
 
 log = logging.getLogger(__name__)
 
 
+class OpenAIEmbeddingOptions(EmbeddingOptions):
+    provider: Literal["openai"] = "openai"
+    base_url: str | None = Field(None, description="the server's /v1 URL")
+    api_key_env: str = Field("OPENAI_API_KEY", description="the NAME of the variable holding the key")
+    max_tokens: int = Field(512, ge=16, description="context of the remote model")
+    timeout_s: float = Field(60.0, gt=0)
+
+
 class OpenAIEmbedder:
     """Any OpenAI-compatible embeddings endpoint (OpenAI, vLLM, Ollama, llama.cpp server, TEI)."""
+
+    Options = OpenAIEmbeddingOptions
 
     request_batch = 64
 
@@ -43,7 +52,7 @@ class OpenAIEmbedder:
         """Nothing to load: the server holds the model."""
 
     @classmethod
-    def from_config(cls, cfg: EmbeddingConfig) -> OpenAIEmbedder:
+    def from_config(cls, cfg: OpenAIEmbeddingOptions) -> OpenAIEmbedder:
         if not cfg.base_url:
             raise EmbeddingError("embedding.provider is 'openai' but embedding.base_url is not set")
         return cls(cfg.model, cfg.base_url, cfg.api_key_env, cfg.max_tokens, cfg.timeout_s, cfg.normalize)

@@ -6,15 +6,14 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from rag.embeddings import PACKAGED_MODELS, resolve_model_path
+from rag.embeddings.base import EmbeddingOptions
 from rag.errors import EmbeddingError
-
-if TYPE_CHECKING:
-    from rag.config import EmbeddingConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +41,17 @@ def torch_device(device: str, precision: str = "fp32") -> str:
     return resolved
 
 
+class SentenceTransformerOptions(EmbeddingOptions):
+    provider: Literal["sentence_transformers"] = "sentence_transformers"
+    model: str = "all-MiniLM-L6-v2"
+    precision: Literal["fp32", "fp16", "bf16"] = Field("fp32", description="fp16/bf16 weights (fp16 on cuda only)")
+    threads: int | None = Field(None, ge=1, description="torch threads; None = torch's default")
+
+
 class SentenceTransformerEmbedder:
     """A local sentence-transformers model; loaded on first use."""
+
+    Options = SentenceTransformerOptions
 
     def __init__(
         self,
@@ -66,7 +74,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, cfg: EmbeddingConfig) -> SentenceTransformerEmbedder:
+    def from_config(cls, cfg: SentenceTransformerOptions) -> SentenceTransformerEmbedder:
         return cls(cfg.model, cfg.device, cfg.batch_size, cfg.normalize, cfg.threads, cfg.precision)
 
     def warm_up(self) -> None:

@@ -1,32 +1,26 @@
 """LLM backends, chosen by ``llm.backend``: ``build_llm(cfg.llm)``.
 
-A backend is one module whose class has ``from_config(cfg)``, plus one line in :data:`REGISTRY`.
+A backend is one module whose class has ``Options`` and ``from_config(options)``, plus one line in
+:data:`REGISTRY` (rag/llms/base.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rag.llms.base import LLM, Completion, Message
-from rag.registry import load
-
-if TYPE_CHECKING:
-    from rag.config import LLMConfig
-
-# backend -> "module:Class" (imported when first used) or the class itself.
-REGISTRY: dict[str, str | type] = {
-    "local": "rag.llms.local:LocalLLM",
-    "openai": "rag.llms.openai_compat:OpenAICompatLLM",
-}
+from rag.llms.base import LLM, REGISTRY, Completion, LLMOptions, Message
 
 
 def backend_class(backend: str) -> type:
-    return load(REGISTRY[backend])
+    return REGISTRY.load(backend)
 
 
-def build_llm(cfg: LLMConfig) -> LLM:
-    """The LLM backend named by the config."""
+def register(backend: str, llm: str | type) -> None:
+    """Add a backend: a class with ``Options`` and ``from_config(options)``, or "module:Class"."""
+    REGISTRY.register(backend, llm)
+
+
+def build_llm(cfg: LLMOptions) -> LLM:
+    """The LLM backend the `llm:` section names."""
     return backend_class(cfg.backend).from_config(cfg)
 
 
-__all__ = ["LLM", "REGISTRY", "Completion", "Message", "backend_class", "build_llm"]
+__all__ = ["LLM", "REGISTRY", "Completion", "LLMOptions", "Message", "backend_class", "build_llm", "register"]

@@ -4,7 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, ClassVar, Protocol, TypedDict
+
+from pydantic import Field, field_validator
+
+from rag.registry import KindOptions, Registry
+
+# backend -> "module:Class" (imported when first used) or the class itself; the class has ``Options`` and
+# ``from_config(options)``. A new backend: its module plus one line here (or ``rag.llms.register``).
+REGISTRY = Registry(
+    "LLM backend",
+    {
+        "local": "rag.llms.local:LocalLLM",
+        "openai": "rag.llms.openai_compat:OpenAICompatLLM",
+    },
+)
+
+
+class LLMOptions(KindOptions):
+    """The `llm:` section: what every backend takes; the backend's own ``Options`` add the rest."""
+
+    registry: ClassVar[Registry] = REGISTRY
+    kind_field: ClassVar[str] = "backend"
+    chooses_kind: ClassVar[bool] = True
+
+    backend: str = Field("local", description="rag.llms.REGISTRY: local (llama.cpp, offline), openai (any server)")
+    # local: a packaged model name (python -m rag models list), a .gguf path, or a hub repo_id/file.gguf;
+    # openai: the model name the server serves.
+    # 1.5B: on TAT-QA it answered 0.53 correct and 0.95 grounded against the 0.5B's 0.41 and 0.75
+    # (docs/benchmarks.md#answering-models); configs/fast.yaml is the 0.5B.
+    model: str = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    n_ctx: int = Field(4096, ge=256, description="the model's window: prompts are fitted to it")
+    temperature: float = Field(0.1, ge=0)
+    max_tokens: int = Field(512, ge=1)
+    seed: int = 0
+    timeout_s: float | None = Field(
+        None, gt=0, description="longest wait for a reply (or between streamed tokens); None: server 30 s, local 300 s"
+    )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        return REGISTRY.known(value)
 
 
 class Message(TypedDict):

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from rag.errors import LLMError, LLMServerError
-from rag.llms.base import Completion, Message
+from rag.llms.base import Completion, LLMOptions, Message
 from rag.llms.openai_compat import OpenAICompatLLM
 from rag.llms.supervisor import ModelProcess, shared_process
-
-if TYPE_CHECKING:
-    from rag.config import LLMConfig
 
 # llama-cpp-python's in-process defaults; its server defaults repeat_penalty to 1.1 instead.
 _SAMPLING = {"repeat_penalty": 1.0}
@@ -34,8 +33,15 @@ def physical_cores() -> int:
         return os.cpu_count() or 1
 
 
+class LocalOptions(LLMOptions):
+    backend: Literal["local"] = "local"
+    n_threads: int | None = Field(None, ge=1, description="None = physical cores")
+
+
 class LocalLLM:
     """A GGUF model in a supervised process; started on first use; requests queue (one generation at a time)."""
+
+    Options = LocalOptions
 
     supports_grammar = True
 
@@ -60,7 +66,7 @@ class LocalLLM:
         self.process: ModelProcess | None = None
 
     @classmethod
-    def from_config(cls, cfg: LLMConfig) -> LocalLLM:
+    def from_config(cls, cfg: LocalOptions) -> LocalLLM:
         return cls(
             cfg.model, cfg.n_ctx, cfg.n_threads, cfg.temperature, cfg.max_tokens, cfg.seed, cfg.timeout_s or 300.0
         )

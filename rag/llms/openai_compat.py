@@ -6,18 +6,26 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from rag.errors import LLMError, LLMServerError
-from rag.llms.base import Completion, Message
-
-if TYPE_CHECKING:
-    from rag.config import LLMConfig
+from rag.llms.base import Completion, LLMOptions, Message
 
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
+class OpenAICompatOptions(LLMOptions):
+    backend: Literal["openai"] = "openai"
+    base_url: str | None = Field(None, description="the server's /v1 URL, e.g. http://127.0.0.1:8000/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="the NAME of the variable holding the key")
+    retries: int = Field(2, ge=0, description="retries on connection errors and 429/5xx, with backoff")
+
+
 class OpenAICompatLLM:
+    Options = OpenAICompatOptions
+
     def __init__(
         self,
         model: str,
@@ -39,7 +47,7 @@ class OpenAICompatLLM:
         self.seed = seed
 
     @classmethod
-    def from_config(cls, cfg: LLMConfig) -> OpenAICompatLLM:
+    def from_config(cls, cfg: OpenAICompatOptions) -> OpenAICompatLLM:
         if not cfg.base_url:
             raise LLMError("llm.backend is 'openai' but llm.base_url is not set (e.g. http://127.0.0.1:8000/v1)")
         return cls(

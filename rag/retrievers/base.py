@@ -33,6 +33,7 @@ class Retriever(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     strategy: ClassVar[str] = "retriever"  # the name config and traces use
+    composite: ClassVar[bool] = False  # True: runs on retriever.base (so it cannot be a base itself)
 
     k: int = 5
     search_filter: Filter | None = None  # applied when the caller passes none

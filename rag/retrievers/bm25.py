@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter, VectorStore
 from rag.stores.keyword import BM25Index
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 
 class BM25Retriever(Retriever):
     strategy: ClassVar[str] = "bm25"
     index: SkipValidation[BM25Index]
     store: SkipValidation[VectorStore]  # holds the chunk texts
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: StrategyOptions) -> BM25Retriever:
+        return cls(index=parts.keyword_index(), store=parts.store, k=parts.cfg.k)
 
     def warm_up(self) -> None:
         self.index.flush()  # loads the saved score matrix (or builds it)

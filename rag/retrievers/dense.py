@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from pydantic import SkipValidation
@@ -10,7 +10,11 @@ from pydantic import SkipValidation
 from rag.documents import Hit, ranked
 from rag.embeddings import Embedder
 from rag.retrievers.base import Retriever
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter, VectorStore
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 
 class DenseRetriever(Retriever):
@@ -26,3 +30,7 @@ class DenseRetriever(Retriever):
 
     def retrieve_by_vector(self, vector: np.ndarray, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         return ranked(self.store.search(vector, k=k or self.k, filter=filter or self.search_filter))
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: StrategyOptions) -> DenseRetriever:
+        return cls(embedder=parts.embedder, store=parts.store, k=parts.cfg.k)

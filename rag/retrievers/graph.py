@@ -10,17 +10,35 @@ a chunk that only shares an entity with a seed can reach the answer. A linked hi
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import SkipValidation
+from pydantic import Field, SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.fuse import reciprocal_rank_fusion
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
+
+
+class GraphOptions(StrategyOptions):
+    """`retriever.graph:` seeds from `base`, expanded through the Neo4j graph. As its own base it is not
+    retriever.base, so multi_query/fusion/hyde/rerank can run on top of graph."""
+
+    base: Literal["dense", "bm25", "sparse", "hybrid"] = Field("hybrid", description="the retriever that seeds it")
+    seeds: int = Field(3, ge=1, description="the base's top hits that seed the expansion (and stay first)")
+    hops: int = Field(1, ge=0, le=3, description="NEXT steps to neighbouring chunks (0: entities only)")
+    per_entity: int = Field(5, ge=1, description="chunks taken through one shared entity")
+    max_degree: int = Field(50, ge=2, description="skip entities mentioned by more chunks than this (too common)")
+    expand_weight: float = Field(1.0, ge=0, description="the linked chunks' share against the base's later hits")
+    rrf_k: int = Field(60, ge=1)
 
 
 class GraphRetriever(Retriever):
+    Options: ClassVar[type] = GraphOptions
     strategy: ClassVar[str] = "graph"
     base: SkipValidation[Any]  # any Retriever: dense or hybrid seeds
     graph: SkipValidation[Any]  # a store with related() (rag.stores.neo4j.Neo4jStore)
@@ -30,6 +48,20 @@ class GraphRetriever(Retriever):
     max_degree: int = 50
     expand_weight: float = 1.0
     rrf_k: int = 60
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: GraphOptions) -> GraphRetriever:
+        return cls(
+            base=parts.build(options.base),
+            graph=parts.graph("graph"),
+            seeds=options.seeds,
+            hops=options.hops,
+            per_entity=options.per_entity,
+            max_degree=options.max_degree,
+            expand_weight=options.expand_weight,
+            rrf_k=options.rrf_k,
+            k=parts.cfg.k,
+        )
 
     def warm_up(self) -> None:
         self.base.warm_up()

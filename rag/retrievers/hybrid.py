@@ -8,23 +8,56 @@ them under many weightings (``python -m eval retrieval --tune``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import SkipValidation
+from pydantic import Field, SkipValidation, field_validator
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.bm25 import BM25Retriever, fill_texts
 from rag.retrievers.dense import DenseRetriever
 from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter
 from rag.tracing import child
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 SIGNALS = ("dense", "bm25", "sparse")
 
 
+class HybridOptions(StrategyOptions):
+    """`retriever.hybrid:` how the signals are fused."""
+
+    fusion: Literal["weighted", "rrf"] = "weighted"
+    # 0.6: chosen on SciFact's train claims with bge-small (python -m eval retrieval --tune train)
+    alpha: float = Field(0.6, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
+    weights: dict[str, float] | None = Field(
+        None, description="signal -> share (dense, bm25, sparse); set, it replaces alpha. sparse needs store.sparse"
+    )
+    rrf_k: int = Field(60, ge=1)
+
+    @field_validator("weights")
+    @classmethod
+    def _known_signals(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        for name, weight in value.items():
+            if name not in SIGNALS:
+                raise ValueError(f"unknown hybrid signal {name!r}; choose one of {', '.join(SIGNALS)}")
+            if weight < 0:
+                raise ValueError(f"the weight of {name!r} must be >= 0")
+        if "dense" not in value:
+            raise ValueError("the weights must include dense (set it to 0 to leave the embeddings out)")
+        if sum(value.values()) <= 0:
+            raise ValueError("at least one weight must be > 0")
+        return value
+
+
 class HybridRetriever(Retriever):
+    Options: ClassVar[type] = HybridOptions
     strategy: ClassVar[str] = "hybrid"
     dense: DenseRetriever
     bm25: BM25Retriever | None = None
@@ -34,6 +67,21 @@ class HybridRetriever(Retriever):
     weights: dict[str, float] | None = None  # signal -> share; None: {dense: alpha, bm25: 1 - alpha}
     rrf_k: int = 60
     candidates: int = 50  # hits fetched from each signal before fusing
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: HybridOptions) -> HybridRetriever:
+        signals = set(options.weights or ("dense", "bm25"))
+        return cls(
+            dense=parts.build("dense"),
+            bm25=parts.build("bm25") if "bm25" in signals else None,
+            sparse=parts.build("sparse") if "sparse" in signals else None,
+            fusion=options.fusion,
+            alpha=options.alpha,
+            weights=options.weights,
+            rrf_k=options.rrf_k,
+            candidates=parts.cfg.candidates,
+            k=parts.cfg.k,
+        )
 
     def shares(self) -> dict[str, float]:
         """The signals fused and their weights (RRF weighs each list by its share too)."""

@@ -9,25 +9,38 @@ on SciFact (docs/benchmarks.md)."""
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from pydantic import Field, SkipValidation
 
-from rag.answer import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
 from rag.llms.base import LLM
+from rag.retrievers import prompts
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.dense import DenseRetriever
 from rag.retrievers.hybrid import HybridRetriever
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 log = logging.getLogger(__name__)
 
 
+class HyDEOptions(StrategyOptions):
+    """`retriever.hyde:` how the hypothetical passage is used."""
+
+    mix_query: bool = Field(True, description="average the passage's vector with the question's")
+    expand_keywords: bool = Field(False, description="over hybrid: BM25 on question + passage (query2doc)")
+
+
 class HyDERetriever(Retriever):
+    Options: ClassVar[type] = HyDEOptions
+    composite: ClassVar[bool] = True
     strategy: ClassVar[str] = "hyde"
     dense: DenseRetriever
     llm: SkipValidation[LLM]
@@ -36,6 +49,19 @@ class HyDERetriever(Retriever):
     mix_query: bool = True
     max_tokens: int = 160
     cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: HyDEOptions) -> HyDERetriever:
+        hybrid = parts.build("hybrid") if parts.cfg.base == "hybrid" else None
+        return cls(
+            dense=hybrid.dense if hybrid else parts.build("dense"),
+            hybrid=hybrid,
+            llm=parts.llm,
+            mix_query=options.mix_query,
+            expand_keywords=options.expand_keywords,
+            cache=parts.cache,
+            k=parts.cfg.k,
+        )
 
     def warm_up(self) -> None:
         (self.hybrid or self.dense).warm_up()

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, SkipValidation
 
-from rag.answer import prompts
 from rag.documents import Hit
 from rag.errors import LLMError
 from rag.llms.base import LLM, Message
+from rag.retrievers import prompts
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.fuse import reciprocal_rank_fusion
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +58,17 @@ def generate_queries(
     return cache.get_or_compute((version, llm.name, "queries", query, n), ask)
 
 
+class MultiQueryOptions(StrategyOptions):
+    """`retriever.multi_query:` the rewrites."""
+
+    queries: int = Field(3, ge=1, le=10, description="rewrites the LLM writes")
+    include_original: bool = Field(True, description="search the question itself too")
+    rrf_k: int = Field(60, ge=1)
+
+
 class MultiQueryRetriever(Retriever):
+    Options: ClassVar[type] = MultiQueryOptions
+    composite: ClassVar[bool] = True
     strategy: ClassVar[str] = "multi_query"
     base: Retriever
     llm: SkipValidation[LLM]
@@ -65,6 +79,19 @@ class MultiQueryRetriever(Retriever):
     cache: RewriteCache = Field(default_factory=lambda: RewriteCache(None))
     prompt: Callable[[str, int], list[Message]] = prompts.multi_query_messages
     prompt_version: str = prompts.MULTI_QUERY_VERSION
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: MultiQueryOptions) -> MultiQueryRetriever:
+        return cls(
+            base=parts.build(parts.cfg.base),
+            llm=parts.llm,
+            cache=parts.cache,
+            queries=options.queries,
+            include_original=options.include_original,
+            rrf_k=options.rrf_k,
+            candidates=parts.cfg.candidates,
+            k=parts.cfg.k,
+        )
 
     def warm_up(self) -> None:
         self.base.warm_up()

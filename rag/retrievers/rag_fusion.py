@@ -8,12 +8,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from rag.answer import prompts
 from rag.llms.base import Message
-from rag.retrievers.multi_query import MultiQueryRetriever
+from rag.retrievers import prompts
+from rag.retrievers.multi_query import MultiQueryOptions, MultiQueryRetriever
+
+
+class RagFusionOptions(MultiQueryOptions):
+    """`retriever.fusion:` as the reference RAG-fusion: the rewrites only, not the question itself."""
+
+    include_original: bool = False
 
 
 class RagFusionRetriever(MultiQueryRetriever):
+    Options: ClassVar[type] = RagFusionOptions
     strategy: ClassVar[str] = "fusion"
     queries: int = 4
     include_original: bool = False

@@ -8,18 +8,22 @@ query and passage: the offline fallback, useful on BM25 or fused candidates).
 from __future__ import annotations
 
 import logging
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import Field
 
-from rag.answer import prompts
 from rag.documents import Hit
 from rag.errors import ConfigError, LLMError
+from rag.retrievers import prompts
 from rag.retrievers.base import Retriever, note, passage_vectors
 from rag.retrievers.cache import RewriteCache
+from rag.retrievers.options import RerankOptions
 from rag.stores.base import Filter
 from rag.tracing import child
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,29 @@ class Reranker(Protocol):
     def score(self, query: str, hits: list[Hit]) -> list[float]: ...
 
 
+class KeepOrder:
+    """`rerank.backend: none`: the base's order stays (MMR, when on, may still diversify it)."""
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: RerankOptions) -> None:
+        return None
+
+
+class CrossEncoderOptions(RerankOptions):
+    backend: Literal["cross_encoder"] = "cross_encoder"
+    model: str | None = Field(None, description="a local cross-encoder folder (or a hub id when online)")
+    batch_size: int = Field(16, ge=1)
+
+
 class CrossEncoderReranker:
+    Options = CrossEncoderOptions
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: CrossEncoderOptions) -> CrossEncoderReranker:
+        if not options.model:
+            raise ConfigError("retriever.rerank.backend is cross_encoder but retriever.rerank.model is not set")
+        return cls(options.model, options.batch_size, parts.settings.embedding.device)
+
     def __init__(self, model: str, batch_size: int = 16, device: str = "cpu"):
         from sentence_transformers import CrossEncoder
 
@@ -56,6 +82,10 @@ class EmbeddingReranker:
         self.embedder = embedder
         self.store = store
 
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: RerankOptions) -> EmbeddingReranker:
+        return cls(parts.embedder, parts.store)
+
     def score(self, query: str, hits: list[Hit]) -> list[float]:
         if not hits:
             return []
@@ -63,8 +93,19 @@ class EmbeddingReranker:
         return [float(s) for s in vectors @ self.embedder.embed_query(query)]
 
 
+class LLMRerankOptions(RerankOptions):
+    backend: Literal["llm"] = "llm"
+    mode: Literal["pointwise", "listwise"] = "listwise"
+
+
 class LLMReranker:
     """Pointwise: one call per passage (0–10). Listwise: one call ranking them all (cheaper, coarser)."""
+
+    Options = LLMRerankOptions
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: LLMRerankOptions) -> LLMReranker:
+        return cls(parts.llm, options.mode, parts.cache)
 
     def __init__(
         self,

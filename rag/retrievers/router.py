@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 _AGGREGATE = re.compile(
     r"\b(how many|how much of|number of|count|list (all|every)|which (documents?|files?|sources?|chunks?)|"
@@ -29,9 +33,22 @@ _AGGREGATE = re.compile(
 
 class RouterRetriever(Retriever):
     strategy: ClassVar[str] = "router"
+    composite: ClassVar[bool] = True
     vector: SkipValidation[Any]
     graph: SkipValidation[Any]  # GraphRetriever
     cypher: SkipValidation[Any]  # rag.graph.cypher.CypherQA
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: StrategyOptions) -> RouterRetriever:
+        from rag.graph.cypher import CypherQA
+
+        graph = parts.build("graph")  # refuses a store without a graph
+        return cls(
+            vector=parts.build(parts.cfg.base),
+            graph=graph,
+            cypher=CypherQA(parts.graph("router"), parts.llm),
+            k=parts.cfg.k,
+        )
 
     def warm_up(self) -> None:
         self.vector.warm_up()

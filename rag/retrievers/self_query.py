@@ -4,21 +4,30 @@ that matches nothing falls back to the unfiltered search, and the trace says so.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import PrivateAttr, SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 
 class SelfQueryRetriever(Retriever):
     strategy: ClassVar[str] = "self_query"
+    composite: ClassVar[bool] = True
     base: SkipValidation[Any]
     llm: SkipValidation[Any]
     store: SkipValidation[Any]
     _parser: Any = PrivateAttr(default=None)
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: StrategyOptions) -> SelfQueryRetriever:
+        return cls(base=parts.build(parts.cfg.base), llm=parts.llm, store=parts.store, k=parts.cfg.k)
 
     def parser(self) -> Any:
         from rag.graph.self_query import SelfQuery, describe_fields

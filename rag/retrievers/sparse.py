@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.bm25 import fill_texts
+from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter, VectorStore
+
+if TYPE_CHECKING:
+    from rag.retrievers.parts import RetrieverParts
 
 
 class SparseRetriever(Retriever):
     strategy: ClassVar[str] = "sparse"
     index: SkipValidation[Any]  # rag.stores.sparse.SparseIndex
     store: SkipValidation[VectorStore]  # holds the chunk texts
+
+    @classmethod
+    def from_config(cls, parts: RetrieverParts, options: StrategyOptions) -> SparseRetriever:
+        return cls(index=parts.sparse_index(), store=parts.store, k=parts.cfg.k)
 
     def warm_up(self) -> None:
         self.index.encoder.warm_up()

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.registry import load
 from rag.stores.base import (
+    REGISTRY,
     BM25Config,
     Filter,
     SparseConfig,
@@ -19,21 +19,14 @@ from rag.stores.base import (
     store_options,
 )
 
-# kind -> "module:Class" (imported when first used) or the class itself.
-REGISTRY: dict[str, str | type] = {
-    "chroma": "rag.stores.chroma:ChromaStore",
-    "milvus": "rag.stores.milvus:MilvusStore",
-    "neo4j": "rag.stores.neo4j:Neo4jStore",
-}
-
 
 def register(kind: str, store: str | type) -> None:
     """Add a store kind: `store` is a class (with ``Options`` and ``from_config``) or "module:Class"."""
-    REGISTRY[kind] = store
+    REGISTRY.register(kind, store)
 
 
 def store_class(kind: str) -> type:
-    return load(REGISTRY[kind])
+    return REGISTRY.load(kind)
 
 
 def build_store(cfg: StoreOptions, model: str, dimension: int) -> VectorStore:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rag.documents import Chunk, Hit
 from rag.errors import StoreMismatchError
+from rag.registry import KindOptions, Registry
 
 # A metadata filter: {"source": "a.pdf"} or {"source": ["a.pdf", "b.pdf"], "page": 3} (all must hold).
 Filter = dict[str, Any]
@@ -52,36 +53,36 @@ class SparseConfig(BaseModel):
     batch_size: int = Field(16, ge=1)
 
 
-class StoreOptions(BaseModel):
+# kind -> "module:Class" (imported when first used) or the class itself; the class has ``Options`` and
+# ``from_config(options, model, dimension)``. A new kind: its module plus one line here (or ``register``).
+REGISTRY = Registry(
+    "store",
+    {
+        "chroma": "rag.stores.chroma:ChromaStore",
+        "milvus": "rag.stores.milvus:MilvusStore",
+        "neo4j": "rag.stores.neo4j:Neo4jStore",
+    },
+)
+
+
+class StoreOptions(KindOptions):
     """The `store:` section. Each kind subclasses it with its own options (``Store.Options``) and says
     where its state lives and how it is copied for an evaluation; validating a mapping picks the subclass
-    by ``kind`` from the registry (rag.stores.REGISTRY), so nothing outside a store module names a kind."""
+    by ``kind`` from :data:`REGISTRY`, so nothing outside a store module names a kind."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    registry: ClassVar[Registry] = REGISTRY
+    kind_field: ClassVar[str] = "kind"
+    chooses_kind: ClassVar[bool] = True
 
     kind: str = "chroma"
     collection: str = "documents"
     bm25: BM25Config = Field(default_factory=BM25Config)
     sparse: SparseConfig = Field(default_factory=SparseConfig)
 
-    @model_validator(mode="wrap")
-    @classmethod
-    def _by_kind(cls, value: Any, handler: Any) -> Any:
-        if cls is StoreOptions and isinstance(value, dict):
-            from rag.stores import REGISTRY, store_class
-
-            kind = value.get("kind", "chroma")
-            if kind in REGISTRY:
-                return store_class(kind).Options.model_validate(value)
-        return handler(value)  # an unknown kind fails in _known_kind, at `store.kind`
-
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, value: str) -> str:
-        from rag.registry import known
-        from rag.stores import REGISTRY
-
-        return known(value, REGISTRY, "store")
+        return REGISTRY.known(value)
 
     def manifest_path(self) -> Path:
         """Where ingest keeps its manifest for this store (without opening the store)."""
@@ -125,6 +126,32 @@ class VectorStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class GraphStore(VectorStore, Protocol):
+    """A store that keeps the chunks as a graph with their entities (Neo4j): what entity extraction, graph
+    retrieval and text-to-Cypher ask of it."""
+
+    keeps_entities: bool
+    driver: Any  # neo4j.Driver: text-to-Cypher runs read transactions on it
+    database: str | None
+    document_label: str
+    chunk_label: str
+    entity_label: str
+
+    def related(self, seeds: Sequence[str], **options: Any) -> list[tuple[Hit, float, str]]:
+        """Chunks linked to the seed chunks (shared entities, NEXT neighbours), with a weight and why."""
+        ...
+
+
+@runtime_checkable
+class NeighbourWindow(Protocol):
+    """An index that knows each chunk's place in its document (the BM25 index): small-to-big expansion."""
+
+    def window(self, chunk_id: str, neighbours: int) -> list[dict[str, Any]]:
+        """The chunk and up to `neighbours` chunks on each side in its document, in order (``[]`` if unknown)."""
+        ...
 
 
 def check_model(

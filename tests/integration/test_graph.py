@@ -6,8 +6,8 @@ import json
 import pytest
 
 from ingest.run import ingest
-from rag.graph.entities import ExtractionCache, FastExtractor, LLMExtractor, entity_key
 from rag.errors import ConfigError
+from rag.graph.entities import ExtractionCache, FastExtractor, LLMExtractor, entity_key
 from rag.retrievers import build_retriever
 from rag.stores import base_store, build_store
 
@@ -71,8 +71,9 @@ def test_graph_retrieval_reaches_a_chunk_that_only_shares_an_entity(people, embe
         store=store,
     )
     assert "people/fjordwave.md" not in {h.metadata["source"] for h in dense.retrieve(question, k=3)}
-    seeded = settings.retriever.graph.model_copy(update={"seeds": 1, "base": "dense"})
-    graph_settings = settings.retriever.model_copy(update={"strategy": "graph", "graph": seeded})
+    graph_settings = settings.retriever.model_copy(update={"strategy": "graph"}).with_section(
+        "graph", seeds=1, base="dense"
+    )
     graph = build_retriever(settings.model_copy(update={"retriever": graph_settings}), embedder=embedder, store=store)
     hits, trace = graph.run(question, k=3)
     assert hits[0].metadata["source"] == "people/helios.md"  # the seed stays first

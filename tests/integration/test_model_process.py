@@ -12,11 +12,11 @@ import time
 import httpx
 import pytest
 
-from rag.packaged import models
 from rag.errors import LLMError
 from rag.llms.gguf import cpu_flags
 from rag.llms.local import LocalLLM
 from rag.llms.supervisor import describe_exit
+from rag.packaged import models
 from tests.conftest import EXAMPLES
 from tests.support.net import REPO, app_environment, free_port, start_process
 

@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
-from rag.packaged import models
 from rag.errors import LLMError
 from rag.llms.openai_compat import OpenAICompatLLM
+from rag.packaged import models
 
 from ..support.net import free_port
 

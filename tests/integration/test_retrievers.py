@@ -66,8 +66,12 @@ def first_source(hits: list[Hit]) -> str:
 
 
 def configured(settings, **retriever):
+    """The settings with these retriever options (sections as dicts), validated as a config file would be."""
+    from rag.retrievers import RetrieverOptions
+
     retriever.setdefault("cache", None)  # tests never write the rewrite cache into the working directory
-    return settings.model_copy(update={"retriever": settings.retriever.model_copy(update=retriever)})
+    data = {**settings.retriever.model_dump(), **retriever}
+    return settings.model_copy(update={"retriever": RetrieverOptions.model_validate(data)})
 
 
 class ScriptedLLM:
@@ -104,7 +108,9 @@ def test_each_base_strategy_ranks_the_right_document_first(corpus, embedder, str
 
 def test_rrf_hybrid_ranks_the_right_document_first(corpus, embedder):
     settings, store, _ = corpus
-    cfg = configured(settings, strategy="hybrid", hybrid=settings.retriever.hybrid.model_copy(update={"fusion": "rrf"}))
+    cfg = configured(
+        settings, strategy="hybrid", hybrid={**settings.retriever.section("hybrid").model_dump(), "fusion": "rrf"}
+    )
     retriever = build_retriever(cfg, embedder=embedder, store=store)
     assert isinstance(retriever, HybridRetriever) and retriever.fusion == "rrf"
     for question, expected in QUESTIONS.items():
@@ -264,9 +270,7 @@ def test_cross_encoder_rerank_code_path(corpus, embedder, tmp_path):
     cfg = configured(
         settings,
         strategy="hybrid",
-        rerank=settings.retriever.rerank.model_copy(
-            update={"backend": "cross_encoder", "model": str(model_dir), "top_n": 6}
-        ),
+        rerank={"backend": "cross_encoder", "model": str(model_dir), "top_n": 6},
     )
     retriever = build_retriever(cfg, embedder=embedder, store=store)
     assert isinstance(retriever, RerankRetriever) and isinstance(retriever.reranker, CrossEncoderReranker)
@@ -285,9 +289,7 @@ def test_missing_cross_encoder_is_a_clear_error(corpus, embedder, tmp_path):
     settings, store, _ = corpus
     cfg = configured(
         settings,
-        rerank=settings.retriever.rerank.model_copy(
-            update={"backend": "cross_encoder", "model": str(tmp_path / "no-such-model")}
-        ),
+        rerank={"backend": "cross_encoder", "model": str(tmp_path / "no-such-model")},
     )
     with pytest.raises(ConfigError, match=r"rerank\.model"):
         build_retriever(cfg, embedder=embedder, store=store)
@@ -300,7 +302,7 @@ def test_strategies_compose_from_config(corpus, embedder):
         strategy="fusion",
         base="hybrid",
         k=7,
-        rerank=settings.retriever.rerank.model_copy(update={"backend": "embedding", "top_n": 5}),
+        rerank={"backend": "embedding", "top_n": 5},
     )
     retriever = build_retriever(cfg, embedder=embedder, store=store, llm=ScriptedLLM(queries=["IBM offices"]))
     assert isinstance(retriever, RerankRetriever) and retriever.k == 7

@@ -3,8 +3,8 @@
 import pytest
 
 from ingest.run import ingest
-from rag.retrievers import build_retriever
 from rag.graph.self_query import SelfQuery, SelfQueryError, describe_fields
+from rag.retrievers import build_retriever
 from rag.stores import build_store
 
 from ..conftest import EXAMPLES

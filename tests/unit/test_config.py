@@ -10,7 +10,9 @@ def test_default_config_selects_the_embedded_offline_parts(true_defaults):
     settings = load_config()
     assert settings.store.kind == "chroma"
     assert (settings.embedding.provider, settings.embedding.model) == ("onnx", "bge-small-en-v1.5-q")
-    assert settings.splitter.chunk_size == 0 and settings.retriever.hybrid.alpha == 0.6  # chosen on SciFact train
+    assert (
+        settings.splitter.chunk_size == 0 and settings.retriever.section("hybrid").alpha == 0.6
+    )  # chosen on SciFact train
     assert DEFAULT_CONFIG.exists()
 
 
@@ -67,6 +69,44 @@ def test_json_loader_section_is_read_under_its_yaml_name(tmp_path):
 def test_the_built_in_defaults_are_configs_default_yaml(true_defaults):
     """An installed wheel has no configs/ folder: its defaults must be what the checkout's YAML says."""
     from rag.config import DEFAULT_CONFIG, Settings
+    from rag.retrievers import STRATEGIES
 
     assert DEFAULT_CONFIG.is_file()
-    assert load_config().model_dump() == Settings().model_dump()
+    loaded, built = load_config(), Settings()
+    # A strategy's section (retriever.hybrid, …) is its own Options: the YAML spells four of them out.
+    for strategy in STRATEGIES:
+        assert loaded.retriever.section(strategy) == built.retriever.section(strategy), strategy
+    assert loaded.model_dump(exclude={"retriever"}) == built.model_dump(exclude={"retriever"})
+    strategies = set(STRATEGIES)
+    assert {
+        k: v for k, v in loaded.retriever.model_dump().items() if k not in strategies
+    } == built.retriever.model_dump()
+
+
+def test_each_part_owns_its_options_and_old_keys_still_load(tmp_path, true_defaults):
+    """The provider's, backend's and strategy's own options are chosen by kind; keys of another kind are refused
+    with their name; the flat retriever keys of older configs land in their strategy's section."""
+    from rag.config import Settings
+
+    settings = Settings(
+        embedding={"provider": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1"},
+        llm={"backend": "openai", "model": "m", "base_url": "http://127.0.0.1:2/v1", "retries": 0},
+        retriever={"strategy": "fusion", "queries": 5, "hyde_expand_keywords": True, "hybrid": {"alpha": 0.3}},
+    )
+    assert type(settings.embedding).__name__ == "OpenAIEmbeddingOptions" and settings.embedding.max_tokens == 512
+    assert type(settings.llm).__name__ == "OpenAICompatOptions" and settings.llm.retries == 0
+    assert settings.retriever.section("fusion").queries == 5 and settings.retriever.section("multi_query").queries == 5
+    assert settings.retriever.section("hyde").expand_keywords is True
+    assert settings.retriever.section("hybrid").alpha == 0.3
+    for yaml, key in (
+        ("embedding:\n  provider: onnx\n  base_url: http://x\n", "embedding.base_url"),
+        ("llm:\n  backend: local\n  retries: 3\n", "llm.retries"),
+        ("retriever:\n  hybrid:\n    alpah: 0.5\n", "retriever.hybrid.alpah"),
+    ):
+        config = tmp_path / "c.yaml"
+        config.write_text(yaml)
+        with pytest.raises(ConfigError, match=rf"invalid config key '{key}' in c.yaml"):
+            load_config(config)
+    config.write_text("retriever:\n  strategy: fusion\n  base: fusion\n")
+    with pytest.raises(ConfigError, match="'fusion' runs on a base itself; choose a one-pass base retriever"):
+        load_config(config)

@@ -6,8 +6,8 @@ import pytest
 
 from ingest.run import ingest
 from rag.answer import prompts
-from rag.llms.base import Completion
 from rag.answer.pipeline import RagPipeline
+from rag.llms.base import Completion
 
 from ..conftest import EXAMPLES
 
