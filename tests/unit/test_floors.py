@@ -39,7 +39,7 @@ def _import_time_edges() -> dict[str, set[str]]:
                 elif isinstance(item, ast.ImportFrom):
                     base = item.module or ""
                     if item.level:
-                        base = ".".join(package.split(".")[: len(package.split(".")) - item.level + 1] + [base]).strip(
+                        base = ".".join([*package.split(".")[:len(package.split(".")) - item.level + 1], base]).strip(
                             "."
                         )
                     found.add(base)
@@ -89,7 +89,7 @@ def test_no_import_circle_at_run_time():
             visit(module)
     # A package's __init__ importing its own modules, which import the package's base, is Python's normal
     # shape, not a circle of ours: only circles across packages count.
-    across = [c for c in cycles if len({m.split(".")[0] + "." + (m.split(".") + [""])[1] for m in c}) > 1]
+    across = [c for c in cycles if len({m.split(".")[0] + "." + ([*m.split("."), ""])[1] for m in c}) > 1]
     assert not across, across
 
 
