@@ -39,7 +39,7 @@ def _import_time_edges() -> dict[str, set[str]]:
                 elif isinstance(item, ast.ImportFrom):
                     base = item.module or ""
                     if item.level:
-                        base = ".".join([*package.split(".")[:len(package.split(".")) - item.level + 1], base]).strip(
+                        base = ".".join([*package.split(".")[: len(package.split(".")) - item.level + 1], base]).strip(
                             "."
                         )
                     found.add(base)
