@@ -21,7 +21,14 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAGAS_
 progress="$(mktemp -t rag-test-progress.XXXXXX)"
 trap 'rm -f "$progress"' EXIT
 set +e
-RAG_TEST_PROGRESS="$progress" "$venv/bin/python" -m pytest "$@"
+# Three workers on two cores: most of the suite waits on subprocesses, servers and model processes, not on its own
+# CPU. Tests sharing a server started once per session (Milvus, Neo4j, the 1.5B model) stay on one worker
+# (tests/conftest.py: xdist_group). RAG_TEST_WORKERS=0 runs them in one process.
+workers="${RAG_TEST_WORKERS:-3}"
+parallel=()
+# A worker that dies in native code is replaced; the test it ran is re-run at most twice (xdist re-queues it).
+[ "$workers" != "0" ] && parallel=(-n "$workers" --dist loadgroup --max-worker-restart=2)
+RAG_TEST_PROGRESS="$progress" "$venv/bin/python" -m pytest "${parallel[@]}" "$@"
 status=$?
 set -e
 if [ "$status" -gt 128 ]; then

@@ -52,6 +52,33 @@ def _is_local(address) -> bool:
         return False
 
 
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (scripts/test.sh runs `-n 3 --dist loadgroup`), tests that share a server started once per
+    session run on one worker: the Milvus server (fixed ports), Neo4j, and the 1.5B model (loaded once)."""
+    for item in items:
+        group = _server_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _server_group(item) -> str | None:
+    import inspect
+
+    names = set(getattr(item, "fixturenames", ()))
+    if names & {"milvus_server", "milvus_process"}:
+        return "milvus"
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    try:
+        source = inspect.getsource(item.function)
+    except (OSError, TypeError):
+        source = ""
+    if "neo4j_server" in names or params.get("kind") == "neo4j" or 'kind="neo4j"' in source:
+        return "neo4j"
+    if "default_llm" in names:
+        return "default-llm"
+    return None
+
+
 def pytest_runtest_logstart(nodeid, location):
     _progress(f"start {nodeid}")
 
