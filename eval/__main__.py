@@ -65,11 +65,10 @@ def retrieval(
     setup_environment(debug)
     from rich.console import Console
 
-    from eval.retrieval import PRESETS, markdown_table
+    from eval.retrieval import PRESETS
     from eval.retrieval_run import run_retrieval
-    from eval.tuning import chosen_retriever_section, markdown_trials
     from rag.config import load_config
-    from rag.errors import ConfigError, RagError
+    from rag.errors import RagError
 
     console = Console(stderr=True)
     if list_presets:
@@ -77,16 +76,8 @@ def retrieval(
             typer.echo(f"{name:26} {json.dumps(preset)}")
         raise typer.Exit(0)
     try:
-        if dataset_dir is None:
-            raise ConfigError("--dataset DIR is required, e.g. --dataset ../shared/datasets/scifact")
-        chosen = strategies if strategies is not None else ("configured" if tune else ",".join(DEFAULT_PRESETS))
-        names = [name.strip() for name in chosen.split(",") if name.strip()]
         floors = parse_floors(fail_under)
-        if floors and "configured" not in names:
-            names.insert(0, "configured")
-        unknown = [name for name in names if name != "configured" and name not in PRESETS]
-        if unknown:
-            raise ConfigError(f"unknown strategy preset(s) {', '.join(unknown)}; see `python -m eval retrieval --list`")
+        names = preset_names(dataset_dir, strategies, tune, floors)
         outcome = run_retrieval(
             load_config(config),
             dataset_dir,
@@ -104,6 +95,41 @@ def retrieval(
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
+    table, payload = retrieval_report(outcome)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"retrieval-{outcome.dataset.name}.md").write_text(table, encoding="utf-8")
+        (out / f"retrieval-{outcome.dataset.name}.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    typer.echo(json.dumps(payload, indent=2) if as_json else table)
+    failures = below_floors(outcome, floors)
+    for failure in failures:
+        console.print(f"[red]regression:[/] {failure}")
+    raise typer.Exit(1 if failures else 0)
+
+
+def preset_names(dataset_dir: Path | None, strategies: str | None, tune: str | None, floors: dict) -> list[str]:
+    """The retriever configs to run: the chosen presets (the defaults, or 'configured' when tuning), 'configured'
+    first when a floor gates it; a one-line error for a missing dataset or an unknown preset."""
+    from eval.retrieval import PRESETS
+    from rag.errors import ConfigError
+
+    if dataset_dir is None:
+        raise ConfigError("--dataset DIR is required, e.g. --dataset ../shared/datasets/scifact")
+    chosen = strategies if strategies is not None else ("configured" if tune else ",".join(DEFAULT_PRESETS))
+    names = [name.strip() for name in chosen.split(",") if name.strip()]
+    if floors and "configured" not in names:
+        names.insert(0, "configured")
+    unknown = [name for name in names if name != "configured" and name not in PRESETS]
+    if unknown:
+        raise ConfigError(f"unknown strategy preset(s) {', '.join(unknown)}; see `python -m eval retrieval --list`")
+    return names
+
+
+def retrieval_report(outcome) -> tuple[str, dict]:
+    """The Markdown table of a retrieval run (with the tuning grid when it tuned) and its JSON payload."""
+    from eval.retrieval import markdown_table
+    from eval.tuning import chosen_retriever_section, markdown_trials
+
     settings, dataset = outcome.settings, outcome.dataset
     size = settings.splitter.chunk_size
     ingested = (
@@ -125,24 +151,19 @@ def retrieval(
             f"Chosen: {best.label()}. In a config:\n\n```yaml\nretriever: "
             f"{json.dumps(chosen_retriever_section(best))}\n```\n\n{table}"
         )
-    payload = outcome.to_dict()
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"retrieval-{dataset.name}.md").write_text(table, encoding="utf-8")
-        (out / f"retrieval-{dataset.name}.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    if as_json:
-        typer.echo(json.dumps(payload, indent=2))
-    else:
-        typer.echo(table)
-    configured = next(result for result in outcome.results if result.name == "configured") if floors else None
-    failures = [
+    return table, outcome.to_dict()
+
+
+def below_floors(outcome, floors: dict[str, float]) -> list[str]:
+    """The --fail-under floors the configured retriever is below, as messages."""
+    if not floors:
+        return []
+    configured = next(result for result in outcome.results if result.name == "configured")
+    return [
         f"configured {metric} {configured.metrics[metric]:.4f} is below the floor {floor:.4f}"
         for metric, floor in floors.items()
         if configured.metrics[metric] < floor
     ]
-    for failure in failures:
-        console.print(f"[red]regression:[/] {failure}")
-    raise typer.Exit(1 if failures else 0)
 
 
 def parse_floors(specs: list[str]) -> dict[str, float]:

@@ -27,6 +27,7 @@ from langchain_core.outputs import Generation, LLMResult
 from ragas.embeddings.base import BaseRagasEmbeddings
 from ragas.llms.base import BaseRagasLLM
 
+from rag.embeddings.base import Embedder
 from rag.errors import LLMError, LLMServerError
 from rag.llms.base import LLM
 
@@ -196,7 +197,7 @@ class JudgeLLM(BaseRagasLLM):
 class JudgeEmbeddings(BaseRagasEmbeddings):
     """A ragas embeddings object backed by our embedder (answer relevancy compares questions with it)."""
 
-    def __init__(self, embedder: Any):
+    def __init__(self, embedder: Embedder):
         super().__init__()
         self.embedder = embedder
 

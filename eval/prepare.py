@@ -12,6 +12,7 @@ from eval.datasets import CONVERTERS, QASample, load_qa, sample
 from eval.retrieval import store_moved
 from ingest.run import splitter_shape
 from rag.config import Settings
+from rag.embeddings.base import Embedder
 from rag.errors import ConfigError
 
 
@@ -58,7 +59,7 @@ def pipeline_settings(settings: Settings, cfg: EvalConfig, dataset_key: str) -> 
     )
 
 
-def ingest_corpus(corpus: Path, settings: Settings, embedder: Any = None, progress: Any = None) -> None:
+def ingest_corpus(corpus: Path, settings: Settings, embedder: Embedder | None = None, progress: Any = None) -> None:
     """Ingest (incrementally) the dataset's corpus into the run's store."""
     from ingest.run import ingest
 

@@ -88,7 +88,7 @@ def run_retrieval(
     settings = eval_settings(config, dataset, work)
     outcome = RetrievalRun(dataset, settings, tune_split=tune_split)
     embedder = build_embedder(settings.embedding)
-    console.print(f"[bold]{dataset.name}[/]: ingesting {dataset.corpus} into {settings.store.path}")
+    console.print(f"[bold]{dataset.name}[/]: ingesting {dataset.corpus} into {settings.store.describe()}")
     with RichProgress(console, enabled=True) as progress:
         report = ingest([dataset.corpus], settings, progress=progress, on_plan=progress.plan, embedder=embedder)
     if report.exit_code != 0:

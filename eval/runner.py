@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval.answer_match import answer_match
 from eval.config import ANSWER_METRICS, IR_METRICS, EvalConfig
@@ -25,7 +25,12 @@ from eval.provenance import model_fingerprints, versions
 from eval.ragas_suite import JudgeInput, RagasSuite, expected_calls, judged_text
 from rag.answer import prompts
 from rag.config import Settings
+from rag.embeddings.base import Embedder
 from rag.errors import LLMServerError, RagError
+from rag.llms.base import LLM
+
+if TYPE_CHECKING:
+    from rag.answer.pipeline import RagPipeline
 
 IR_MEASURES = {"ndcg@10": "nDCG@10", "recall@10": "R@10", "mrr@10": "RR@10"}
 
@@ -47,7 +52,7 @@ class RunHooks:
 class EvalRunner:
     """Answers and judges the dataset's questions with one pipeline; the caller owns the run folder."""
 
-    def __init__(self, cfg: EvalConfig, settings: Settings, pipeline: Any, judge_llm: Any, embedder: Any):
+    def __init__(self, cfg: EvalConfig, settings: Settings, pipeline: RagPipeline, judge_llm: LLM, embedder: Embedder):
         self.cfg = cfg
         self.settings = settings
         self.pipeline = pipeline
@@ -173,8 +178,8 @@ def run_evaluation(
     cfg: EvalConfig,
     *,
     settings: Settings | None = None,
-    llm: Any = None,
-    judge_llm: Any = None,
+    llm: LLM | None = None,
+    judge_llm: LLM | None = None,
     resume: Path | None = None,
     hooks: RunHooks | None = None,
     on_ingest: Callable[[Path, Settings, Any], None] | None = None,
@@ -182,7 +187,6 @@ def run_evaluation(
     """Prepare, ingest, answer, judge, gate, report. `llm` / `judge_llm` replace the configured backends
     (tests use a scripted judge); `on_ingest(corpus, settings, embedder)` ingests (default: quietly)."""
     from eval import report
-    from eval.gate import apply_gate
     from rag.answer.pipeline import RagPipeline
     from rag.config import load_config
     from rag.embeddings import build_embedder
@@ -198,8 +202,7 @@ def run_evaluation(
 
     run_dir = resume or new_run_dir(runs, cfg.name)
     journal = run_dir / SAMPLES_FILE
-    done = read_journal(journal)
-    done_ids = {r.id for r in done}
+    done_ids = {r.id for r in read_journal(journal)}
     todo = [qa for qa in samples if qa.id not in done_ids]
 
     generator = llm or build_llm(run_settings.llm)
@@ -207,29 +210,68 @@ def run_evaluation(
         judge_llm = build_llm(cfg.judge.llm) if cfg.judge.llm is not None else generator
     pipeline = RagPipeline(run_settings, embedder=embedder, llm=generator)
     runner = EvalRunner(cfg, run_settings, pipeline, judge_llm, embedder)
+    status, error, exit_code, elapsed = _answer_and_judge(runner, todo, journal, hooks)
+    finished = read_journal(journal) if journal.is_file() else []
 
+    previous = (
+        json.loads((run_dir / "results.json").read_text()) if (resume and (run_dir / "results.json").is_file()) else {}
+    )
+    results = _results(
+        cfg, runner, run_settings, generator, run_dir, finished, samples, dataset_key, previous,
+        status=status, error=error, started_at=started_at, elapsed=elapsed,
+    )  # fmt: skip
+    if status == "complete":
+        exit_code = _gate(results, cfg, runs, run_dir)
+    history = report.read_history(runs)
+    report.write_reports(results, run_dir, history)
+    if status in ("complete", "error"):
+        report.append_history(runs, results)
+    runner.judge.judge_cache.close()
+    return Outcome(results=results, run_dir=run_dir, exit_code=exit_code)
+
+
+def _answer_and_judge(
+    runner: EvalRunner, todo: list, journal: Path, hooks: RunHooks | None
+) -> tuple[str, str | None, int, float]:
+    """Answer and judge the samples left; (status, error, exit code, seconds). An interrupt or an error stops it
+    with what was journaled kept."""
     status, error, exit_code = "complete", None, 0
     clock = time.perf_counter()
-    finished: list[SampleResult] = []
     try:
         runner.check_judge()
-        finished = runner.run(todo, journal, hooks)
+        runner.run(todo, journal, hooks)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", 130
     except RagError as exc:  # JudgeFailed included
         status, error, exit_code = "error", str(exc), 2
     finally:
-        pipeline.store.close()
-    finished = read_journal(journal) if journal.is_file() else finished
-    elapsed = time.perf_counter() - clock
+        runner.pipeline.store.close()
+    return status, error, exit_code, time.perf_counter() - clock
+
+
+def _results(
+    cfg: EvalConfig,
+    runner: EvalRunner,
+    run_settings: Settings,
+    generator: Any,
+    run_dir: Path,
+    finished: list[SampleResult],
+    samples: list,
+    dataset_key: str,
+    previous: dict[str, Any],
+    *,
+    status: str,
+    error: str | None,
+    started_at: datetime,
+    elapsed: float,
+) -> dict[str, Any]:
+    """results.json: the run's summary, judge statistics, timings, config, versions and samples (a resumed run adds
+    to the interrupted one's time and judge counts)."""
+    from eval import report
 
     metrics = [*(IR_METRICS if cfg.ir else ()), *cfg.metrics]
     sample_dicts = [asdict(r) for r in finished]
-    summary = report.summarise(sample_dicts, metrics)
-    previous = (
-        json.loads((run_dir / "results.json").read_text()) if (resume and (run_dir / "results.json").is_file()) else {}
-    )
-    results: dict[str, Any] = {
+    return {
         "run_id": run_dir.name,
         "name": cfg.name,
         "dir": str(run_dir),
@@ -242,7 +284,7 @@ def run_evaluation(
         "samples_planned": len(samples),
         "samples_done": len(finished),
         "metrics": metrics,
-        "summary": summary,
+        "summary": report.summarise(sample_dicts, metrics),
         "expected_judge_calls": runner.expected_calls(len(samples)),
         "judge": {"model": runner.judge.name, **_accumulated(previous.get("judge"), runner.judge.stats.to_dict())},
         "pipeline": {
@@ -262,18 +304,18 @@ def run_evaluation(
         "models": model_fingerprints(run_settings, cfg.judge),
         "samples": sample_dicts,
     }
-    if status == "complete":
-        baseline = report.find_baseline(runs, cfg.name, cfg.gate.baseline, exclude=run_dir.name)
-        gate = apply_gate(summary, cfg.gate, baseline)
-        results["gate"] = gate.to_dict()
-        results["baseline_summary"] = baseline["summary"] if baseline else None
-        exit_code = 0 if gate.passed else 1
-    history = report.read_history(runs)
-    report.write_reports(results, run_dir, history)
-    if status in ("complete", "error"):
-        report.append_history(runs, results)
-    runner.judge.judge_cache.close()
-    return Outcome(results=results, run_dir=run_dir, exit_code=exit_code)
+
+
+def _gate(results: dict[str, Any], cfg: EvalConfig, runs: Path, run_dir: Path) -> int:
+    """Apply the gate against the baseline run; record it in `results`; the exit code (0 pass, 1 regression)."""
+    from eval import report
+    from eval.gate import apply_gate
+
+    baseline = report.find_baseline(runs, cfg.name, cfg.gate.baseline, exclude=run_dir.name)
+    gate = apply_gate(results["summary"], cfg.gate, baseline)
+    results["gate"] = gate.to_dict()
+    results["baseline_summary"] = baseline["summary"] if baseline else None
+    return 0 if gate.passed else 1
 
 
 def _generation_summary(finished: list[SampleResult]) -> dict[str, float]:

@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rag.errors import StoreError
 
@@ -42,6 +43,11 @@ class SourceEntry:
     file_hash: str
     chunk_ids: list[str]
     ingested_at: str
+
+
+def manifest_file(settings: Any) -> Path:
+    """Where the manifest of the configured store lives: ``ingest.manifest``, else beside the store."""
+    return Path(settings.ingest.manifest or settings.store.manifest_path())
 
 
 class Manifest:

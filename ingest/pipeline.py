@@ -36,6 +36,8 @@ from rag.embeddings import Embedder
 from rag.errors import LoaderError
 from rag.faults import crash_point
 from rag.stores import VectorStore
+from rag.stores.base import GraphStore, PreparesChunks
+from rag.stores.reuse import fetch_from, stored_or_embedded
 from rag.tracing import Trace
 
 _EMIT_EVERY = 64  # chunks per message from the loader thread
@@ -76,7 +78,7 @@ def entity_stage(settings: Settings, store: VectorStore, on_extracted) -> Any:
     from rag.graph.entities import EXTRACTORS, EntityStage, ExtractionCache
     from rag.stores import base_store
 
-    if not getattr(base_store(store), "keeps_entities", False):
+    if not isinstance(base_store(store), GraphStore):
         raise ConfigError(
             f"ingest.entities.extractor is {cfg.extractor!r}, but store.kind {settings.store.kind!r} cannot keep "
             "entities: use store.kind neo4j (configs/neo4j.yaml), or set ingest.entities.extractor: none"
@@ -265,12 +267,7 @@ class IngestPipeline:
                 started = time.perf_counter()
                 vectors = self._vectors(window)
                 self._measured(len(window), time.perf_counter() - started)
-                if self.entities is not None:  # entities for the graph: chunk metadata the store turns into nodes
-                    self.entities.annotate(chunks)
-                prepare = getattr(self.store, "prepare", None)
-                if prepare is not None:  # a side index's model (SPLADE) runs here, after the embedder, not beside it
-                    prepare(chunks)
-                self._put(writes, ("write", chunks, vectors))
+                self._stage_write(writes, chunks, vectors)
             for job in finished:
                 self._put(writes, ("commit", job))
             window, finished = [], []
@@ -299,35 +296,33 @@ class IngestPipeline:
         self._window_limit = max(1, min(cfg.window, int(rate * cfg.window_s)))
 
     def _vectors(self, window: list[tuple[Job, Chunk]]) -> np.ndarray:
-        """Vectors for a window: reuse what the store or this run already has, embed the rest."""
-        vectors: list[np.ndarray | None] = [None] * len(window)
-        reusable = [chunk.id for job, chunk in window if chunk.id in job.old_ids]
-        if reusable:
-            with self._store_lock:
-                stored = {row.id: row.vector for row in self.store.get(reusable, include_vectors=True)}
-        else:
-            stored = {}
-        missing: dict[str, list[int]] = {}
-        for position, (_, chunk) in enumerate(window):
-            known = stored.get(chunk.id)
-            if known is None:
-                known = self._vector_cache.get(str(chunk.metadata["chunk_hash"]))
-            if known is not None:
-                vectors[position] = known
-                self.report.chunks_reused += 1
-            else:
-                missing.setdefault(indexed_text(chunk.text, chunk.metadata), []).append(position)
-        if missing:
-            texts = list(missing)
-            embedded = self._embed(texts)
-            self.report.chunks_embedded += len(texts)
-            self.report.chunks_reused += sum(len(positions) - 1 for positions in missing.values())
-            for text, vector in zip(texts, embedded, strict=True):
-                for position in missing[text]:
-                    vectors[position] = vector
-                if len(self._vector_cache) < _VECTOR_CACHE:
-                    self._vector_cache[content_hash(text)] = vector
-        return np.vstack(vectors).astype(np.float32)
+        """Vectors for a window: reuse what the store (a file's unchanged or already written chunks) or this run
+        (repeated text) already has, embed the rest."""
+        reusable = {chunk.id for job, chunk in window if chunk.id in job.old_ids}
+        chunks = [chunk for _, chunk in window]
+        vectors, embedded = stored_or_embedded(
+            [chunk.id for chunk in chunks],
+            [indexed_text(chunk.text, chunk.metadata) for chunk in chunks],
+            self._embed,
+            self._fetch,
+            stored=reusable.__contains__,
+            cache=self._vector_cache,
+            keys=[str(chunk.metadata["chunk_hash"]) for chunk in chunks],
+            cache_limit=_VECTOR_CACHE,
+        )
+        self.report.chunks_embedded += embedded
+        self.report.chunks_reused += len(chunks) - embedded
+        return vectors
+
+    def _stage_write(self, writes: queue.Queue, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        """Hand a batch to the writer, after what runs on this thread before a write: entity extraction for a graph
+        store (chunk metadata the store turns into nodes) and a side index's model (SPLADE: after the embedder,
+        not beside it)."""
+        if self.entities is not None:
+            self.entities.annotate(chunks)
+        if isinstance(self.store, PreparesChunks):
+            self.store.prepare(chunks)
+        self._put(writes, ("write", chunks, vectors))
 
     def _put(self, writes: queue.Queue, item: tuple[Any, ...]) -> None:
         while True:
@@ -390,6 +385,11 @@ class IngestPipeline:
         )
         self.progress.file_done(job.file.source)
         self.spans.close(job.file.source, **{"rag.status": job.status, "rag.chunks": len(job.new_ids or [])})
+
+    def _fetch(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by id (the writer thread shares the store)."""
+        with self._store_lock:
+            return fetch_from(self.store)(ids)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with self.spans.stage("embed", "EMBEDDING", **{"embedding.model_name": self.embedder.name}) as span:

@@ -21,6 +21,7 @@ from ingest.pipeline import ChunkMaker, IngestPipeline, Job
 from rag.config import Settings
 from rag.documents import Chunk, indexed_text
 from rag.errors import LoaderError
+from rag.stores.reuse import stored_or_embedded
 
 
 class _Exact(Settings):
@@ -118,33 +119,29 @@ class RayIngestPipeline(IngestPipeline):
             return
         chunks: list[Chunk] = result["chunks"]
         job.new_ids = [chunk.id for chunk in chunks]
-        vectors = self._reuse(job, chunks, result["vectors"])
+        vectors = self._reuse(chunks, result["vectors"])
         self.report.chunks_embedded += result["embedded"]
         size = self.settings.ingest.window
         for start in range(0, len(chunks), size):
-            part = chunks[start : start + size]
-            if self.entities is not None:
-                self.entities.annotate(part)
-            prepare = getattr(self.store, "prepare", None)
-            if prepare is not None:
-                prepare(part)
-            self._put(writes, ("write", part, vectors[start : start + size]))
+            self._stage_write(writes, chunks[start : start + size], vectors[start : start + size])
         self._put(writes, ("commit", job))
 
-    def _reuse(self, job: Job, chunks: list[Chunk], vectors: list[Any]) -> np.ndarray:
-        """Vectors the worker did not compute: unchanged chunks, read back from the store."""
-        missing = [chunk.id for chunk, vector in zip(chunks, vectors, strict=True) if vector is None]
+    def _reuse(self, chunks: list[Chunk], vectors: list[Any]) -> np.ndarray:
+        """Vectors the worker did not compute: unchanged chunks, read back from the store (embedded here when an
+        earlier crash left them out of it)."""
+        if not chunks:
+            return np.zeros((0, self.embedder.dimension), np.float32)
+        missing = [position for position, vector in enumerate(vectors) if vector is None]
         if missing:
-            with self._store_lock:
-                stored = {row.id: row.vector for row in self.store.get(missing, include_vectors=True)}
-            self.report.chunks_reused += len(stored)
-            vectors = [
-                stored.get(chunk.id) if vector is None else vector
-                for chunk, vector in zip(chunks, vectors, strict=True)
-            ]
-        if any(vector is None for vector in vectors):  # not in the store after all (an earlier crash): embed here
-            texts = [indexed_text(c.text, c.metadata) for c, v in zip(chunks, vectors, strict=True) if v is None]
-            fresh = iter(self.embedder.embed_documents(texts))
-            vectors = [next(fresh) if vector is None else vector for vector in vectors]
-            self.report.chunks_embedded += len(texts)
-        return np.vstack(vectors).astype(np.float32) if vectors else np.zeros((0, self.embedder.dimension), np.float32)
+            filled, embedded = stored_or_embedded(
+                [chunks[p].id for p in missing],
+                [indexed_text(chunks[p].text, chunks[p].metadata) for p in missing],
+                self.embedder.embed_documents,
+                self._fetch,
+            )
+            self.report.chunks_reused += len(missing) - embedded
+            self.report.chunks_embedded += embedded
+            vectors = list(vectors)
+            for position, vector in zip(missing, filled, strict=True):
+                vectors[position] = vector
+        return np.vstack(vectors).astype(np.float32)

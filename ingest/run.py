@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ingest.discover import Discovery, SourceFile, discover
-from ingest.manifest import Manifest, SourceEntry
+from ingest.manifest import Manifest, SourceEntry, manifest_file
 from ingest.pipeline import IngestPipeline, Job, Progress
 from ingest.report import FileOutcome, IngestReport
 from rag.config import Settings
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import RagError, StoreError, disk_error
 from rag.faults import crash_point
-from rag.stores import VectorStore, build_store, manifest_path
+from rag.stores import VectorStore, build_store
 from rag.tracing import Trace, tracer_for
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def ingest(
 def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans) -> IngestReport:
     started = time.perf_counter()
     prune = settings.ingest.prune if prune is None else prune
-    manifest = Manifest(settings.ingest.manifest or manifest_path(settings.store))
+    manifest = Manifest(manifest_file(settings))
     report = IngestReport(dry_run=dry_run, manifest=str(manifest.path))
     try:
         found = discover(paths, settings.loaders, label=lambda root: manifest.root_label(root, record=not dry_run))
@@ -137,7 +137,7 @@ def remove(sources: list[str], settings: Settings, *, embedder: Embedder | None 
     same removal a prune does (marked pending first, so a kill mid-way is finished by the next run)."""
     started = time.perf_counter()
     report = IngestReport()
-    manifest = Manifest(settings.ingest.manifest or manifest_path(settings.store))
+    manifest = Manifest(manifest_file(settings))
     report.manifest = str(manifest.path)
     try:
         embedder = embedder or build_embedder(settings.embedding)

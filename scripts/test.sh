@@ -21,10 +21,10 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAGAS_
 progress="$(mktemp -t rag-test-progress.XXXXXX)"
 trap 'rm -f "$progress"' EXIT
 set +e
-# Three workers on two cores: most of the suite waits on subprocesses, servers and model processes, not on its own
-# CPU. Tests sharing a server started once per session (Milvus, Neo4j, the 1.5B model) stay on one worker
-# (tests/conftest.py: xdist_group). RAG_TEST_WORKERS=0 runs them in one process.
-workers="${RAG_TEST_WORKERS:-3}"
+# Two workers: one runs every test that generates with a local model, one after another (two generations at once on
+# two cores slow both threefold), and the Milvus tests keep to one worker (fixed ports); the rest spread over both
+# (tests/conftest.py: xdist_group). RAG_TEST_WORKERS=0 runs everything in one process.
+workers="${RAG_TEST_WORKERS:-2}"
 parallel=()
 # A worker that dies in native code is replaced; the test it ran is re-run at most twice (xdist re-queues it).
 [ "$workers" != "0" ] && parallel=(-n "$workers" --dist loadgroup --max-worker-restart=2)

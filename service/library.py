@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ingest.manifest import manifest_file
 from rag.config import Settings
+from rag.embeddings.base import Embedder
 from rag.errors import RagError, StoreError
-from rag.stores import manifest_path
 
 UPLOAD_FOLDER = "uploads"
 _WRITE_LOCK = threading.Lock()
@@ -72,12 +73,12 @@ class UploadOutcome:
 
 
 class Library:
-    def __init__(self, settings: Settings, embedder: Any = None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None):
         self.settings = settings
         self._embedder = embedder  # shared with the app's pipeline; built on first write otherwise
         self.root = Path(settings.uploads.dir)
         self.folder = self.root / UPLOAD_FOLDER
-        self.manifest = Path(settings.ingest.manifest or manifest_path(settings.store))
+        self.manifest = manifest_file(settings)
 
     # -- reading (no lock: the manifest is SQLite in WAL mode, readable while an ingest writes) ---------
 

@@ -13,11 +13,12 @@ from typing import Any
 from rag.answer.pipeline import RagPipeline
 from rag.config import Settings
 from rag.embeddings import build_embedder
+from rag.llms.base import LLM
 from service.library import Library
 
 
 class RagService:
-    def __init__(self, settings: Settings, llm: Any = None):
+    def __init__(self, settings: Settings, llm: LLM | None = None):
         self.settings = settings
         self.embedder = build_embedder(settings.embedding)
         self.library = Library(settings, self.embedder)

@@ -52,30 +52,32 @@ def _is_local(address) -> bool:
         return False
 
 
+# Modules whose tests generate with a local model (a fixture, a server or an app that starts one). Two cores cannot run
+# two generations at once without slowing both threefold, so these share one worker and run one after another.
+LLM_MODULES = {
+    "test_answers", "test_app", "test_browser", "test_eval_run", "test_garak", "test_graph", "test_injection",
+    "test_langchain_llm", "test_load", "test_model_process", "test_readme_commands", "test_retrievers_llm",
+    "test_self_query", "test_server", "test_tracing", "test_pipeline_flow",
+}  # fmt: skip
+
+
 def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (scripts/test.sh runs `-n 3 --dist loadgroup`), tests that share a server started once per
-    session run on one worker: the Milvus server (fixed ports), Neo4j, and the 1.5B model (loaded once)."""
+    """With pytest-xdist (scripts/test.sh runs `-n 2 --dist loadgroup`), tests that share something started once per
+    session run on one worker: the Milvus server (fixed ports), and every test that generates with a local model
+    (one generation at a time on two cores); the rest spread over the workers."""
     for item in items:
-        group = _server_group(item)
+        group = _worker_group(item)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
 
 
-def _server_group(item) -> str | None:
-    import inspect
-
+def _worker_group(item) -> str | None:
     names = set(getattr(item, "fixturenames", ()))
     if names & {"milvus_server", "milvus_process"}:
         return "milvus"
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    try:
-        source = inspect.getsource(item.function)
-    except (OSError, TypeError):
-        source = ""
-    if "neo4j_server" in names or params.get("kind") == "neo4j" or 'kind="neo4j"' in source:
-        return "neo4j"
-    if "default_llm" in names:
-        return "default-llm"
+    module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
+    if names & {"local_llm", "default_llm"} or module in LLM_MODULES:
+        return "llm"
     return None
 
 

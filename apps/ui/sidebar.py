@@ -41,7 +41,7 @@ def render() -> None:
         except RagError as exc:
             stats = {"documents": 0, "chunks": 0, "last_ingest": None}
             st.warning(str(exc))
-        st.caption(f"Store: {cfg.store.kind} · `{cfg.store.path}` · collection `{cfg.store.collection}`")
+        st.caption(f"Store: {cfg.store.describe()}")
         left, right = st.columns(2)
         left.metric("Documents", stats["documents"])
         right.metric("Chunks", stats["chunks"])

@@ -21,13 +21,16 @@ from typing import Any
 from rag.answer import prompts
 from rag.answer.citations import content_words
 from rag.documents import Hit, location
+from rag.stores.base import NeighbourWindow, VectorStore
 from rag.tables import table_headers
 
 
-def expand(hits: list[Hit], store: Any, neighbours: int) -> list[Hit]:
+def expand(hits: list[Hit], store: VectorStore, neighbours: int) -> list[Hit]:
     """Each hit with `neighbours` chunks on each side (same parent), overlapping windows merged into the first."""
-    index = getattr(store, "keyword", None)
-    if neighbours <= 0 or index is None or not hasattr(index, "window"):
+    from rag.stores.keyword import KeywordIndexedStore
+
+    index = store.keyword if isinstance(store, KeywordIndexedStore) else None
+    if neighbours <= 0 or not isinstance(index, NeighbourWindow):
         return hits
     expanded: list[Hit] = []
     covered: set[str] = set()

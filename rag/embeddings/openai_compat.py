@@ -12,6 +12,7 @@ from pydantic import Field
 
 from rag.embeddings.base import EmbeddingOptions
 from rag.errors import EmbeddingError
+from rag.http import send
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ class OpenAIEmbeddingOptions(EmbeddingOptions):
     api_key_env: str = Field("OPENAI_API_KEY", description="the NAME of the variable holding the key")
     max_tokens: int = Field(512, ge=16, description="context of the remote model")
     timeout_s: float = Field(60.0, gt=0)
+    retries: int = Field(2, ge=0, description="retries on connection errors and 429/5xx, with backoff")
 
 
 class OpenAIEmbedder:
@@ -39,6 +41,7 @@ class OpenAIEmbedder:
         max_tokens: int = 512,
         timeout_s: float = 60.0,
         normalize: bool = True,
+        retries: int = 2,
     ):
         self.name = model
         self.base_url = base_url.rstrip("/")
@@ -46,6 +49,7 @@ class OpenAIEmbedder:
         self._max_tokens = max_tokens
         self.timeout_s = timeout_s
         self.normalize = normalize
+        self.retries = retries
         self._dimension: int | None = None
 
     def warm_up(self) -> None:
@@ -55,7 +59,7 @@ class OpenAIEmbedder:
     def from_config(cls, cfg: OpenAIEmbeddingOptions) -> OpenAIEmbedder:
         if not cfg.base_url:
             raise EmbeddingError("embedding.provider is 'openai' but embedding.base_url is not set")
-        return cls(cfg.model, cfg.base_url, cfg.api_key_env, cfg.max_tokens, cfg.timeout_s, cfg.normalize)
+        return cls(cfg.model, cfg.base_url, cfg.api_key_env, cfg.max_tokens, cfg.timeout_s, cfg.normalize, cfg.retries)
 
     @property
     def dimension(self) -> int:
@@ -77,24 +81,27 @@ class OpenAIEmbedder:
         rows: list[list[float]] = []
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         url = f"{self.base_url}/embeddings"
-        for start in range(0, len(texts), self.request_batch):
-            batch = texts[start : start + self.request_batch]
-            try:
-                response = httpx.post(
-                    url, json={"model": self.name, "input": batch}, headers=headers, timeout=self.timeout_s
+        with httpx.Client(timeout=httpx.Timeout(self.timeout_s)) as client:
+            for start in range(0, len(texts), self.request_batch):
+                body = {"model": self.name, "input": texts[start : start + self.request_batch]}
+                response = send(
+                    client,
+                    lambda body=body: client.build_request("POST", url, json=body, headers=headers),
+                    where=f"embedding server at {url}",
+                    timeout_s=self.timeout_s,
+                    retries=self.retries,
+                    fail=lambda message, timed_out: EmbeddingError(message),
+                    stream=False,
+                    hint="— is it running? (embedding.base_url)",
                 )
-            except httpx.TimeoutException:
-                raise EmbeddingError(
-                    f"embedding server at {url} did not answer within {self.timeout_s:.0f} s"
-                ) from None
-            except httpx.HTTPError as exc:
-                raise EmbeddingError(f"embedding server at {url} is unreachable ({exc}) — is it running?") from None
-            if response.status_code != 200:
-                raise EmbeddingError(
-                    f"embedding server at {url} answered {response.status_code}: {response.text[:200]}"
-                )
-            data = sorted(response.json()["data"], key=lambda item: item["index"])
-            rows.extend(item["embedding"] for item in data)
+                try:
+                    data = sorted(response.json()["data"], key=lambda item: item["index"])
+                except (ValueError, KeyError, TypeError):
+                    raise EmbeddingError(
+                        f"embedding server at {url} answered something that is not an embeddings list: "
+                        f"{response.text[:120]!r}"
+                    ) from None
+                rows.extend(item["embedding"] for item in data)
         vectors = np.asarray(rows, dtype=np.float32)
         if self.normalize and len(vectors):
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.errors import RagError
+from rag.llms.base import LLM
+from rag.stores.base import GraphStore
 
 MAX_ROWS = 50
 _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
@@ -94,7 +96,7 @@ Cypher:"""
 class CypherQA:
     """Questions to Cypher over one collection of a :class:`rag.stores.neo4j.Neo4jStore`."""
 
-    def __init__(self, store: Any, llm: Any, max_tokens: int = 200):
+    def __init__(self, store: GraphStore, llm: LLM, max_tokens: int = 200):
         self.store = store
         self.llm = llm
         self.max_tokens = max_tokens

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.documents import Chunk
+from rag.llms.base import LLM
 
 EXTRACTOR_VERSION = "entities-v1"  # part of the cache key: a new prompt or rule re-extracts
 MAX_ENTITIES = 24  # per chunk
@@ -155,7 +156,7 @@ class LLMExtractor:
 
     name = "llm"
 
-    def __init__(self, llm: Any, max_tokens: int = 400):
+    def __init__(self, llm: LLM, max_tokens: int = 400):
         self.llm = llm
         self.max_tokens = max_tokens
 

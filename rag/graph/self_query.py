@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.errors import RagError
-from rag.stores.base import Filter
+from rag.llms.base import LLM
+from rag.stores.base import Filter, VectorStore
 
 # Bookkeeping ingest writes on every chunk: never a useful filter.
 _INTERNAL = {
@@ -42,7 +43,7 @@ class StructuredQuery:
     filter: Filter = field(default_factory=dict)
 
 
-def describe_fields(store: Any, sample: int = 2000) -> dict[str, FieldInfo]:
+def describe_fields(store: VectorStore, sample: int = 2000) -> dict[str, FieldInfo]:
     """The filterable metadata fields of the store's chunks (a sample of `sample` chunks), with example values."""
     rows = store.get()[:sample]
     values: dict[str, dict[Any, None]] = {}
@@ -69,7 +70,7 @@ Question: {question}"""
 
 
 class SelfQuery:
-    def __init__(self, llm: Any, fields: dict[str, FieldInfo]):
+    def __init__(self, llm: LLM, fields: dict[str, FieldInfo]):
         self.llm = llm
         self.fields = fields
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field
 
 from rag.errors import LLMError, LLMServerError
+from rag.http import send
 from rag.llms.base import Completion, LLMOptions, Message
-
-_RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class OpenAICompatOptions(LLMOptions):
@@ -83,37 +81,19 @@ class OpenAICompatLLM:
         url = f"{self.base_url}/chat/completions"
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         client = httpx.Client(timeout=httpx.Timeout(self.timeout_s))
-        for attempt in range(self.retries + 1):
-            try:
-                request = client.build_request("POST", url, json={**body, "stream": stream}, headers=headers)
-                response = client.send(request, stream=True)
-            except httpx.TimeoutException:
-                client.close()
-                raise LLMServerError(
-                    f"LLM server at {self.base_url} did not answer within {self.timeout_s:.0f} s "
-                    "— is it running? see README#llm",
-                    timed_out=True,
-                ) from None
-            except httpx.TransportError as exc:
-                if attempt < self.retries:
-                    time.sleep(0.5 * 2**attempt)
-                    continue
-                client.close()
-                raise LLMServerError(
-                    f"LLM server at {self.base_url} is unreachable ({exc.__class__.__name__}) "
-                    "— is it running? see README#llm"
-                ) from None
-            if response.status_code in _RETRY_STATUS and attempt < self.retries:
-                response.close()
-                time.sleep(0.5 * 2**attempt)
-                continue
-            if response.status_code != 200:
-                detail = response.read().decode(errors="replace")[:300]
-                response.close()
-                client.close()
-                raise LLMServerError(f"LLM server at {self.base_url} answered {response.status_code}: {detail}")
-            return client, response
-        raise AssertionError("unreachable")
+        try:
+            response = send(
+                client,
+                lambda: client.build_request("POST", url, json={**body, "stream": stream}, headers=headers),
+                where=f"LLM server at {self.base_url}",
+                timeout_s=self.timeout_s,
+                retries=self.retries,
+                fail=lambda message, timed_out: LLMServerError(message, timed_out=timed_out),
+            )
+        except LLMServerError:
+            client.close()
+            raise
+        return client, response
 
     def stream(
         self, messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None, **extra: Any

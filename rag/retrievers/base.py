@@ -15,7 +15,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from rag.documents import Hit
-from rag.stores.base import Filter
+from rag.embeddings.base import Embedder
+from rag.stores.base import Filter, VectorStore
 from rag.tracing import child
 
 _TRACE: ContextVar[dict[str, Any] | None] = ContextVar("retrieval_trace", default=None)
@@ -70,12 +71,9 @@ class Retriever(BaseModel):
         return LlamaIndexRetriever(self)
 
 
-def passage_vectors(hits: list[Hit], embedder: Any, store: Any | None) -> np.ndarray:
+def passage_vectors(hits: list[Hit], embedder: Embedder, store: VectorStore | None) -> np.ndarray:
     """The hits' vectors: from the store (no model call) where it has them, else embedded now."""
-    stored: dict[str, Any] = {}
-    if store is not None:
-        stored = {row.id: row.vector for row in store.get([h.id for h in hits], include_vectors=True)}
-    missing = [h for h in hits if stored.get(h.id) is None]
-    if missing:
-        stored.update(zip([h.id for h in missing], embedder.embed_documents([h.text for h in missing]), strict=True))
-    return np.vstack([np.asarray(stored[h.id], dtype=np.float32) for h in hits])
+    from rag.stores.reuse import fetch_from, stored_or_embedded
+
+    ids, texts = [h.id for h in hits], [h.text for h in hits]
+    return stored_or_embedded(ids, texts, embedder.embed_documents, fetch_from(store))[0]

@@ -14,12 +14,14 @@ import numpy as np
 from pydantic import Field
 
 from rag.documents import Hit
+from rag.embeddings.base import Embedder
 from rag.errors import ConfigError, LLMError
+from rag.llms.base import LLM
 from rag.retrievers import prompts
 from rag.retrievers.base import Retriever, note, passage_vectors
 from rag.retrievers.cache import RewriteCache
 from rag.retrievers.options import RerankOptions
-from rag.stores.base import Filter
+from rag.stores.base import Filter, VectorStore
 from rag.tracing import child
 
 if TYPE_CHECKING:
@@ -78,7 +80,7 @@ class CrossEncoderReranker:
 class EmbeddingReranker:
     """Cosine of query and passage with the embedding model (stored vectors when a store is given)."""
 
-    def __init__(self, embedder: Any, store: Any | None = None):
+    def __init__(self, embedder: Embedder, store: VectorStore | None = None):
         self.embedder = embedder
         self.store = store
 
@@ -109,7 +111,7 @@ class LLMReranker:
 
     def __init__(
         self,
-        llm: Any,
+        llm: LLM,
         mode: Literal["pointwise", "listwise"] = "listwise",
         cache: RewriteCache | None = None,
         passage_chars: int = 600,

@@ -88,6 +88,10 @@ class StoreOptions(KindOptions):
         """Where ingest keeps its manifest for this store (without opening the store)."""
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """Where the store is, in a few words for a person (the app's sidebar, a report)."""
+        return f"{self.kind} · collection {self.collection}"
+
     def keyword_index_path(self) -> Path:
         """Where the BM25 keyword index lives: beside the manifest."""
         manifest = self.manifest_path()
@@ -143,6 +147,14 @@ class GraphStore(VectorStore, Protocol):
     def related(self, seeds: Sequence[str], **options: Any) -> list[tuple[Hit, float, str]]:
         """Chunks linked to the seed chunks (shared entities, NEXT neighbours), with a weight and why."""
         ...
+
+
+@runtime_checkable
+class PreparesChunks(Protocol):
+    """A store with a side index whose model must run before a write (SPLADE): ingest calls it on its embedding
+    thread, after the embedder, so the two models never compete for the cores."""
+
+    def prepare(self, chunks: Sequence[Chunk]) -> None: ...
 
 
 @runtime_checkable

@@ -27,6 +27,9 @@ class ChromaOptions(StoreOptions):
     def manifest_path(self) -> Path:
         return Path(self.path) / f"manifest-{self.collection}.sqlite"
 
+    def describe(self) -> str:
+        return f"Chroma at {self.path} · collection {self.collection}"
+
     def relocated(self, folder: Path, collection: str) -> ChromaOptions:
         return self.model_copy(update={"path": str(folder / "chroma"), "collection": collection})
 

@@ -68,6 +68,10 @@ class MilvusOptions(StoreOptions):
         path = Path(self.path)
         return path.with_name(f"{path.stem}.manifest-{self.collection}.sqlite")
 
+    def describe(self) -> str:
+        where = f"the Milvus server at {self.uri}" if self.uri else f"Milvus Lite at {self.path}"
+        return f"{where} · collection {self.collection}"
+
     def relocated(self, folder: Path, collection: str) -> MilvusOptions:
         # An evaluation never writes into a user's server: its copy is a Milvus Lite file.
         return self.model_copy(update={"path": str(folder / "milvus.db"), "uri": None, "collection": collection})

@@ -45,6 +45,9 @@ class Neo4jOptions(StoreOptions):
         name = f"manifest-neo4j-{parsed.hostname}-{parsed.port}-{self.database}-{self.collection}.sqlite"
         return Path(self.state) / name
 
+    def describe(self) -> str:
+        return f"Neo4j at {self.uri} (database {self.database}) · collection {self.collection}"
+
     def relocated(self, folder: Path, collection: str) -> Neo4jOptions:
         # The server is the user's; an evaluation gets its own collection (labels and indexes) in it.
         return self.model_copy(update={"collection": collection, "state": str(folder)})

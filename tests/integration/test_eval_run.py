@@ -1,7 +1,8 @@
 """`python -m eval run` / `compare`: Ragas plumbing with a deterministic judge, the real local model as
 generator and judge end to end (interrupt, resume, cached judge calls), reports, the gate's exit codes.
 
-The dataset: 5 PubMedQA test questions over their 5 abstracts and 25 other abstracts.
+The dataset: 3 PubMedQA test questions over their 3 abstracts and 25 other abstracts (3: each answered question
+costs the real model six judge calls; the plumbing is the same for 3 or 300).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tests.support.net import NETGUARD, free_port
 def pubmed_small(tmp_path_factory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("pubmed")
     converted = convert_pubmedqa(SHARED / "pubmedqa", out / "full")
-    chosen = sample(load_qa(converted.qa), 5, seed=7)
+    chosen = sample(load_qa(converted.qa), 3, seed=7)
     gold = {s.context_ids[0] for s in chosen}
     others = sorted(p.name for p in converted.corpus.iterdir() if p.name not in gold)[:25]
     corpus = out / "corpus"
@@ -166,10 +167,10 @@ def test_real_model_run_interrupt_resume_and_reports(tmp_path, pubmed_small, loc
     second = run_evaluation(cfg, settings=settings, llm=local_llm, resume=first.run_dir)
     results = second.results
     assert second.run_dir == first.run_dir and second.exit_code == 0
-    assert results["status"] == "complete" and results["samples_done"] == 5
+    assert results["status"] == "complete" and results["samples_done"] == 3
     assert sorted(s["id"] for s in results["samples"]) == sorted(s.id for s in load_qa(qa))
-    # both segments together asked the judge once per expected call: the resumed part only for the 3
-    # samples it had left (faithfulness 2, recall 1, precision 1 per passage, relevancy 1)
+    # both segments together asked the judge once per expected call: the resumed part only for the one
+    # sample it had left (faithfulness 2, recall 1, precision 1 per passage, relevancy 1)
     judge = results["judge"]
     if judge["parse_failures"] == 0:
         expected = sum(2 + 1 + len(s["contexts"]) + 1 for s in results["samples"])
@@ -178,14 +179,14 @@ def test_real_model_run_interrupt_resume_and_reports(tmp_path, pubmed_small, loc
 
     for metric in ("faithfulness", "context_recall", "context_precision", "answer_relevancy", "ndcg@10"):
         stats = results["summary"][metric]
-        assert stats["n"] + stats["nan"] == 5
+        assert stats["n"] + stats["nan"] == 3
         assert stats["mean"] is None or 0.0 <= stats["mean"] <= 1.0
-    assert results["summary"]["ndcg@10"]["mean"] > 0.5  # the gold abstract is among 30
+    assert results["summary"]["ndcg@10"]["mean"] > 0.5  # the gold abstract is among 28
     assert results["models"]["generator"].startswith("sha256:")
 
     html = (second.run_dir / "report.html").read_text()
     assert html.count("<svg") >= 2 and 'id="distributions"' in html and 'id="trend"' in html
-    assert html.count("<tr><td>") >= 5 + len(results["summary"])
+    assert html.count("<tr><td>") >= 3 + len(results["summary"])
     markdown = (second.run_dir / "report.md").read_text()
     assert "| faithfulness |" in markdown and "complete" in markdown
     history = [json.loads(line) for line in (tmp_path / "runs" / "history.jsonl").read_text().splitlines()]

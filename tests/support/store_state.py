@@ -55,14 +55,28 @@ def vector_agreement(state: StoreState, clean: StoreState) -> tuple[int, float]:
     return int((a != b).any(axis=1).sum()), float(cosines.min())
 
 
-def top10(hits: list[tuple[str, float]], places: int = 5) -> list[tuple[float, str]]:
-    """A top-10 as a user sees it, up to float noise: scores rounded to `places`, equal ones in id order; the
-    last place keeps only its score when the next hit shares it (which of the two is tenth is noise)."""
-    ranked = sorted((round(score, places), id_) for id_, score in hits)
-    ranked.sort(key=lambda pair: (-pair[0], pair[1]))
-    shown = ranked[:10]
-    if len(ranked) > 10 and ranked[10][0] == shown[-1][0]:
-        shown = [pair if pair[0] != shown[-1][0] else (pair[0], "(tied)") for pair in shown]
+def top10(hits: list[tuple[str, float]], tolerance: float = 1e-5) -> list[list[str]]:
+    """A top-10 as a user sees it: the order of the ids, up to float noise — hits whose scores are within
+    `tolerance` of each other form one group (any order inside it), and the group at the cut keeps only its size
+    when it runs past the tenth place (which of the tied hits is tenth is noise). Scores themselves may move a
+    little (hybrid normalises by its candidates' range) without changing what is shown."""
+    ranked = sorted(hits, key=lambda pair: -pair[1])
+    groups: list[list[tuple[str, float]]] = []
+    for id_, score in ranked:
+        if groups and groups[-1][-1][1] - score <= tolerance:
+            groups[-1].append((id_, score))
+        else:
+            groups.append([(id_, score)])
+    shown: list[list[str]] = []
+    count = 0
+    for group in groups:
+        if count >= 10:
+            break
+        if count + len(group) > 10:
+            shown.append([f"(one of {len(group)} tied)"] * (10 - count))
+        else:
+            shown.append(sorted(id_ for id_, _ in group))
+        count += len(group)
     return shown
 
 
