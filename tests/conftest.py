@@ -61,24 +61,40 @@ LLM_MODULES = {
 }  # fmt: skip
 
 
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (scripts/test.sh runs `-n 2 --dist loadgroup`), tests that share something started once per
-    session run on one worker: the Milvus server (fixed ports), and every test that generates with a local model
-    (one generation at a time on two cores); the rest spread over the workers."""
-    for item in items:
-        group = _worker_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
-def _worker_group(item) -> str | None:
-    names = set(getattr(item, "fixturenames", ()))
-    if names & {"milvus_server", "milvus_process"}:
+def worker_group(nodeid: str) -> str | None:
+    """The xdist worker group of a test, from its id alone (the scheduler sees only ids): the tests of the real Milvus
+    server (its ports are fixed) share one worker, and so do the tests that generate with a local model."""
+    if "milvus_server" in nodeid or "milvus-server" in nodeid:
         return "milvus"
-    module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
-    if names & {"local_llm", "default_llm"} or module in LLM_MODULES:
-        return "llm"
-    return None
+    module = nodeid.partition("::")[0].rpartition("/")[2].removesuffix(".py")
+    return "llm" if module in LLM_MODULES else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With `--dist loadgroup` (scripts/test.sh): each group of :func:`worker_group` runs on one worker, the other tests
+    spread. (xdist's own loadgroup reads `xdist_group` marks through item._nodeid, which pytest 9 no longer uses.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid) or nodeid
+
+    return ByWorkerGroup(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The groups are decided from test ids; refuse a test whose fixtures say otherwise, so none slips through."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        uses_milvus = bool(names & {"milvus_server", "milvus_process"}) or "milvus-server" in params.values()
+        if uses_milvus and worker_group(item.nodeid) != "milvus":
+            raise pytest.UsageError(f"{item.nodeid} uses the Milvus server: put milvus_server in its name")
+        if names & {"local_llm", "default_llm"} and worker_group(item.nodeid) != "llm":
+            raise pytest.UsageError(f"{item.nodeid} generates with a local model: add its module to LLM_MODULES")
 
 
 def pytest_runtest_logstart(nodeid, location):
