@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from rag.embeddings.base import EmbeddingOptions
 from rag.errors import ConfigError
 from rag.llms.base import LLMOptions
+from rag.registry import KindOptions, keys_of_kind_only
 from rag.retrievers.options import RetrieverOptions
 from rag.stores.base import BM25Config, StoreOptions, store_options
 
@@ -184,6 +185,32 @@ class TracingConfig(_Section):
     headers_env: str | None = Field(None, description="the NAME of a variable with OTLP headers (k=v,k=v)")
 
 
+class _YamlUnderEnv(PydanticBaseSettingsSource):
+    """The YAML's values where the environment switches a part's kind: that section keeps only the keys the new
+    kind has (a YAML written for the local LLM, with ``n_threads``, loads under ``RAG__LLM__BACKEND=openai``)."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], yaml: PydanticBaseSettingsSource, env: PydanticBaseSettingsSource
+    ):
+        super().__init__(settings_cls)
+        self.yaml, self.env = yaml, env
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data, overrides = self.yaml(), self.env()
+        for name, field in self.settings_cls.model_fields.items():
+            base, section, override = field.annotation, data.get(name), overrides.get(name)
+            if not (isinstance(base, type) and issubclass(base, KindOptions) and base.__dict__.get("chooses_kind")):
+                continue
+            if isinstance(section, dict) and isinstance(override, dict) and base.kind_field in override:
+                kind = override[base.kind_field]
+                if kind != section.get(base.kind_field):
+                    data = {**data, name: keys_of_kind_only(section, base, kind)}
+        return data
+
+
 class EnvOverYaml(BaseSettings):
     """Settings read from YAML (passed as init kwargs) where environment variables win."""
 
@@ -196,7 +223,7 @@ class EnvOverYaml(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (env_settings, init_settings)
+        return (env_settings, _YamlUnderEnv(settings_cls, init_settings, env_settings))
 
 
 class Settings(EnvOverYaml):

@@ -79,6 +79,17 @@ class KindOptions(BaseModel):
         return handler(value)  # an unknown kind fails in the kind field's own validator, at its key
 
 
+def keys_of_kind_only(data: Mapping[str, Any], base: type[KindOptions], kind: str) -> dict[str, Any]:
+    """`data` (one part's section) less the keys that another kind has and `kind` has not: what a section written
+    for one kind keeps when a higher layer (an environment variable) switches the part to `kind`. A key no kind
+    has stays, to fail as a typo at its own name."""
+    if kind not in base.registry:
+        return dict(data)
+    own = options_of(base.registry.load(kind), base).model_fields
+    others = {key for name in base.registry for key in options_of(base.registry.load(name), base).model_fields}
+    return {key: value for key, value in data.items() if key in own or key not in others}
+
+
 def options_of(part: Any, base: type[KindOptions]) -> type[KindOptions]:
     """A part's options model (its own ``Options``, else the part kind's base)."""
     return getattr(part, "Options", base)

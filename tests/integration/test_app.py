@@ -93,6 +93,7 @@ def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
 
 @pytest.mark.slow
 def test_a_stopped_llm_server_is_a_friendly_error_not_a_traceback(app_env, monkeypatch):
+    monkeypatch.delenv("RAG__LLM__N_THREADS")  # the local backend's key; default.yaml's own n_threads is set aside
     monkeypatch.setenv("RAG__LLM__BACKEND", "openai")
     monkeypatch.setenv("RAG__LLM__BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("RAG__LLM__RETRIES", "0")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from pydantic import ValidationError
 
 from rag.config import Settings
 from rag.embeddings import build_embedder
+from rag.embeddings.base import EmbeddingOptions
 from rag.embeddings.onnx import OnnxEmbedder
 from rag.embeddings.sentence_transformer import SentenceTransformerEmbedder, torch_device
 from rag.errors import EmbeddingError
@@ -55,6 +57,5 @@ def test_bf16_on_the_cpu_keeps_each_vector_s_direction(embedder):
 def test_onnx_on_cuda_without_the_gpu_runtime_names_the_package():
     with pytest.raises(EmbeddingError, match="onnxruntime-gpu"):
         OnnxEmbedder("all-minilm-l6-v2-q", device="cuda").warm_up()
-    cfg = Settings().embedding.model_copy(update={"provider": "onnx", "precision": "fp16"})
-    with pytest.raises(EmbeddingError, match="precision is its file's"):
-        OnnxEmbedder.from_config(cfg)
+    with pytest.raises(ValidationError, match="precision is its file's"):
+        EmbeddingOptions.of({"provider": "onnx", "precision": "fp16"})

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.errors import LLMError
+from rag.llms.base import LLMOptions
 from rag.llms.openai_compat import OpenAICompatLLM
 from tests.conftest import EXAMPLES, REPO
 from tests.support.tables import print_table
@@ -111,7 +112,7 @@ def test_the_api_answers_503_per_request_and_stays_up(broken_server, tmp_path, e
     from tests.integration.test_server import tmp_settings
 
     settings = tmp_settings(tmp_path)
-    settings.llm.backend, settings.llm.base_url = "openai", f"{broken_server}/garbage-stream/v1"
+    settings.llm = LLMOptions.of({"backend": "openai", "base_url": f"{broken_server}/garbage-stream/v1"})
     service = RagService(settings)
     service.embedder = embedder
     service.library._embedder = embedder

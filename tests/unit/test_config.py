@@ -83,7 +83,7 @@ def test_the_built_in_defaults_are_configs_default_yaml(true_defaults):
     } == built.retriever.model_dump()
 
 
-def test_each_part_owns_its_options_and_old_keys_still_load(tmp_path, true_defaults):
+def test_each_part_owns_its_options_and_old_keys_still_load(tmp_path, true_defaults, monkeypatch):
     """The provider's, backend's and strategy's own options are chosen by kind; keys of another kind are refused
     with their name; the flat retriever keys of older configs land in their strategy's section."""
     from rag.config import Settings
@@ -107,6 +107,16 @@ def test_each_part_owns_its_options_and_old_keys_still_load(tmp_path, true_defau
         config.write_text(yaml)
         with pytest.raises(ConfigError, match=rf"invalid config key '{key}' in c.yaml"):
             load_config(config)
+    # An environment variable that switches the kind sets aside the YAML's keys of the kind it replaced, and only
+    # those: a typo under the same section still fails at its name.
+    config.write_text("llm:\n  backend: local\n  n_threads: 2\n  temperature: 0.3\n")
+    monkeypatch.setenv("RAG__LLM__BACKEND", "openai")
+    switched = load_config(config).llm
+    assert type(switched).__name__ == "OpenAICompatOptions" and switched.temperature == 0.3
+    config.write_text("llm:\n  backend: local\n  n_threads: 2\n  n_thraeds: 2\n")
+    with pytest.raises(ConfigError, match="invalid config key 'llm.n_thraeds' in c.yaml"):
+        load_config(config)
+    monkeypatch.delenv("RAG__LLM__BACKEND")
     config.write_text("retriever:\n  strategy: fusion\n  base: fusion\n")
     with pytest.raises(ConfigError, match="'fusion' runs on a base itself; choose a one-pass base retriever"):
         load_config(config)
