@@ -21,9 +21,9 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAGAS_
 progress="$(mktemp -t rag-test-progress.XXXXXX)"
 trap 'rm -f "$progress"' EXIT
 set +e
-# Two workers: one runs every test that generates with a local model, one after another (two generations at once on
-# two cores slow both threefold), and the Milvus tests keep to one worker (fixed ports); the rest spread over both
-# (tests/conftest.py: xdist_group). RAG_TEST_WORKERS=0 runs everything in one process.
+# Two workers, each pinned to its own share of the cores with everything it starts (two llama.cpp or torch pools
+# on the same two cores slowed every test), the longest modules first, a module's tests on one worker and the Milvus
+# server's tests together (fixed ports) (tests/conftest.py). RAG_TEST_WORKERS=0 runs everything in one process.
 workers="${RAG_TEST_WORKERS:-2}"
 parallel=()
 # A worker that dies in native code is replaced; the test it ran is re-run at most twice (xdist re-queues it).

@@ -33,6 +33,22 @@ TEST_PINS = {
 }
 os.environ.update(TEST_PINS)
 
+
+def _pin_xdist_worker() -> None:
+    """Under xdist, each worker keeps to its own share of the cores, and so do the processes it starts (the local
+    model, the servers): thread counts follow the affinity mask (rag/cores.py), so two workers never run four
+    spinning llama.cpp or torch threads on two cores (that oversubscription made the suite 1.6x slower).
+    RAG_TEST_PIN=0 turns it off."""
+    worker, count = os.environ.get("PYTEST_XDIST_WORKER", ""), int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker or count < 2 or os.environ.get("RAG_TEST_PIN") == "0" or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= count:
+        os.sched_setaffinity(0, cores[int(worker.removeprefix("gw")) % count :: count])
+
+
+_pin_xdist_worker()
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "datasets"
 DOCUMENTS = SHARED / "documents"
@@ -52,49 +68,64 @@ def _is_local(address) -> bool:
         return False
 
 
-# Modules whose tests generate with a local model (a fixture, a server or an app that starts one). Two cores cannot run
-# two generations at once without slowing both threefold, so these share one worker and run one after another.
-LLM_MODULES = {
-    "test_answers", "test_app", "test_browser", "test_eval_run", "test_garak", "test_graph", "test_injection",
-    "test_langchain_llm", "test_load", "test_model_process", "test_readme_commands", "test_retrievers_llm",
-    "test_self_query", "test_server", "test_tracing", "test_pipeline_flow",
-}  # fmt: skip
+# The modules that take longest (measured, 2026-12-06), longest first: scripts/test.sh's workers start on these, so no
+# long module is left for the end of the run while the other worker idles. Tests of one module share a worker (and its
+# module fixtures), except in SPLIT_MODULES, whose long tests are independent and spread over both.
+LONGEST_FIRST = [
+    "tests/integration/test_eval_run.py", "tests/reliability/test_crash_points.py", "milvus",
+    "tests/integration/test_eval_retrieval.py", "tests/integration/test_graph.py", "tests/integration/test_answers.py",
+    "tests/reliability/test_load.py", "tests/integration/test_model_process.py", "tests/integration/test_crash.py",
+    "tests/integration/test_app.py", "tests/integration/test_ingest.py", "tests/integration/test_ray_ingest.py",
+    "tests/integration/test_retrievers_llm.py", "tests/security/test_injection.py", "tests/integration/test_cli.py",
+    "tests/security/test_garak.py", "tests/e2e/test_browser.py", "tests/reliability/test_servers_failing.py",
+    "tests/integration/test_server.py", "tests/reliability/test_bad_inputs.py", "tests/e2e/test_readme_commands.py",
+]  # fmt: skip
+SPLIT_MODULES = {"tests/reliability/test_crash_points.py"}
 
 
-def worker_group(nodeid: str) -> str | None:
-    """The xdist worker group of a test, from its id alone (the scheduler sees only ids): the tests of the real Milvus
-    server (its ports are fixed) share one worker, and so do the tests that generate with a local model."""
+def worker_group(nodeid: str) -> str:
+    """The xdist work unit of a test, from its id alone (the scheduler sees only ids): the tests of the real Milvus
+    server (its ports are fixed) run on one worker; otherwise a module's tests, or one test of SPLIT_MODULES. Tests
+    that generate with a local model need no group: each worker keeps to its own core (see _pin_xdist_worker)."""
     if "milvus_server" in nodeid or "milvus-server" in nodeid:
         return "milvus"
-    module = nodeid.partition("::")[0].rpartition("/")[2].removesuffix(".py")
-    return "llm" if module in LLM_MODULES else None
+    module = nodeid.partition("::")[0]
+    return nodeid if module in SPLIT_MODULES else module
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config, log):
-    """With `--dist loadgroup` (scripts/test.sh): each group of :func:`worker_group` runs on one worker, the other tests
-    spread. (xdist's own loadgroup reads `xdist_group` marks through item._nodeid, which pytest 9 no longer uses.)"""
+    """With `--dist loadgroup` (scripts/test.sh): each unit of :func:`worker_group` runs on one worker, in the order of
+    the collection (LONGEST_FIRST). (xdist's own loadgroup reads `xdist_group` marks through item._nodeid, which
+    pytest 9 no longer uses.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ByWorkerGroup(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return worker_group(nodeid) or nodeid
+            return worker_group(nodeid)
 
+    config.option.loadscopereorder = False  # keep LONGEST_FIRST (xdist would order units by their test count)
     return ByWorkerGroup(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    """The groups are decided from test ids; refuse a test whose fixtures say otherwise, so none slips through."""
+    """The groups are decided from test ids; refuse a test whose fixtures say otherwise, so none slips through. Then
+    the longest modules first (a stable sort: the rest keep their order)."""
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         params = getattr(getattr(item, "callspec", None), "params", {})
         uses_milvus = bool(names & {"milvus_server", "milvus_process"}) or "milvus-server" in params.values()
         if uses_milvus and worker_group(item.nodeid) != "milvus":
             raise pytest.UsageError(f"{item.nodeid} uses the Milvus server: put milvus_server in its name")
-        if names & {"local_llm", "default_llm"} and worker_group(item.nodeid) != "llm":
-            raise pytest.UsageError(f"{item.nodeid} generates with a local model: add its module to LLM_MODULES")
+    rank = {unit: position for position, unit in enumerate(LONGEST_FIRST)}
+
+    def order(item) -> int:
+        group = worker_group(item.nodeid)
+        return rank.get(group, rank.get(item.nodeid.partition("::")[0], len(rank)))
+
+    items.sort(key=order)
 
 
 def pytest_runtest_logstart(nodeid, location):
@@ -160,7 +191,7 @@ def local_llm():
     from rag.packaged import models
 
     models.pull("qwen2.5-coder-0.5b-instruct-q4_k_m", download=False)
-    llm = LocalLLM("qwen2.5-coder-0.5b-instruct-q4_k_m", n_ctx=4096, n_threads=2)
+    llm = LocalLLM("qwen2.5-coder-0.5b-instruct-q4_k_m", n_ctx=4096)
     llm.warm_up()
     return llm
 
@@ -173,7 +204,7 @@ def default_llm():
     from rag.packaged import models
 
     models.pull("qwen2.5-coder-1.5b-instruct-q4_k_m", download=False)
-    llm = LocalLLM("qwen2.5-coder-1.5b-instruct-q4_k_m", n_ctx=4096, n_threads=2)
+    llm = LocalLLM("qwen2.5-coder-1.5b-instruct-q4_k_m", n_ctx=4096)
     llm.warm_up()
     return llm
 

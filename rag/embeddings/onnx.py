@@ -15,7 +15,6 @@ re-ingesting, resuming after a crash and a clean run give bit-equal vectors.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from rag.cores import usable_cores
 from rag.embeddings.base import EmbeddingOptions
 from rag.errors import EmbeddingError
 
@@ -135,7 +135,7 @@ class OnnxEmbedder:
                     "the onnx embedder needs onnxruntime and tokenizers: pip install onnxruntime tokenizers"
                 ) from None
             options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads or _physical_cores()
+            options.intra_op_num_threads = self.threads or usable_cores()
             options.inter_op_num_threads = 1
             self._session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=self._providers(ort))
             self._inputs = {i.name for i in self._session.get_inputs()}
@@ -225,12 +225,3 @@ class OnnxEmbedder:
         if self.normalize:
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return pooled.astype(np.float32)
-
-
-def _physical_cores() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1

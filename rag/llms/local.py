@@ -9,12 +9,12 @@ through :class:`~rag.llms.openai_compat.OpenAICompatLLM`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import Field
 
+from rag.cores import usable_cores
 from rag.errors import LLMError, LLMServerError
 from rag.llms.base import Completion, LLMOptions, Message
 from rag.llms.openai_compat import OpenAICompatLLM
@@ -24,18 +24,9 @@ from rag.llms.supervisor import ModelProcess, shared_process
 _SAMPLING = {"repeat_penalty": 1.0}
 
 
-def physical_cores() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1
-
-
 class LocalOptions(LLMOptions):
     backend: Literal["local"] = "local"
-    n_threads: int | None = Field(None, ge=1, description="None = physical cores")
+    n_threads: int | None = Field(None, ge=1, description="None = the physical cores this process may use")
 
 
 class LocalLLM:
@@ -58,7 +49,7 @@ class LocalLLM:
         self.reference = model
         self.name = model
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or physical_cores()
+        self.n_threads = n_threads or usable_cores()
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed

@@ -149,7 +149,6 @@ def test_the_chat_repl_remembers_the_conversation(rag):
         "PYTHONPATH": str(REPO),
         "RAG__STORE__PATH": rag.settings.store.path,
         "RAG__STORE__COLLECTION": rag.settings.store.collection,
-        "RAG__LLM__N_THREADS": "2",
     }
     result = subprocess.run(
         [sys.executable, "-m", "rag", "chat"],

@@ -22,7 +22,6 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG__STORE__PATH", str(tmp_path / "chroma"))
     monkeypatch.setenv("RAG__UPLOADS__DIR", str(tmp_path / "library"))
     monkeypatch.setenv("RAG__RETRIEVER__CACHE", str(tmp_path / "rewrites.sqlite"))
-    monkeypatch.setenv("RAG__LLM__N_THREADS", "2")
     return tmp_path
 
 
@@ -93,7 +92,6 @@ def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
 
 @pytest.mark.slow
 def test_a_stopped_llm_server_is_a_friendly_error_not_a_traceback(app_env, monkeypatch):
-    monkeypatch.delenv("RAG__LLM__N_THREADS")  # the local backend's key; default.yaml's own n_threads is set aside
     monkeypatch.setenv("RAG__LLM__BACKEND", "openai")
     monkeypatch.setenv("RAG__LLM__BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("RAG__LLM__RETRIES", "0")

@@ -40,6 +40,16 @@ def mini_scifact(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """One --work folder for the module: the slice is embedded once, later runs reuse its store."""
+    return str(tmp_path_factory.mktemp("eval-work"))
+
+
+# The packaged int8 MiniLM through ONNX Runtime: no torch start-up in each of the CLI runs.
+ONNX_MINILM = {"RAG__EMBEDDING__PROVIDER": "onnx", "RAG__EMBEDDING__MODEL": "all-minilm-l6-v2-q"}
+
+
 def run_eval(*args, cwd):
     return subprocess.run(
         [sys.executable, "-m", "eval", "retrieval", *args],
@@ -47,11 +57,11 @@ def run_eval(*args, cwd):
         capture_output=True,
         text=True,
         timeout=600,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        env={**os.environ, "PYTHONPATH": str(REPO), **ONNX_MINILM},
     )
 
 
-def test_eval_retrieval_reports_metrics_per_config(mini_scifact, tmp_path):
+def test_eval_retrieval_reports_metrics_per_config(mini_scifact, work, tmp_path):
     result = run_eval(
         "--dataset",
         str(mini_scifact),
@@ -59,7 +69,7 @@ def test_eval_retrieval_reports_metrics_per_config(mini_scifact, tmp_path):
         "dense,bm25,hybrid",
         "--json",
         "--work",
-        str(tmp_path / "w"),
+        work,
         "--out",
         str(tmp_path / "out"),
         cwd=tmp_path,
@@ -77,13 +87,13 @@ def test_eval_retrieval_reports_metrics_per_config(mini_scifact, tmp_path):
     table = (tmp_path / "out" / "retrieval-scifact-mini.md").read_text()
     assert "| hybrid |" in table and "nDCG@10" in table
     again = run_eval(  # the store is reused: nothing is embedded again
-        "--dataset", str(mini_scifact), "--strategies", "bm25", "--json", "--work", str(tmp_path / "w"), cwd=tmp_path
+        "--dataset", str(mini_scifact), "--strategies", "bm25", "--json", "--work", work, cwd=tmp_path
     )
     assert again.returncode == 0 and json.loads(again.stdout)["configs"][0]["ndcg@10"] == by_name["bm25"]["ndcg@10"]
 
 
-def test_fusion_is_tuned_on_train_reported_on_test_and_a_floor_fails_loudly(mini_scifact, tmp_path):
-    work = ["--work", str(tmp_path / "w")]
+def test_fusion_is_tuned_on_train_reported_on_test_and_a_floor_fails_loudly(mini_scifact, work, tmp_path):
+    work = ["--work", work]
     result = run_eval(
         "--dataset",
         str(mini_scifact),

@@ -15,9 +15,7 @@ def chat_model():
     from rag.packaged import models
 
     models.pull("smollm2-135m-instruct-q4_1", download=False)
-    return as_chat_model(
-        LocalLLM("smollm2-135m-instruct-q4_1", n_ctx=1024, n_threads=2, temperature=0.0), max_tokens=24
-    )
+    return as_chat_model(LocalLLM("smollm2-135m-instruct-q4_1", n_ctx=1024, temperature=0.0), max_tokens=24)
 
 
 def test_invoke_and_stream_in_an_lcel_chain(chat_model):

@@ -68,7 +68,7 @@ def test_the_load_guard_reaches_llama_cpp():
 
 @pytest.fixture
 def small_llm():
-    llm = LocalLLM(SMALL, n_ctx=1024, n_threads=2, temperature=0.0, max_tokens=400, seed=7, timeout_s=60)
+    llm = LocalLLM(SMALL, n_ctx=1024, temperature=0.0, max_tokens=400, seed=7, timeout_s=60)
     llm.warm_up()
     yield llm
     llm.process.stop()

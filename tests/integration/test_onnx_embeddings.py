@@ -25,14 +25,14 @@ TEXTS = [
 @pytest.fixture(scope="module")
 def int8():
     pull_encoder("bge-small-en-v1.5-q", download=False)  # scripts/setup.sh pulled it
-    model = OnnxEmbedder("bge-small-en-v1.5-q", threads=2)
+    model = OnnxEmbedder("bge-small-en-v1.5-q")
     model.warm_up()
     return model
 
 
 def test_int8_vectors_match_the_fp32_reference(int8):
     pull_encoder("bge-small-en-v1.5", download=False)
-    reference = OnnxEmbedder("bge-small-en-v1.5", threads=2)
+    reference = OnnxEmbedder("bge-small-en-v1.5")
     a, b = int8.embed_documents(TEXTS), reference.embed_documents(TEXTS)
     assert a.shape == b.shape == (len(TEXTS), 384) and a.dtype == np.float32
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
@@ -44,7 +44,7 @@ def test_queries_go_in_plain_unless_an_instruction_is_configured_and_find_their_
 
     query = "How long does it take to charge the battery?"
     assert np.allclose(int8.embed_query(query), int8.embed_documents([query])[0], atol=1e-6)
-    instructed = OnnxEmbedder("bge-small-en-v1.5-q", threads=2, query_prefix=BGE_INSTRUCTION)
+    instructed = OnnxEmbedder("bge-small-en-v1.5-q", query_prefix=BGE_INSTRUCTION)
     expected = int8.embed_documents([BGE_INSTRUCTION + query])[0]
     assert np.allclose(instructed.embed_query(query), expected, atol=1e-6)
     scores = int8.embed_documents(TEXTS) @ int8.embed_query(query)
@@ -55,7 +55,7 @@ def test_queries_go_in_plain_unless_an_instruction_is_configured_and_find_their_
 def test_padding_never_leaks_into_a_vector(int8):
     """fp32: a text's vector is the same alone or in a padded batch. int8 (dynamic quantisation) scales the
     activations per batch, so batch-mates move it slightly: within cosine 0.99, never more."""
-    reference = OnnxEmbedder("bge-small-en-v1.5", threads=2)
+    reference = OnnxEmbedder("bge-small-en-v1.5")
     alone = np.vstack([reference.embed_documents([t]) for t in TEXTS])
     assert np.allclose(reference.embed_documents(TEXTS), alone, atol=1e-5)
     alone = np.vstack([int8.embed_documents([t]) for t in TEXTS])
@@ -78,7 +78,7 @@ def test_the_default_configuration_ingests_and_searches_with_bge(tmp_path, true_
 def test_minilm_int8_keeps_the_torch_models_vectors(embedder):
     """The int8 ONNX MiniLM (Maven) against the packaged torch MiniLM it quantises: same direction, same pooling."""
     pull_encoder("all-minilm-l6-v2-q", download=False)
-    quantised = OnnxEmbedder("all-minilm-l6-v2-q", threads=2)
+    quantised = OnnxEmbedder("all-minilm-l6-v2-q")
     a, b = quantised.embed_documents(TEXTS), embedder.embed_documents(TEXTS)
     assert (a * b).sum(axis=1).min() >= 0.98
     assert quantised.max_tokens == 254 == embedder.max_tokens
@@ -86,7 +86,7 @@ def test_minilm_int8_keeps_the_torch_models_vectors(embedder):
 
 def test_e5_gets_its_query_and_passage_prefixes():
     pull_encoder("e5-small-v2-q", download=False)
-    e5 = OnnxEmbedder("e5-small-v2-q", threads=2)
+    e5 = OnnxEmbedder("e5-small-v2-q")
     assert np.allclose(e5.embed_query("battery"), e5._embed(["query: battery"])[0], atol=1e-6)
     assert np.allclose(e5.embed_documents(["battery"])[0], e5._embed(["passage: battery"])[0], atol=1e-6)
     scores = e5.embed_documents(TEXTS) @ e5.embed_query("How long does it take to charge the battery?")

@@ -36,8 +36,6 @@ def server():
             str(port),
             "--n_ctx",
             "1024",
-            "--n_threads",
-            "2",
             "--alias",
             "smollm2",
         ],

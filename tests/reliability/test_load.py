@@ -203,7 +203,6 @@ def test_three_app_sessions_at_once_keep_their_own_histories(tmp_path, monkeypat
         "RAG__STORE__PATH": tmp_path / "chroma",
         "RAG__UPLOADS__DIR": tmp_path / "library",
         "RAG__RETRIEVER__CACHE": tmp_path / "rewrites.sqlite",
-        "RAG__LLM__N_THREADS": "2",
         "RAG__LLM__TEMPERATURE": "0",
     }.items():
         monkeypatch.setenv(key, str(value))

@@ -30,7 +30,6 @@ def app_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         "RAG__STORE__PATH": str(tmp_path / "chroma"),
         "RAG__UPLOADS__DIR": str(tmp_path / "library"),
         "RAG__RETRIEVER__CACHE": str(tmp_path / "rewrites.sqlite"),
-        "RAG__LLM__N_THREADS": "2",
         **extra,
     }
 

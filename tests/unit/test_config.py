@@ -114,7 +114,7 @@ def test_each_part_owns_its_options_and_old_keys_still_load(tmp_path, true_defau
     switched = load_config(config).llm
     assert type(switched).__name__ == "OpenAICompatOptions" and switched.temperature == 0.3
     config.write_text("llm:\n  backend: local\n  n_threads: 2\n  n_thraeds: 2\n")
-    with pytest.raises(ConfigError, match="invalid config key 'llm.n_thraeds' in c.yaml"):
+    with pytest.raises(ConfigError, match=r"invalid config key 'llm.n_thraeds' in c\.yaml"):
         load_config(config)
     monkeypatch.delenv("RAG__LLM__BACKEND")
     config.write_text("retriever:\n  strategy: fusion\n  base: fusion\n")
