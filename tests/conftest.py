@@ -68,19 +68,21 @@ def _is_local(address) -> bool:
         return False
 
 
-# The modules that take longest (measured, 2026-12-06), longest first: scripts/test.sh's workers start on these, so no
-# long module is left for the end of the run while the other worker idles. Tests of one module share a worker (and its
-# module fixtures), except in SPLIT_MODULES, whose long tests are independent and spread over both.
+# The modules that take longest (measured on 2 pinned workers, 2026-12-06), longest first: scripts/test.sh's workers
+# start on these, so no long module is left for the end of the run while the other worker idles. Tests of one module
+# share a worker (and its module fixtures), except in SPLIT_MODULES, whose long tests are independent.
 LONGEST_FIRST = [
-    "tests/integration/test_eval_run.py", "tests/reliability/test_crash_points.py", "milvus",
-    "tests/integration/test_eval_retrieval.py", "tests/integration/test_graph.py", "tests/integration/test_answers.py",
-    "tests/reliability/test_load.py", "tests/integration/test_model_process.py", "tests/integration/test_crash.py",
-    "tests/integration/test_app.py", "tests/integration/test_ingest.py", "tests/integration/test_ray_ingest.py",
-    "tests/integration/test_retrievers_llm.py", "tests/security/test_injection.py", "tests/integration/test_cli.py",
-    "tests/security/test_garak.py", "tests/e2e/test_browser.py", "tests/reliability/test_servers_failing.py",
-    "tests/integration/test_server.py", "tests/reliability/test_bad_inputs.py", "tests/e2e/test_readme_commands.py",
+    "tests/reliability/test_load.py", "milvus", "tests/integration/test_eval_run.py",
+    "tests/security/test_injection.py", "tests/reliability/test_crash_points.py", "tests/integration/test_answers.py",
+    "tests/integration/test_ray_ingest.py", "tests/security/test_garak.py", "tests/integration/test_cli.py",
+    "tests/integration/test_crash.py", "tests/integration/test_server.py", "tests/integration/test_graph.py",
+    "tests/integration/test_app.py", "tests/e2e/test_browser.py", "tests/integration/test_ingest.py",
+    "tests/integration/test_retrievers_llm.py", "tests/integration/test_tracing.py",
+    "tests/reliability/test_servers_failing.py", "tests/integration/test_eval_retrieval.py",
+    "tests/integration/test_model_process.py", "tests/reliability/test_bad_inputs.py",
+    "tests/e2e/test_readme_commands.py", "tests/integration/test_self_query.py",
 ]  # fmt: skip
-SPLIT_MODULES = {"tests/reliability/test_crash_points.py"}
+SPLIT_MODULES = {"tests/reliability/test_crash_points.py", "tests/reliability/test_load.py"}
 
 
 def worker_group(nodeid: str) -> str:

@@ -214,10 +214,11 @@ def finished(manifest_file) -> int:
 
 
 def test_kills_every_few_seconds_commit_more_every_time(tmp_path, monkeypatch, embedder):
-    """Kill an ingest of 1,200 files up to five times, each run a fixed 10 s after it started (model load included), as an
-    outside probe did every 30 s on a busy machine: a window is what the model embeds in ~2 s (ingest.window_s), so
-    files commit every few seconds, and a killed file's written chunks are reused, not wiped. Every run commits
-    more than the one before; then a last run equals a clean run, vectors and top-10 results included."""
+    """Kill an ingest of 1,200 files up to five times, each run a fixed 10 s after it started (model load included),
+    as an outside probe did every 30 s on a busy machine: a window is what the model embeds in ~2 s
+    (ingest.window_s), so files commit every few seconds, and a killed file's written chunks are reused, not wiped.
+    Every run commits more than the one before; then a last run equals a clean run, vectors and top-10 results
+    included."""
 
     monkeypatch.chdir(tmp_path)
     folder = tmp_path / "corpus"
