@@ -16,7 +16,6 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from rag.embeddings.base import EmbeddingOptions
 from rag.errors import ConfigError
 from rag.llms.base import LLMOptions
-from rag.registry import KindOptions, keys_of_kind_only
 from rag.retrievers.options import RetrieverOptions
 from rag.stores.base import BM25Config, StoreOptions, store_options
 
@@ -185,6 +184,10 @@ class TracingConfig(_Section):
     headers_env: str | None = Field(None, description="the NAME of a variable with OTLP headers (k=v,k=v)")
 
 
+# The sections whose part is chosen by kind, and the options base that chooses it.
+KIND_CHOSEN = {"embedding": EmbeddingOptions, "llm": LLMOptions, "store": StoreOptions}
+
+
 class _YamlUnderEnv(PydanticBaseSettingsSource):
     """The YAML's values where the environment switches a part's kind: that section keeps only the keys the new
     kind has (a YAML written for the local LLM, with ``n_threads``, loads under ``RAG__LLM__BACKEND=openai``)."""
@@ -200,14 +203,12 @@ class _YamlUnderEnv(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         data, overrides = self.yaml(), self.env()
-        for name, field in self.settings_cls.model_fields.items():
-            base, section, override = field.annotation, data.get(name), overrides.get(name)
-            if not (isinstance(base, type) and issubclass(base, KindOptions) and base.__dict__.get("chooses_kind")):
-                continue
+        for name, base in KIND_CHOSEN.items():
+            section, override = data.get(name), overrides.get(name)
             if isinstance(section, dict) and isinstance(override, dict) and base.kind_field in override:
                 kind = override[base.kind_field]
                 if kind != section.get(base.kind_field):
-                    data = {**data, name: keys_of_kind_only(section, base, kind)}
+                    data = {**data, name: base.keys_of_kind(section, kind)}
         return data
 
 

@@ -67,6 +67,17 @@ class KindOptions(BaseModel):
         calling the base class, which is the base's own model and not its kind's."""
         return data if isinstance(data, KindOptions) else cls.model_validate(dict(data or {}))
 
+    @classmethod
+    def keys_of_kind(cls, section: Mapping[str, Any], kind: str) -> dict[str, Any]:
+        """`section` (this part's mapping) less the keys that another kind has and `kind` has not: what a section
+        written for one kind keeps when a higher layer (an environment variable) switches the part to `kind`. A key
+        no kind has stays, to fail as a typo at its own name."""
+        if kind not in cls.registry:
+            return dict(section)
+        own = options_of(cls.registry.load(kind), cls).model_fields
+        others = {key for name in cls.registry for key in options_of(cls.registry.load(name), cls).model_fields}
+        return {key: value for key, value in section.items() if key in own or key not in others}
+
     @model_validator(mode="wrap")
     @classmethod
     def _by_kind(cls, value: Any, handler: Any) -> Any:
@@ -77,17 +88,6 @@ class KindOptions(BaseModel):
                 if options is not cls:
                     return options.model_validate(value)
         return handler(value)  # an unknown kind fails in the kind field's own validator, at its key
-
-
-def keys_of_kind_only(data: Mapping[str, Any], base: type[KindOptions], kind: str) -> dict[str, Any]:
-    """`data` (one part's section) less the keys that another kind has and `kind` has not: what a section written
-    for one kind keeps when a higher layer (an environment variable) switches the part to `kind`. A key no kind
-    has stays, to fail as a typo at its own name."""
-    if kind not in base.registry:
-        return dict(data)
-    own = options_of(base.registry.load(kind), base).model_fields
-    others = {key for name in base.registry for key in options_of(base.registry.load(name), base).model_fields}
-    return {key: value for key, value in data.items() if key in own or key not in others}
 
 
 def options_of(part: Any, base: type[KindOptions]) -> type[KindOptions]:

@@ -261,7 +261,25 @@ def docs(tmp_path):
 @pytest.fixture(scope="session")
 def milvus_server(milvus_process):
     """A real Milvus 2.3.5 standalone server (PyPI `milvus`) on 127.0.0.1; yields its URI."""
+    if _MILVUS.get("idle"):  # stopped after the group's last test (pytest_runtest_teardown); one more came
+        milvus_process.start()
+        _MILVUS["idle"] = False
     return f"http://127.0.0.1:{milvus_process.listen_port}"
+
+
+_MILVUS: dict = {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The Milvus server's tests run one after another (worker_group): after the last, the server stops, since idle
+    it keeps a quarter of its worker's core busy for the rest of the run."""
+    server = _MILVUS.get("server")
+    if server is None or _MILVUS.get("idle") or worker_group(item.nodeid) != "milvus":
+        return
+    if nextitem is None or worker_group(nextitem.nodeid) != "milvus":
+        server.stop()
+        _MILVUS["idle"] = True
 
 
 def _bind_reusing_address(port):
@@ -296,10 +314,13 @@ def milvus_process(tmp_path_factory):
     server.config.set("listen_host", "127.0.0.1") if "listen_host" in server.config_keys else None
     server.config.set("proxy.timeTickInterval", 20)  # reads after writes: ~40 ms instead of ~300 ms
     server.start()
+    _MILVUS.update(server=server, idle=False)
     try:
         yield server
     finally:
-        server.stop()
+        if not _MILVUS.pop("idle", False):
+            server.stop()
+        _MILVUS.clear()
 
 
 @pytest.fixture(scope="session")
