@@ -69,8 +69,8 @@ def start_ray(settings: Settings) -> Any:
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if cfg.address:
             ray.init(address=cfg.address, **options)
-        else:
-            ray.init(num_cpus=cfg.num_cpus, **options)
+        else:  # "local": our own instance, never another job's cluster that happens to run on this machine
+            ray.init(address="local", num_cpus=cfg.num_cpus, **options)
     return ray
 
 

@@ -82,16 +82,20 @@ LONGEST_FIRST = [
     "tests/integration/test_model_process.py", "tests/reliability/test_bad_inputs.py",
     "tests/e2e/test_readme_commands.py", "tests/integration/test_self_query.py",
 ]  # fmt: skip
+# Modules kept on the Milvus group's worker: the Ray tests (one of them writes to the Milvus server) start a local
+# Ray instance each, and two starting at once on two workers timed out ("the current node timed out during startup").
+ONE_AT_A_TIME = {"tests/integration/test_ray_ingest.py"}
 SPLIT_MODULES = {"tests/reliability/test_crash_points.py", "tests/reliability/test_load.py"}
 
 
 def worker_group(nodeid: str) -> str:
     """The xdist work unit of a test, from its id alone (the scheduler sees only ids): the tests of the real Milvus
-    server (its ports are fixed) run on one worker; otherwise a module's tests, or one test of SPLIT_MODULES. Tests
-    that generate with a local model need no group: each worker keeps to its own core (see _pin_xdist_worker)."""
-    if "milvus_server" in nodeid or "milvus-server" in nodeid:
-        return "milvus"
+    server (its ports are fixed) and of ONE_AT_A_TIME run on one worker; otherwise a module's tests, or one test of
+    SPLIT_MODULES. Tests that generate with a local model need no group: each worker keeps to its own core (see
+    _pin_xdist_worker)."""
     module = nodeid.partition("::")[0]
+    if "milvus_server" in nodeid or "milvus-server" in nodeid or module in ONE_AT_A_TIME:
+        return "milvus"
     return nodeid if module in SPLIT_MODULES else module
 
 

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.slow
 def ray_cluster():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # address="local": each xdist worker its own instance (the Milvus group's Ray test runs beside this module)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
