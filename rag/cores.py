@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 
 
+def allowed_cpus() -> int:
+    """Logical CPUs this process may run on (the affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def usable_cores() -> int:
     """Physical cores, capped by the CPU affinity mask (``taskset``, a container's cpuset, a test worker pinned to
     one core): threads beyond the cores a process may run on only wait for each other."""
-    try:
-        allowed = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        allowed = os.cpu_count() or 1
+    allowed = allowed_cpus()
     try:
         import psutil
 

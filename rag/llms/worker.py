@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     from llama_cpp.server.app import create_app
     from llama_cpp.server.settings import ModelSettings, ServerSettings
 
-    from rag.cores import usable_cores
+    from rag.cores import allowed_cpus, usable_cores
 
     threads = args.n_threads or usable_cores()
     model = ModelSettings(
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         model_alias=args.alias or args.model,
         n_ctx=args.n_ctx,
         n_threads=threads,
-        n_threads_batch=len(os.sched_getaffinity(0)),  # the prompt pass: every logical core we may run on
+        n_threads_batch=allowed_cpus(),  # the prompt pass: every logical core we may run on
         seed=args.seed,
         logits_all=False,  # the server's default (True) computes logits for every prompt token: ~1.6 s more per answer
         verbose=False,
