@@ -96,7 +96,7 @@ def seconds_per_chunk(model: str, corpus: Path) -> float:
 def simulated(workers: int, corpus: str, store: str, model: str, seconds: float) -> dict:
     """One simulated-cluster run: ``workers`` Ray actors (0 = the local engine) with sleeping models."""
     from ingest import ray_engine
-    from ingest.pipeline import ChunkMaker
+    from ingest.chunking import ChunkMaker
     from ingest.run import ingest
     from rag.config import Settings
 

@@ -195,5 +195,20 @@ def read_sources(path: str | Path) -> list[tuple[str, str, int, str]]:
         db.close()
 
 
+def read_chunk_ids(path: str | Path, source: str) -> list[str]:
+    """The chunk ids of one indexed source, read-only like :func:`read_sources` ([] when unknown)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT chunk_ids FROM sources WHERE source = ?", (source,)).fetchone()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+    return json.loads(row[0]) if row else []
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")

@@ -15,23 +15,17 @@ import contextlib
 import queue
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ingest.discover import SourceFile
-from ingest.loaders import load
+from ingest.chunking import ChunkMaker, Job
 from ingest.manifest import Manifest
 from ingest.report import FileOutcome, IngestReport
-from ingest.sandbox import sandbox_for
-from ingest.splitters import Splitter
 from rag.config import Settings
-from rag.documents import Chunk, Document, chunk_id, content_hash, indexed_text
+from rag.documents import Chunk, indexed_text
 from rag.embeddings import Embedder
 from rag.errors import LoaderError
 from rag.faults import crash_point
@@ -45,20 +39,6 @@ _MIN_WINDOW = 64  # the smallest window worth a model call when the loader has n
 _VECTOR_CACHE = 50_000  # vectors of repeated text kept for reuse within a run
 
 
-@dataclass
-class Job:
-    """One file to (re-)ingest, with what the manifest knew of it."""
-
-    file: SourceFile
-    file_hash: str
-    status: str  # "new" or "changed"
-    old_ids: set[str] = field(default_factory=set)
-    new_ids: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    resumed: bool = False  # a killed run's staged chunks are among old_ids (reused, the rest deleted at commit)
-    moved_from: str | None = None  # the file's older source id (its vectors are reused; that id is removed)
-
-
 class Progress:
     """Callbacks for a progress display; the default does nothing."""
 
@@ -67,6 +47,9 @@ class Progress:
     def chunks_done(self, count: int) -> None: ...
 
     def entities_done(self, count: int) -> None: ...
+
+    def pages_done(self, source: str, done: int, total: int) -> None:
+        """Pages of one long file read so far (OCR)."""
 
 
 def entity_stage(settings: Settings, store: VectorStore, on_extracted) -> Any:
@@ -116,70 +99,6 @@ def extraction_estimate(jobs: list[Job], settings: Settings) -> str | None:
     )
 
 
-class ChunkMaker:
-    """Files → chunks with stable ids and metadata: what every engine runs per file (here, or in a Ray worker)."""
-
-    def __init__(self, settings: Settings, embedder: Embedder, ingested_at: str | None = None):
-        self.settings = settings
-        self.splitter = Splitter(settings.splitter, embedder.count_tokens, embedder.max_tokens)
-        self.ingested_at = ingested_at or datetime.now(UTC).isoformat(timespec="seconds")
-
-    def chunks(self, job: Job):
-        """A file's chunks with their ids and metadata (the loaders, then the splitter)."""
-        source = job.file.source
-        occurrences: Counter[str] = Counter()
-        index = 0
-        document: Document
-        sandbox = sandbox_for(self.settings.loaders)
-        cap = self.settings.ingest.max_chunks_per_file
-        for document in (sandbox.load if sandbox else load)(job.file.path, self.settings.loaders, job.warnings):
-            for piece in self.splitter.split(document):
-                if index >= cap:
-                    raise LoaderError(
-                        str(job.file.path),
-                        f"makes more than {cap} chunks (ingest.max_chunks_per_file): split the file, or raise the cap",
-                    )
-                context = self._context_header(source, document.metadata, piece)
-                text_hash = content_hash(f"{context}\n{piece.text}" if context else piece.text)
-                occurrence = occurrences[text_hash]
-                occurrences[text_hash] += 1
-                metadata = {
-                    "title": Path(source).stem,
-                    **document.metadata,
-                    "source": source,
-                    "file_type": job.file.path.suffix.lower().lstrip("."),
-                    "chunk_index": index,
-                    "start": piece.start,
-                    "end": piece.end,
-                    "file_hash": job.file_hash,
-                    "chunk_hash": text_hash,
-                    "ingested_at": self.ingested_at,
-                }
-                if piece.section:
-                    metadata["section"] = piece.section
-                if piece.table_header:
-                    metadata["table_header"] = piece.table_header
-                if context:
-                    metadata["context"] = context
-                yield Chunk(id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata)
-                index += 1
-
-    def _context_header(self, source: str, metadata: dict, piece: Any) -> str:
-        """The contextual header indexed with a chunk: a real title (not just the file name), the section path,
-        and the header rows of a table the chunk continues; "" when the splitter settings ask for none."""
-        cfg = self.settings.splitter
-        parts = []
-        if cfg.context_header:
-            title = str(metadata.get("title") or "")
-            if title and title != Path(source).stem:
-                parts.append(title)
-            if piece.section and piece.section != title:
-                parts.append(piece.section)
-        if cfg.table_header and piece.table_header:
-            parts.append(piece.table_header)
-        return "\n".join(parts)
-
-
 class IngestPipeline:
     def __init__(
         self,
@@ -196,7 +115,7 @@ class IngestPipeline:
         self.manifest = manifest
         self.report = report
         self.progress = progress
-        self.maker = ChunkMaker(settings, embedder)
+        self.maker = ChunkMaker(settings, embedder, on_pages=progress.pages_done)
         self._store_lock = threading.Lock()
         self._vector_cache: dict[str, np.ndarray] = {}
         self._window_limit = min(settings.ingest.window, settings.embedding.batch_size)  # grows once measured

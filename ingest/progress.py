@@ -30,6 +30,7 @@ class RichProgress(Progress):
         self._files = None
         self._chunks = None
         self._entities = None
+        self._pages = None
 
     def __enter__(self) -> RichProgress:
         self._bar.__enter__()
@@ -51,6 +52,11 @@ class RichProgress(Progress):
     def chunks_done(self, count: int) -> None:
         if self._chunks is not None:
             self._bar.advance(self._chunks, count)
+
+    def pages_done(self, source: str, done: int, total: int) -> None:
+        if self._pages is None:
+            self._pages = self._bar.add_task("pages (OCR)", total=total)
+        self._bar.update(self._pages, description=f"OCR {source}", completed=done, total=total)
 
     def entities_done(self, count: int) -> None:
         if self._entities is not None:

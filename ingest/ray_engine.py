@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from ingest.chunking import ChunkMaker, Job
 from ingest.discover import SourceFile
-from ingest.pipeline import ChunkMaker, IngestPipeline, Job
+from ingest.pipeline import IngestPipeline
 from rag.config import Settings
 from rag.documents import Chunk, indexed_text
 from rag.errors import LoaderError

@@ -17,7 +17,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ def _serve(connection: Any, memory_mb: int) -> None:
     """The child: cap memory, then parse the files the parent sends until the pipe closes."""
     import resource
 
-    from ingest.loaders import load, register
+    from ingest.loaders import load, page_progress, register
 
     if memory_mb:
         limit = outer_bound_mb(memory_mb) * 1024 * 1024
@@ -71,11 +71,12 @@ def _serve(connection: Any, memory_mb: int) -> None:
         warnings: list[str] = []
         try:
             batch: list[Document] = []
-            for document in load(Path(path), LoaderConfig.model_validate(cfg), warnings):
-                batch.append(document)
-                if len(batch) >= _BATCH:  # streamed: a large file never sits in either process whole
-                    connection.send(("documents", batch, []))
-                    batch = []
+            with page_progress(lambda done, total: connection.send(("pages", (done, total), []))):
+                for document in load(Path(path), LoaderConfig.model_validate(cfg), warnings):
+                    batch.append(document)
+                    if len(batch) >= _BATCH:  # streamed: a large file never sits in either process whole
+                        connection.send(("documents", batch, []))
+                        batch = []
             connection.send(("documents", batch, []))
             reply: tuple = ("done", None, warnings)
         except LoaderError as exc:
@@ -88,7 +89,9 @@ def _serve(connection: Any, memory_mb: int) -> None:
 
 
 class ParseSandbox:
-    """Loaders in a budgeted child process; ``load`` has the signature of ``ingest.loaders.load``."""
+    """Loaders in a budgeted child process; ``load`` has the signature of ``ingest.loaders.load``, plus the page
+    progress of a long file (``on_pages(done, total)``). A page reported is progress: the time budget counts from
+    the last message, so an OCR'd scan has ``parse_timeout_s`` per page."""
 
     def __init__(self, timeout_s: float, memory_mb: int):
         self.timeout_s = timeout_s
@@ -98,7 +101,13 @@ class ParseSandbox:
         self._lock = threading.Lock()
         self._over: float | None = None  # the resident MB at which the watchdog stopped the child
 
-    def load(self, path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
+    def load(
+        self,
+        path: Path,
+        cfg: LoaderConfig,
+        warnings: list[str],
+        on_pages: Callable[[int, int], None] | None = None,
+    ) -> Iterator[Document]:
         with self._lock:  # one file at a time per child
             connection = self._child()
             entry = REGISTRY.get(path.suffix.lower())
@@ -109,6 +118,10 @@ class ParseSandbox:
                     status, payload, child_warnings = self._receive(connection, path)
                     if status == "documents":
                         yield from payload
+                        continue
+                    if status == "pages":
+                        if on_pages is not None:
+                            on_pages(*payload)
                         continue
                     finished = True
                     warnings.extend(child_warnings)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.embeddings.base import EmbeddingOptions
@@ -53,6 +53,42 @@ class CsvLoaderConfig(_Section):
     delimiter: str | None = Field(None, description="None = sniffed")
 
 
+class SheetLoaderConfig(_Section):
+    """Spreadsheets (XLSX, XLSM, XLS, ODS): a Document per block of rows, the header row repeated in each."""
+
+    rows_per_document: int = Field(20, ge=1)
+    max_rows: int = Field(200_000, ge=1, description="rows read per sheet; the rest is reported and skipped")
+
+
+class MailLoaderConfig(_Section):
+    attachments: bool = Field(True, description="ingest attachments as their own documents through the loaders")
+
+
+class OcrConfig(_Section):
+    """Text from pixels: images, and PDF pages without a text layer (ingest/ocr.py).
+
+    ``loaders.ocr: off`` (or ``auto``/``always``) is short for ``loaders.ocr.mode``."""
+
+    mode: Literal["auto", "always", "off"] = Field(
+        "auto", description="auto: images and PDF pages with no text layer; always: every PDF page too; off: none"
+    )
+    engine: str = Field("rapidocr", description="rapidocr (PP-OCRv4 ONNX, in the wheel) | tesseract (apt package)")
+    language: str = Field("en", description="en | zh for rapidocr; a tesseract language code (eng, deu…) for tesseract")
+    dpi: int = Field(200, ge=72, le=600, description="PDF pages are rendered at this resolution for OCR")
+    min_confidence: float = Field(0.5, ge=0, le=1, description="lines read with less confidence are dropped")
+    max_megapixels: float = Field(100, gt=0, description="larger images are refused (a decompression bomb?)")
+    max_pages: int = Field(2000, ge=1, description="pages of one scan or multi-page image that are read")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML reads a bare `off` as false, `on` as true
+            return {"mode": "auto" if value else "off"}
+        if isinstance(value, str):
+            return {"mode": value}
+        return value
+
+
 class LoaderConfig(_Section):
     # fnmatch patterns on the path relative to the ingest root; `*` also matches `/`.
     include: list[str] = Field(default_factory=lambda: ["*"])
@@ -69,6 +105,9 @@ class LoaderConfig(_Section):
     pdf_tables: bool = True
     json_records: JsonLoaderConfig = Field(default_factory=JsonLoaderConfig, alias="json")
     csv: CsvLoaderConfig = Field(default_factory=CsvLoaderConfig)
+    sheets: SheetLoaderConfig = Field(default_factory=SheetLoaderConfig)
+    mail: MailLoaderConfig = Field(default_factory=MailLoaderConfig)
+    ocr: OcrConfig = Field(default_factory=OcrConfig)
 
 
 class SplitterConfig(_Section):
@@ -145,19 +184,8 @@ class UploadsConfig(_Section):
     dir: str = Field(".rag/library", description="uploads live in <dir>/uploads/ and are ingested from <dir>")
     max_file_mb: float = Field(25, gt=0)
     max_files: int = Field(20, ge=1, description="files per upload request")
-    types: list[str] = Field(
-        default_factory=lambda: [
-            ".pdf",
-            ".html",
-            ".htm",
-            ".md",
-            ".markdown",
-            ".txt",
-            ".docx",
-            ".json",
-            ".jsonl",
-            ".csv",
-        ]
+    types: list[str] | None = Field(
+        None, description="accepted extensions, e.g. ['.pdf', '.docx']; null = every type the loaders read"
     )
 
 

@@ -63,10 +63,24 @@ def chunk_id(source: str, text_hash: str, occurrence: int) -> str:
 
 
 def location(metadata: dict[str, Any], separator: str = " · ") -> str:
-    """Where a chunk comes from, for people and prompts: "guide.pdf · page 3 · Setup > Linux"."""
-    parts = (
-        metadata.get("source"),
-        f"page {metadata['page']}" if metadata.get("page") else None,
-        metadata.get("section"),
-    )
-    return separator.join(str(part) for part in parts if part)
+    """Where a chunk comes from, for people and prompts: "guide.pdf · page 3 · Setup > Linux",
+    "mail.eml · attachment terms.pdf · page 2", "book.xlsx · sheet Sales, rows 2-21"."""
+    parts = (metadata.get("source"), part(metadata, separator), metadata.get("section"))
+    return separator.join(str(piece) for piece in parts if piece)
+
+
+def part(metadata: dict[str, Any], separator: str = " · ") -> str:
+    """The place inside its file: the attachment, then the slide, sheet and rows, chapter or page ("" for none)."""
+    pieces = []
+    if metadata.get("attachment"):
+        pieces.append(f"attachment {metadata['attachment']}")
+    if metadata.get("slide"):
+        pieces.append(f"slide {metadata['slide']}")
+    elif metadata.get("sheet"):
+        rows = f", rows {metadata['rows']}" if isinstance(metadata.get("rows"), str) else ""
+        pieces.append(f"sheet {metadata['sheet']}{rows}")
+    elif metadata.get("page"):
+        pieces.append(f"page {metadata['page']}")
+    elif metadata.get("chapter"):
+        pieces.append(f"chapter {metadata['chapter']}")
+    return separator.join(pieces)

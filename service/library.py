@@ -23,6 +23,7 @@ from ingest.manifest import manifest_file
 from rag.config import Settings
 from rag.embeddings.base import Embedder
 from rag.errors import RagError, StoreError
+from rag.stores import VectorStore
 
 UPLOAD_FOLDER = "uploads"
 _WRITE_LOCK = threading.Lock()
@@ -95,6 +96,23 @@ class Library:
             for source, path, chunks, ingested_at in rows
         ]
 
+    def parts(self, document_id: str, store: VectorStore) -> list[str]:
+        """The places a document's chunks come from, in file order and each once: "slide 2", "sheet Sales, rows
+        2-21", "attachment terms.pdf · page 3", "page 4 (OCR)" ([] for a file with no parts, such as a note)."""
+        from ingest.manifest import read_chunk_ids
+        from rag.documents import part
+
+        try:
+            chunks = store.get(read_chunk_ids(self.manifest, document_id)) if document_id else []
+        except Exception as exc:  # the store is down: the table still shows, this detail says why not
+            raise StoreError(f"could not read the parts of {document_id}: {exc}") from None
+        seen: dict[str, None] = {}
+        for chunk in sorted(chunks, key=lambda c: int(c.metadata.get("chunk_index", 0))):
+            place = part(chunk.metadata)
+            if place:
+                seen.setdefault(place + (" (OCR)" if chunk.metadata.get("ocr") else ""), None)
+        return list(seen)
+
     def stats(self) -> dict[str, Any]:
         documents = self.documents()
         return {
@@ -105,11 +123,19 @@ class Library:
 
     # -- writing ----------------------------------------------------------------------------------------
 
+    def accepted_types(self) -> list[str]:
+        """The extensions an upload may have: uploads.types, or every type the loaders read (one list for the
+        app, the API and ingest)."""
+        from ingest.loaders import REGISTRY
+
+        configured = self.settings.uploads.types
+        return sorted({t.lower() for t in configured}) if configured is not None else sorted(REGISTRY)
+
     def check(self, name: str, size: int) -> str:
         """The stored name of an upload, or UploadRejected with the reason (type, size, path)."""
         stored = safe_name(name)
         suffix = Path(stored).suffix.lower()
-        allowed = [t.lower() for t in self.settings.uploads.types]
+        allowed = self.accepted_types()
         if suffix not in allowed:
             raise UploadRejected(f"{name}: type {suffix or '(none)'} is not accepted; allowed: {' '.join(allowed)}")
         limit = self.settings.uploads.max_file_mb

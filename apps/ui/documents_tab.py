@@ -27,6 +27,13 @@ def render_tab() -> None:
         width="stretch",
     )
     choice = st.selectbox("Document", [d.id for d in documents], key="delete_choice")
+    try:
+        parts = library.parts(choice, state.service().pipeline().store)
+    except RagError as exc:
+        st.warning(str(exc))
+    else:
+        if parts:
+            st.caption(f"{len(parts)} parts: " + " · ".join(parts[:60]) + (" …" if len(parts) > 60 else ""))
     if st.button("Delete", key="delete"):
         try:
             removed = library.delete(choice)

@@ -8,17 +8,19 @@ from concurrent.futures import ThreadPoolExecutor
 import streamlit as st
 
 from apps.ui import state
+from ingest.pipeline import Progress
 from rag.errors import RagError
 
 STRATEGIES = ["hybrid", "dense", "bm25", "multi_query", "hyde", "fusion"]
 
 
-class _Counter:
+class _Counter(Progress):
     """Ingest progress, counted from the ingest threads; the script thread draws it."""
 
     def __init__(self):
         self.total = 0
         self.done = 0
+        self.pages = ""  # "OCR scan.pdf: page 3 of 12" while a long file is read
 
     def plan(self, jobs) -> None:
         self.total = len(jobs)
@@ -28,6 +30,9 @@ class _Counter:
 
     def chunks_done(self, count: int) -> None:
         pass
+
+    def pages_done(self, source: str, done: int, total: int) -> None:
+        self.pages = f" · OCR {source.rsplit('/', 1)[-1]}: page {done} of {total}" if done < total else ""
 
 
 def render() -> None:
@@ -48,7 +53,7 @@ def render() -> None:
         st.caption(f"Last ingest: {stats['last_ingest'] or 'never'}")
 
         st.subheader("Add documents")
-        types = [t.lstrip(".") for t in cfg.uploads.types]
+        types = [t.lstrip(".") for t in service.library.accepted_types()]
         files = st.file_uploader(
             f"Up to {cfg.uploads.max_file_mb:g} MB each",
             type=types,
@@ -85,7 +90,10 @@ def ingest_uploads(files: list[tuple[str, bytes]]) -> None:
         future = pool.submit(state.service().library.add, files, counter)
         while not future.done():
             total = counter.total or 1
-            bar.progress(min(counter.done / total, 1.0), text=f"Ingesting … {counter.done} of {counter.total} files")
+            bar.progress(
+                min(counter.done / total, 1.0),
+                text=f"Ingesting … {counter.done} of {counter.total} files{counter.pages}",
+            )
             time.sleep(0.2)
     bar.empty()
     try:

@@ -8,6 +8,8 @@ Every loader has the signature ``load(path, cfg, warnings) -> Iterator[Document]
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from rag.config import LoaderConfig
@@ -33,7 +35,44 @@ REGISTRY = {
     ".ndjson": "ingest.loaders.records:load_jsonl",
     ".csv": "ingest.loaders.records:load_csv",
     ".tsv": "ingest.loaders.records:load_csv",
+    ".pptx": "ingest.loaders.slides:load_pptx",
+    ".xlsx": "ingest.loaders.sheets:load_sheets",
+    ".xlsm": "ingest.loaders.sheets:load_sheets",
+    ".xls": "ingest.loaders.sheets:load_sheets",
+    ".ods": "ingest.loaders.sheets:load_sheets",
+    ".eml": "ingest.loaders.mail:load_eml",
+    ".mbox": "ingest.loaders.mail:load_mbox",
+    ".msg": "ingest.loaders.mail:load_msg",
+    ".epub": "ingest.loaders.ebook:load_epub",
+    ".odt": "ingest.loaders.opendocument:load_odt",
+    ".rtf": "ingest.loaders.rtf:load_rtf",
+    ".png": "ingest.loaders.images:load_image",
+    ".jpg": "ingest.loaders.images:load_image",
+    ".jpeg": "ingest.loaders.images:load_image",
+    ".tif": "ingest.loaders.images:load_image",
+    ".tiff": "ingest.loaders.images:load_image",
+    ".bmp": "ingest.loaders.images:load_image",
+    ".webp": "ingest.loaders.images:load_image",
 }
+
+# Page progress of a long file (an OCR'd scan): loaders call report_pages(done, total); whoever reads the file
+# (the sandbox's child, or the pipeline in-process) installs the hook with page_progress().
+_PAGE_HOOK: ContextVar[Callable[[int, int], None] | None] = ContextVar("page_hook", default=None)
+
+
+def report_pages(done: int, total: int) -> None:
+    hook = _PAGE_HOOK.get()
+    if hook is not None:
+        hook(done, total)
+
+
+@contextmanager
+def page_progress(hook: Callable[[int, int], None] | None):
+    token = _PAGE_HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _PAGE_HOOK.reset(token)
 
 
 def register(extension: str, loader: str) -> None:
@@ -69,4 +108,6 @@ def load(path: Path, cfg: LoaderConfig, warnings: list[str] | None = None) -> It
     except Exception as exc:  # any parser failure is this file's problem, never the run's
         raise LoaderError(str(path), f"could not be parsed ({exc.__class__.__name__}: {exc})") from None
     if not produced:
-        raise LoaderError(str(path), "no extractable text (empty, whitespace only, or scanned images)")
+        if cfg.ocr.mode == "off" and path.suffix.lower() == ".pdf":
+            raise LoaderError(str(path), "no extractable text (scanned pages?) and loaders.ocr is off: set it to auto")
+        raise LoaderError(str(path), "no extractable text (empty, whitespace only, or images OCR found no text in)")

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from ingest.loaders.archive import check_zip
 from rag.config import LoaderConfig
 from rag.documents import Document
 from rag.errors import LoaderError
@@ -18,7 +19,7 @@ def load_docx(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Do
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
-    _check_unpacked_size(path, cfg)
+    check_zip(path, cfg, "Word file")
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError) as exc:
@@ -60,19 +61,3 @@ def _table_rows(table) -> str:
 
 def _first_heading(lines: list[str]) -> str:
     return next((line.lstrip("#").strip() for line in lines if line.startswith("#")), "")
-
-
-def _check_unpacked_size(path: Path, cfg: LoaderConfig) -> None:
-    """A DOCX is a zip: refuse one that would unpack past loaders.max_file_mb (a zip bomb) before opening it."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-    except zipfile.BadZipFile:
-        raise LoaderError(str(path), "not a readable Word file (not a zip archive)") from None
-    if unpacked > cfg.max_file_mb * 1024 * 1024:
-        raise LoaderError(
-            str(path),
-            f"unpacks to {unpacked / 1e6:.0f} MB, over loaders.max_file_mb={cfg.max_file_mb:g} (a zip bomb?)",
-        )

@@ -46,6 +46,13 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
 def load_html(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
+    title, markdown = html_to_markdown(read_text(path))
+    yield Document(text=markdown, metadata={"title": title or path.stem}, format="markdown")
+
+
+def html_to_markdown(markup: str) -> tuple[str, str]:
+    """(title, the main text as Markdown) of an HTML page; the title is "" when the page names none. Mail
+    bodies and e-book chapters go through here too."""
     import warnings as python_warnings
 
     from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
@@ -53,7 +60,7 @@ def load_html(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Do
 
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)  # XHTML pages parse fine as HTML
-        soup = BeautifulSoup(read_text(path), "lxml")
+        soup = BeautifulSoup(markup, "lxml")
     title_tag = soup.find("title")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     for tag in soup.find_all(_DROP_TAGS):
@@ -66,5 +73,5 @@ def load_html(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Do
     markdown = _BLANK_RUNS.sub("\n\n", converter.convert_soup(main)).strip()
     if not title:
         heading = soup.find(["h1", "h2"])
-        title = heading.get_text(" ", strip=True) if heading else path.stem
-    yield Document(text=markdown, metadata={"title": title}, format="markdown")
+        title = heading.get_text(" ", strip=True) if heading else ""
+    return title, markdown

@@ -1,7 +1,8 @@
-"""PDF: one Document per page (page numbers from 1); tables kept as text rows.
+"""PDF: one Document per page (page numbers from 1); tables kept as text rows; scanned pages through OCR.
 
 pypdf opens the file (encryption, damage); pages with tables are read with pdfplumber so that
-each table row stays one line of ``cell | cell | cell``.
+each table row stays one line of ``cell | cell | cell``. A page without a text layer (``loaders.ocr: auto``; every
+page with ``always``) is rendered by pypdfium2, one page at a time, and read by OCR (ingest/ocr).
 """
 
 from __future__ import annotations
@@ -63,8 +64,75 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     if cfg.pdf_tables:
         texts = _with_table_rows(path, texts, password, warnings)
     title = str(title).strip() if title and str(title).strip() else path.stem
+    scanned = _pages_to_read(texts, cfg)
+    read = _ocr_pages(path, password, scanned, title, cfg, warnings)
+    wanted = set(scanned)
     for number, text in enumerate(texts, start=1):
-        yield Document(text=text, metadata={"page": number, "title": title})
+        if number - 1 in wanted:
+            document = next(read)  # one per scanned page, in page order: the pages stay in order
+            if document is not None:
+                yield document
+        else:
+            yield Document(text=text, metadata={"page": number, "title": title})
+    read.close()
+
+
+def _pages_to_read(texts: list[str], cfg: LoaderConfig) -> list[int]:
+    """Indexes of the pages OCR reads: none (off), all (always), or those with no text layer (auto)."""
+    if cfg.ocr.mode == "off":
+        return []
+    if cfg.ocr.mode == "always":
+        return list(range(len(texts)))
+    return [index for index, text in enumerate(texts) if len("".join(text.split())) < _TEXT_LAYER_CHARS]
+
+
+_TEXT_LAYER_CHARS = 10  # fewer characters than this: a scan (perhaps with a stamp or a page number), not text
+
+
+def _ocr_pages(
+    path: Path, password: str | None, pages: list[int], title: str, cfg: LoaderConfig, warnings: list[str]
+) -> Iterator[Document | None]:
+    """A Document (or None: unreadable, empty, past max_pages) for each of `pages`, rendered one at a time."""
+    import pypdfium2
+
+    from ingest.loaders import report_pages
+    from ingest.ocr import read_page
+
+    total = min(len(pages), cfg.ocr.max_pages)
+    if len(pages) > total:
+        warnings.append(f"{len(pages)} pages need OCR: read the first {total} (loaders.ocr.max_pages)")
+    document = pypdfium2.PdfDocument(str(path), password=password)
+    blank: list[int] = []
+    try:
+        for done, index in enumerate(pages, start=1):
+            if done > total:
+                yield None
+                continue
+            try:
+                page = document[index]
+                width, height = page.get_size()  # points
+                scale = min(cfg.ocr.dpi / 72, (cfg.ocr.max_megapixels * 1e6 / max(width * height, 1)) ** 0.5)
+                image = page.render(scale=scale).to_pil()
+                page.close()
+                reading = read_page(image, cfg.ocr)
+                del image  # one page's pixels at a time
+            except Exception as exc:  # one unreadable page is a warning; the rest of the file still counts
+                warnings.append(f"page {index + 1}: OCR could not read it ({exc.__class__.__name__}: {exc})")
+                yield None
+                continue
+            finally:
+                report_pages(done, total)
+            if not reading.text:
+                blank.append(index + 1)
+                yield None
+                continue
+            metadata = {"page": index + 1, "title": title, "ocr": True, "ocr_confidence": round(reading.confidence, 3)}
+            yield Document(text=reading.text, metadata=metadata)
+    finally:
+        document.close()
+    if blank:
+        shown = ", ".join(str(n) for n in blank[:10]) + (" …" if len(blank) > 10 else "")
+        warnings.append(f"{len(blank)} page(s) without a text layer where OCR found no text either (pages {shown})")
 
 
 def _with_table_rows(path: Path, texts: list[str], password: str | None, warnings: list[str]) -> list[str]:

@@ -87,13 +87,16 @@ class Citation:
     section: str | None
     snippet: str
     supported: bool
+    part: str = ""  # the place inside the file: "slide 2", "attachment terms.pdf · page 3" (rag.documents.part)
 
     @property
     def where(self) -> str:
         """ "guide.pdf · page 3 · Setup": the one way a source's place is written (rag.documents.location)."""
         from rag.documents import location
 
-        return location({"source": self.source, "page": self.page, "section": self.section})
+        if not self.part:
+            return location({"source": self.source, "page": self.page, "section": self.section})
+        return " · ".join(piece for piece in (self.source, self.part, self.section or "") if piece)
 
 
 @dataclass

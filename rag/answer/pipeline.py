@@ -21,7 +21,7 @@ from rag.answer.condense import condense
 from rag.answer.context import context_block, expand, fit, focus, passage_text
 from rag.answer.guard import echoes_question, guard_answer
 from rag.config import Settings
-from rag.documents import Hit
+from rag.documents import Hit, part
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import InputTooLong
 from rag.llms import LLM, Message, build_llm
@@ -340,6 +340,7 @@ class RagPipeline:
                     section=hit.metadata.get("section"),
                     snippet=" ".join(hit.text.split())[:240],
                     supported=supported,
+                    part=part(hit.metadata),
                 )
             )
         answer.grounded = any(citation.supported for citation in answer.citations)

@@ -16,8 +16,9 @@ import numpy as np
 from rag.documents import Hit
 from rag.stores.base import Filter
 
-# Chunks of one parent share a coordinate system for their character spans (a record, a row group, a page).
-PARENT_KEYS = ("record", "row", "page")
+# Chunks of one parent share a coordinate system for their character spans (a record, a row group, a page, a
+# chapter; inside an attachment or one message of a mailbox).
+PARENT_KEYS = ("attachment", "message", "sheet", "chapter", "record", "row", "page")
 
 
 class ChunkIndex:

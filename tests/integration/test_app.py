@@ -125,7 +125,7 @@ def test_a_hung_local_model_is_one_error_and_the_next_answer_works(app_env, monk
 
     from rag.llms import supervisor
 
-    monkeypatch.setenv("RAG__LLM__TIMEOUT_S", "20")
+    monkeypatch.setenv("RAG__LLM__TIMEOUT_S", "30")  # the restarted model's first answer fits on a busy machine
     at = start()
     upload(at, EXAMPLES / "aurora-e-bike-manual.md")
     question = "How long does a full charge of the Aurora battery take?"
@@ -144,10 +144,11 @@ def test_a_hung_local_model_is_one_error_and_the_next_answer_works(app_env, monk
     at.run()
     assert not at.exception
     message = assistant_messages(at)[-1].error[0].value
-    assert "did not answer within 20 s and was stopped" in message and "next question starts it again" in message
+    assert "did not answer within 30 s and was stopped" in message and "next question starts it again" in message
 
     at.chat_input[0].set_value(question)
     at.run()
     assert not at.exception
-    assert "4.5 hours" in assistant_messages(at)[-1].markdown[0].value
+    last = assistant_messages(at)[-1]
+    assert last.markdown and "4.5 hours" in last.markdown[0].value, [error.value for error in last.error]
     assert worker.pid != first_pid

@@ -1,7 +1,9 @@
 """Bad inputs: the shared broken files plus generated ones (random bytes named .pdf, a 200 MB text file, deeply
-nested JSON, a zip-bomb DOCX, undecodable bytes, a symlink loop, a parser that spins, one that swells, a file
-removed mid-read). Each is reported by name with a reason, none stops the run, the good files land, and the
-peak memory of the ingest (the process and its parser child) stays bounded. The table is printed."""
+nested JSON, a zip-bomb DOCX and XLSX, undecodable bytes, a symlink loop, a PPTX that is no zip, an XLSX with a
+million empty formatted rows, a mail whose attachment is broken, a 30,000 x 30,000 image, a TIFF of 500 pages,
+an image that is not one, a parser that spins, one that swells, a file removed mid-read). Each is reported by
+name with a reason, none stops the run, the good files land, and the peak memory of the ingest (the process and
+its parser child) stays bounded. The table is printed."""
 
 from __future__ import annotations
 
@@ -52,7 +54,13 @@ def generate(folder: Path) -> dict[str, str]:
     (folder / "undecodable.txt").write_bytes(bytes(rng.randrange(128, 256) for _ in range(8192)) + b"\x00\x01")
     os.symlink(folder / "loop-b.md", folder / "loop-a.md")
     os.symlink(folder / "loop-a.md", folder / "loop-b.md")
+    generate_office(folder)
     return {
+        "broken.pptx": "not a zip archive",
+        "bomb.xlsx": "zip bomb",
+        "huge-image.png": "megapixels",
+        "pages.tiff": "no extractable text",
+        "not-an-image.jpg": "not an image",
         "random-bytes.pdf": "not a PDF",
         "huge.txt": "max_file_mb",
         "deep.json": "RecursionError",
@@ -61,6 +69,58 @@ def generate(folder: Path) -> dict[str, str]:
         "loop-a.md": "symbolic link",
         "loop-b.md": "symbolic link",
     }
+
+
+# Readable despite the damage: ingested, with a warning that names the damage ("" for none: a million empty
+# formatted rows are not rows to the reader, and cost nothing).
+WARNED = {"million-rows.xlsx": "", "bad-attachment.eml": "attachment 'scan.pdf' not ingested"}
+
+
+def generate_office(folder: Path) -> None:
+    import zlib
+    from email.message import EmailMessage
+
+    from PIL import Image
+
+    from tests.support.office_files import book_xlsx
+
+    (folder / "broken.pptx").write_bytes(b"PK\x03\x04" + b"\x00" * 2000)
+    bomb = zipfile.ZipFile(folder / "bomb.xlsx", "w", zipfile.ZIP_DEFLATED)
+    with bomb, bomb.open("xl/worksheets/sheet1.xml", "w") as member:  # 200 MB of zeros, ~200 KB compressed
+        for _ in range(200):
+            member.write(b"0" * (1024 * 1024))
+    # A real workbook whose first sheet goes on with a million empty rows that carry a format.
+    book_xlsx(folder / "plain.xlsx")
+    with (
+        zipfile.ZipFile(folder / "plain.xlsx") as source,
+        zipfile.ZipFile(folder / "million-rows.xlsx", "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                empty = "".join(f'<row r="{n}" s="1" customFormat="1" ht="15"/>' for n in range(10, 1_000_010))
+                data = data.replace(b"</sheetData>", empty.encode() + b"</sheetData>")
+            target.writestr(item, data)
+    (folder / "plain.xlsx").unlink()
+    mail = EmailMessage()
+    mail["Subject"] = "Scan attached"
+    mail.set_content("The scan of the signed form is attached.")
+    mail.add_attachment(b"%PDF-1.7\n garbage, cut off", maintype="application", subtype="pdf", filename="scan.pdf")
+    (folder / "bad-attachment.eml").write_bytes(bytes(mail))
+    # A 30,000 x 30,000 grey PNG: 900 megapixels of zero rows that deflate to ~1 MB.
+    deflate, row = zlib.compressobj(9), b"\x00" * 30_001  # each row: filter byte 0, 30,000 black pixels
+    raw = b"".join(deflate.compress(row) for _ in range(30_000)) + deflate.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = (30_000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    (folder / "huge-image.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    )
+    pages = [Image.new("L", (160, 120), 255) for _ in range(500)]  # 500 blank pages
+    pages[0].save(folder / "pages.tiff", save_all=True, append_images=pages[1:])
+    (folder / "not-an-image.jpg").write_text("this is a text file someone named .jpg")
 
 
 def children_of(pid: int) -> list[int]:
@@ -106,6 +166,11 @@ def test_every_bad_input_is_reported_by_name_and_the_good_ones_land(tmp_path):
         reason = failed.get(name) or next((m for m in missing if m.startswith(name)), None)
         ROWS.append((name, "reported" if reason else "MISSED", reason or ""))
         assert reason and word in reason, (name, reason)
+    warned = {item["source"][5:]: item.get("warnings", []) for item in report["files"] if item["status"] == "new"}
+    for name, words in WARNED.items():
+        warning = next((w for w in warned.get(name, []) if words in w), "no warning" if name in warned else None)
+        ROWS.append((name, "ingested" if warning else "MISSED", warning or ""))
+        assert warning and (words or warned[name] == []), (name, warned.get(name), failed.get(name))
     for name in shared_bad:
         if name in failed:
             ROWS.append((name, "reported", failed[name]))

@@ -148,9 +148,9 @@ def test_damaged_pdf_is_recovered_with_a_warning(documents_dir):
 
 
 def test_unsupported_type_is_refused(tmp_path):
-    path = tmp_path / "image.png"
-    path.write_bytes(b"\x89PNG")
-    with pytest.raises(LoaderError, match=r"unsupported file type '\.png'"):
+    path = tmp_path / "program.exe"
+    path.write_bytes(b"MZ\x90\x00")
+    with pytest.raises(LoaderError, match=r"unsupported file type '\.exe'"):
         docs(path)
 
 
