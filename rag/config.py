@@ -72,7 +72,9 @@ class OcrConfig(_Section):
     mode: Literal["auto", "always", "off"] = Field(
         "auto", description="auto: images and PDF pages with no text layer; always: every PDF page too; off: none"
     )
-    engine: str = Field("rapidocr", description="rapidocr (PP-OCRv4 ONNX, in the wheel) | tesseract (apt package)")
+    engine: str = Field(
+        "auto", description="auto (tesseract if installed, else rapidocr) | rapidocr (ONNX, in the wheel) | tesseract"
+    )
     language: str = Field("en", description="en | zh for rapidocr; a tesseract language code (eng, deu…) for tesseract")
     dpi: int = Field(200, ge=72, le=600, description="PDF pages are rendered at this resolution for OCR")
     min_confidence: float = Field(0.5, ge=0, le=1, description="lines read with less confidence are dropped")

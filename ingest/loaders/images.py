@@ -53,9 +53,7 @@ def load_image(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[D
             if not page.text:
                 blank.append(index + 1)
                 continue
-            metadata = {"ocr": True, "ocr_confidence": round(page.confidence, 3)}
-            if pages > 1:
-                metadata["page"] = index + 1
+            metadata = {"page": index + 1, "ocr": True, "ocr_confidence": round(page.confidence, 3)}
             yield Document(text=page.text, metadata=metadata)
         if blank and pages > 1:
             warnings.append(f"OCR found no text on {len(blank)} of {total} pages ({_pages(blank)})")

@@ -65,9 +65,17 @@ _ENGINES: dict[tuple[str, str], OcrEngine] = {}
 
 
 def engine_for(cfg: OcrConfig) -> OcrEngine:
-    """This process's engine for ``cfg`` (models load once)."""
+    """This process's engine for ``cfg`` (models load once). ``auto``: tesseract where it is installed with the
+    language (more accurate and twice as fast on printed pages, docs/benchmarks.md#ocr), else rapidocr, which
+    every install has."""
     key = (cfg.engine, cfg.language)
     if key not in _ENGINES:
+        if cfg.engine == "auto":
+            try:
+                _ENGINES[key] = ENGINES.load("tesseract")(cfg.language)
+            except LoaderError:
+                _ENGINES[key] = ENGINES.load("rapidocr")(cfg.language)
+            return _ENGINES[key]
         try:
             factory = ENGINES.load(cfg.engine)
         except ValueError as exc:

@@ -106,14 +106,20 @@ def test_a_stopped_llm_server_is_a_friendly_error_not_a_traceback(app_env, monke
 
 
 @pytest.mark.slow
-def test_delete_from_the_documents_tab(app_env):
+def test_delete_from_the_documents_tab(app_env, tmp_path):
+    from tests.support.office_files import book_xlsx
+
     at = start()
-    upload(at, EXAMPLES / "aurora-e-bike-manual.md", EXAMPLES / "northwind-support-faq.txt")
-    assert metric(at, "Documents") == "2"
+    book = book_xlsx(tmp_path / "book.xlsx")
+    upload(at, EXAMPLES / "aurora-e-bike-manual.md", EXAMPLES / "northwind-support-faq.txt", book)
+    assert metric(at, "Documents") == "3"
+    at.selectbox(key="delete_choice").set_value("library/uploads/book.xlsx")
+    at.run()
+    assert "2 parts: sheet Sales, rows 2-4 · sheet Staff, rows 4-4" in [c.value for c in at.caption]
     at.selectbox(key="delete_choice").set_value("library/uploads/northwind-support-faq.txt")
     at.button(key="delete").click()
     at.run()
-    assert metric(at, "Documents") == "1"
+    assert metric(at, "Documents") == "2"
     assert not (app_env / "library" / "uploads" / "northwind-support-faq.txt").exists()
 
 

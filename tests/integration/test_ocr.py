@@ -16,7 +16,7 @@ from tests.support import office_files as files
 
 pytestmark = pytest.mark.slow
 
-CFG = LoaderConfig()
+CFG = LoaderConfig(ocr={"engine": "rapidocr"})  # the engine every install has (auto picks tesseract where installed)
 
 
 def docs(path, cfg=CFG, warnings=None):
@@ -36,6 +36,7 @@ def test_a_scanned_pdf_is_read_page_by_page(tmp_path):
     assert reads(second.text, files.FACTS["memo.pdf"])
     with pytest.raises(LoaderError, match=r"loaders\.ocr is off: set it to auto"):
         docs(tmp_path / "memo.pdf", LoaderConfig(ocr="off"))
+    assert LoaderConfig.model_validate({"ocr": False}).ocr.mode == "off"  # YAML's bare `off`
 
 
 def test_a_mixed_pdf_keeps_its_text_pages_and_reads_the_scanned_one(tmp_path):
@@ -57,7 +58,7 @@ def test_a_mixed_pdf_keeps_its_text_pages_and_reads_the_scanned_one(tmp_path):
     assert [p.metadata.get("ocr", False) for p in pages] == [False, True, False]
     assert pages[0].text.strip() == "Chapter one has a real text layer about the harbour."
     assert reads(pages[1].text, "The spare parts budget is 7,400 euros.")
-    always = docs(path, LoaderConfig(ocr="always"))
+    always = docs(path, LoaderConfig(ocr={"mode": "always", "engine": "rapidocr"}))
     assert all(p.metadata["ocr"] for p in always) and reads(always[0].text, "real text layer about the harbour")
 
 
@@ -65,7 +66,7 @@ def test_images_photos_turned_and_multi_page_tiffs(tmp_path):
     from PIL import Image
 
     [board] = docs(files.whiteboard_png(tmp_path / "whiteboard.png"))  # skewed 1.5°
-    assert board.metadata["ocr"] is True and "page" not in board.metadata
+    assert board.metadata["ocr"] is True and board.metadata["page"] == 1
     assert reads(board.text, files.FACTS["whiteboard.png"])
     [receipt] = docs(files.receipt_jpg(tmp_path / "receipt.jpg"))
     assert "TOTAL 47.80" in receipt.text.splitlines()  # item and amount on one line, as printed
@@ -105,9 +106,19 @@ def test_tesseract_is_the_other_engine(tmp_path):
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    [receipt] = docs(files.receipt_jpg(tmp_path / "receipt.jpg"), LoaderConfig(ocr={"engine": "tesseract"}))
-    assert "TOTAL 47.80" in receipt.text
+    cfg = LoaderConfig(ocr={"engine": "tesseract"})
+    [receipt] = docs(files.receipt_jpg(tmp_path / "receipt.jpg"), cfg)
+    assert "TOTAL 47.80" in receipt.text.splitlines()
+    [board] = docs(files.whiteboard_png(tmp_path / "whiteboard.png"), cfg)
+    assert reads(board.text, files.FACTS["whiteboard.png"])
+    _, second = docs(files.memo_pdf(tmp_path / "memo.pdf"), cfg)
+    assert second.metadata["page"] == 2 and reads(second.text, files.FACTS["memo.pdf"])
+    turned = files.page_image(["Inspection passed on 3 May", "Signed by the site manager"], size=(1200, 500))
+    turned.rotate(90, expand=True).save(tmp_path / "turned.png")
+    [page] = docs(tmp_path / "turned.png", cfg)
+    assert reads(page.text.splitlines()[0], "Inspection passed on 3 May"), page.text
     with pytest.raises(LoaderError, match="tesseract has no 'klingon' data: apt-get install tesseract-ocr-klingon"):
         docs(tmp_path / "receipt.jpg", LoaderConfig(ocr={"engine": "tesseract", "language": "klingon"}))
+    # auto, for a language tesseract has no data for here: rapidocr, which says what to install
     with pytest.raises(LoaderError, match="rapidocr's packaged model reads English and Chinese"):
         docs(tmp_path / "receipt.jpg", LoaderConfig(ocr={"language": "de"}))

@@ -48,6 +48,26 @@ def sse_events(text: str) -> list[tuple[str, object]]:
 
 
 @pytest.mark.slow
+def test_the_api_takes_slides_and_scans_and_lists_their_parts(client, tmp_path):
+    from tests.support import office_files as files
+
+    deck = files.deck_pptx(tmp_path / "deck.pptx")
+    scan = files.whiteboard_png(tmp_path / "whiteboard.png")
+    response = client.post(
+        "/ingest", files=[("files", (deck.name, deck.read_bytes())), ("files", (scan.name, scan.read_bytes()))]
+    )
+    assert response.status_code == 200, response.text
+    assert sorted(i["id"] for i in response.json()["ingested"]) == [
+        "library/uploads/deck.pptx",
+        "library/uploads/whiteboard.png",
+    ]
+    service = client.app.state.service
+    store = service.pipeline().store
+    assert service.library.parts("library/uploads/deck.pptx", store) == ["slide 1", "slide 2"]
+    assert service.library.parts("library/uploads/whiteboard.png", store) == ["page 1 (OCR)"]
+
+
+@pytest.mark.slow
 def test_ingest_query_stream_and_delete(client, tmp_path):
     bad = DOCUMENTS / "bad_inputs" / "pypdf_encrypted-file.pdf"
     response = client.post(
