@@ -1,7 +1,7 @@
 """Spreadsheets (XLSX, XLSM, XLS, ODS) with python-calamine, the Rust calamine reader (12× openpyxl's speed,
-bench/loaders_bench.py): one Document per block of ``loaders.sheets.rows_per_document`` rows of one sheet, each block repeating the header
-row so that every chunk says what its numbers are. Formulas are read as their cached values; empty rows and
-columns are dropped; a sheet is read row by row, at most ``loaders.sheets.max_rows`` rows."""
+bench/loaders_bench.py): one Document per block of ``loaders.sheets.rows_per_document`` rows of one sheet, each
+block repeating the header row so that every chunk says what its numbers are. Formulas are read as their cached
+values; empty rows and columns are dropped; a sheet is read row by row, at most ``loaders.sheets.max_rows`` rows."""
 
 from __future__ import annotations
 
