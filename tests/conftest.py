@@ -138,11 +138,28 @@ def pytest_runtest_logstart(nodeid, location):
     _progress(f"start {nodeid}")
 
 
+_BUSY: dict[str, list[float]] = {}  # worker -> [seconds in setup, call and teardown, tests]
+
+
 def pytest_runtest_logreport(report):
     """With RAG_TEST_PROGRESS set (scripts/test.sh), each outcome is appended as it happens, so a run whose
-    interpreter dies in native code can still be summed up (the line pytest never got to print)."""
+    interpreter dies in native code can still be summed up (the line pytest never got to print). The time each
+    worker was busy is summed for the balance line at the end."""
     if report.when == "call" or report.outcome != "passed":
         _progress(f"{report.outcome} {report.nodeid}")
+    worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "main")
+    busy = _BUSY.setdefault(worker, [0.0, 0])
+    busy[0] += report.duration
+    busy[1] += report.when == "call"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How busy each worker was: the suite takes as long as the busiest one (a worker-group imbalance shows here)."""
+    if len(_BUSY) > 1:
+        line = " · ".join(
+            f"{worker} {seconds:.0f} s ({tests} tests)" for worker, (seconds, tests) in sorted(_BUSY.items())
+        )
+        terminalreporter.write_line(f"busy per worker: {line}")
 
 
 def _progress(line: str) -> None:
