@@ -57,6 +57,12 @@ def retrieval(
     fail_under: list[str] = typer.Option(
         [], "--fail-under", help="Gate: METRIC=VALUE (e.g. ndcg@10=0.73) for the configured retriever; exit 1 below."
     ),
+    collections: str | None = typer.Option(
+        None,
+        "--collections",
+        help="Choose the default fusion and query instruction on several collections at once "
+        "(scifact,cranfield,tatqa,financebench): tuned on each one's tuning split, reported on its test split.",
+    ),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """nDCG@10, recall@10/100, MRR@10 and latency p50/p95 per retriever config, beside published numbers.
@@ -75,6 +81,9 @@ def retrieval(
         for name, preset in PRESETS.items():
             typer.echo(f"{name:26} {json.dumps(preset)}")
         raise typer.Exit(0)
+    if collections:
+        tune_over_collections(config, collections, limit, work, out, console, debug)
+        return
     try:
         floors = parse_floors(fail_under)
         names = preset_names(dataset_dir, strategies, tune, floors)
@@ -105,6 +114,29 @@ def retrieval(
     for failure in failures:
         console.print(f"[red]regression:[/] {failure}")
     raise typer.Exit(1 if failures else 0)
+
+
+def tune_over_collections(config, names: str, limit, work: Path, out: Path | None, console, debug: bool) -> None:
+    """`eval retrieval --collections …`: the multi-collection choice (eval/defaults_run.py), as a Markdown report."""
+    from eval.defaults_run import markdown, run_defaults
+    from rag.config import load_config
+    from rag.errors import RagError
+
+    try:
+        outcome = run_defaults(
+            load_config(config), [n.strip() for n in names.split(",") if n.strip()], limit=limit, work=work,
+            console=console,
+        )  # fmt: skip
+    except RagError as exc:
+        fail(console, exc, debug)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        raise typer.Exit(130) from None
+    report = markdown(outcome)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "retrieval-defaults.md").write_text(report, encoding="utf-8")
+    typer.echo(report)
 
 
 def preset_names(dataset_dir: Path | None, strategies: str | None, tune: str | None, floors: dict) -> list[str]:

@@ -79,6 +79,7 @@ def tune(
     original = hybrid.fusion
     trials: list[Trial] = []
     points = [("weighted", weights, depth) for depth in NORM_DEPTHS for weights in weight_grid(signals, step)]
+    points += [("confidence", weights, depth) for depth in NORM_DEPTHS for weights in weight_grid(signals, step)]
     points += [("rrf", weights, max(NORM_DEPTHS)) for weights in weight_grid(signals, step)]
     try:
         for fusion, weights, depth in points:
@@ -96,7 +97,7 @@ def tune(
 
 
 def grid_size(signals: list[str], step: float = 0.1) -> int:
-    return len(weight_grid(signals, step)) * (len(NORM_DEPTHS) + 1)
+    return len(weight_grid(signals, step)) * (2 * len(NORM_DEPTHS) + 1)
 
 
 def chosen_retriever_section(trial: Trial) -> dict[str, Any]:

@@ -7,6 +7,23 @@ from collections.abc import Sequence
 from rag.documents import Hit
 
 
+def score_gap(hits: Sequence[Hit], at: int = 10) -> float:
+    """How far a list's first hit stands out: (first − `at`-th score) / first; 0 for a list of one or none, or
+    scores that are not positive. Scale-free, so a cosine list and a BM25 list compare."""
+    if len(hits) < 2 or hits[0].score <= 0:
+        return 0.0
+    return max(0.0, (hits[0].score - hits[min(at, len(hits)) - 1].score) / hits[0].score)
+
+
+def confident_shares(lists: dict[str, Sequence[Hit]], shares: dict[str, float]) -> dict[str, float]:
+    """Each signal's share scaled by its list's score gap for this query, renormalised: a list whose first hits
+    stand out (a keyword that names the answer, a query the embedding places well) weighs more. The shares stand
+    when no list has a gap."""
+    scaled = {name: share * score_gap(lists.get(name, ())) for name, share in shares.items()}
+    total = sum(scaled.values())
+    return {name: value / total for name, value in scaled.items()} if total > 0 else dict(shares)
+
+
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[Hit]], k: int = 60, weights: Sequence[float] | None = None
 ) -> list[Hit]:

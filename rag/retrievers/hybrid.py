@@ -1,4 +1,5 @@
-"""Hybrid retrieval: any of dense, BM25 and SPLADE fused by weighted min-max score fusion (default) or RRF.
+"""Hybrid retrieval: any of dense, BM25 and SPLADE fused by weighted min-max score fusion, RRF, or weighted fusion
+whose shares adapt to each query ("confidence": each signal's share scaled by how far its first hits stand out).
 
 ``weights`` names the signals and their shares (``{"dense": 0.5, "bm25": 0.3, "sparse": 0.2}``); without it the
 two classic signals are fused with ``alpha`` as the dense share. A signal with weight 0 is not searched.
@@ -17,7 +18,7 @@ from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.bm25 import BM25Retriever, fill_texts
 from rag.retrievers.dense import DenseRetriever
-from rag.retrievers.fuse import reciprocal_rank_fusion, weighted_fusion
+from rag.retrievers.fuse import confident_shares, reciprocal_rank_fusion, weighted_fusion
 from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter
 from rag.tracing import child
@@ -31,7 +32,7 @@ SIGNALS = ("dense", "bm25", "sparse")
 class HybridOptions(StrategyOptions):
     """`retriever.hybrid:` how the signals are fused."""
 
-    fusion: Literal["weighted", "rrf"] = "weighted"
+    fusion: Literal["weighted", "rrf", "confidence"] = "weighted"
     # 0.6: chosen on SciFact's train claims with bge-small (python -m eval retrieval --tune train)
     alpha: float = Field(0.6, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
     weights: dict[str, float] | None = Field(
@@ -62,7 +63,7 @@ class HybridRetriever(Retriever):
     dense: DenseRetriever
     bm25: BM25Retriever | None = None
     sparse: SkipValidation[Any] = None  # rag.retrievers.sparse.SparseRetriever
-    fusion: Literal["weighted", "rrf"] = "weighted"
+    fusion: Literal["weighted", "rrf", "confidence"] = "weighted"
     alpha: float = 0.5  # weighted, without `weights`: the dense share (BM25 gets the rest)
     weights: dict[str, float] | None = None  # signal -> share; None: {dense: alpha, bm25: 1 - alpha}
     rrf_k: int = 60
@@ -145,6 +146,8 @@ class HybridRetriever(Retriever):
             explicit = [shares[n] for n in names] if self.weights is not None else None
             fused = reciprocal_rank_fusion(rankings, k=self.rrf_k, weights=explicit)
         else:
+            if self.fusion == "confidence":
+                shares = confident_shares({n: lists[n] for n in names}, {n: shares[n] for n in names})
             fused = weighted_fusion(rankings, [shares[n] for n in names], norm_depth=norm_depth or self.candidates)
         return fused[:k]
 

@@ -122,7 +122,27 @@ def test_weight_grid_covers_the_simplex_with_dense_always_in():
     assert len(two) == 10 and {"dense": 1.0, "bm25": 0.0} in two and {"dense": 0.0, "bm25": 1.0} not in two
     three = weight_grid(["dense", "bm25", "sparse"])
     assert len(three) == 55 and all(abs(sum(w.values()) - 1) < 1e-9 and w["dense"] > 0 for w in three)
-    assert grid_size(["dense", "bm25"]) == 10 * 4  # three normalisation depths + RRF
+    assert grid_size(["dense", "bm25"]) == 10 * 7  # weighted and confidence at three normalisation depths, RRF
+
+
+def test_confidence_fusion_leans_on_the_list_whose_first_hits_stand_out():
+    """A BM25 list with one clear winner and a flat dense list: the query's shares move towards BM25; two flat lists
+    keep the configured shares."""
+    from rag.retrievers.fuse import confident_shares, score_gap
+    from rag.retrievers.hybrid import HybridRetriever
+
+    flat = hits(*((f"d{i}", 0.80 - i * 0.002) for i in range(10)))
+    sharp = hits(("d9", 12.0), *((f"d{i}", 3.0 - i * 0.1) for i in range(9)))
+    assert score_gap(flat) == pytest.approx((0.80 - 0.782) / 0.80)
+    assert score_gap(sharp) == pytest.approx((12.0 - 2.2) / 12.0)
+    shares = confident_shares({"dense": flat, "bm25": sharp}, {"dense": 0.6, "bm25": 0.4})
+    assert shares["bm25"] > 0.95 and sum(shares.values()) == pytest.approx(1.0)
+    assert confident_shares({"dense": flat[:1], "bm25": []}, {"dense": 0.6, "bm25": 0.4}) == {"dense": 0.6, "bm25": 0.4}
+    hybrid = HybridRetriever.model_construct(fusion="confidence", candidates=50, rrf_k=60, weights=None, alpha=0.6)
+    fused = hybrid.fuse({"dense": flat, "bm25": sharp}, {"dense": 0.6, "bm25": 0.4}, 3)
+    assert fused[0].id == "d9"  # the keyword winner, last in the dense list, comes first
+    hybrid.fusion = "weighted"
+    assert hybrid.fuse({"dense": flat, "bm25": sharp}, {"dense": 0.6, "bm25": 0.4}, 3)[0].id == "d0"
 
 
 def test_tuning_picks_the_weighting_that_ranks_the_judged_documents_first():
