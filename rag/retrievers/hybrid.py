@@ -32,9 +32,10 @@ SIGNALS = ("dense", "bm25", "sparse")
 class HybridOptions(StrategyOptions):
     """`retriever.hybrid:` how the signals are fused."""
 
-    fusion: Literal["weighted", "rrf", "confidence"] = "weighted"
-    # 0.6: chosen on SciFact's train claims with bge-small (python -m eval retrieval --tune train)
-    alpha: float = Field(0.6, ge=0, le=1, description="weighted: share of the dense score (min-max normalised)")
+    # confidence, dense 0.8: chosen on the tuning halves of SciFact, Cranfield, TAT-QA and FinanceBench at once with
+    # bge-small (python -m eval retrieval --collections …, docs/benchmarks.md#defaults)
+    fusion: Literal["weighted", "rrf", "confidence"] = "confidence"
+    alpha: float = Field(0.8, ge=0, le=1, description="share of the dense score (min-max normalised)")
     weights: dict[str, float] | None = Field(
         None, description="signal -> share (dense, bm25, sparse); set, it replaces alpha. sparse needs store.sparse"
     )

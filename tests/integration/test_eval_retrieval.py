@@ -110,7 +110,8 @@ def test_fusion_is_tuned_on_train_reported_on_test_and_a_floor_fails_loudly(mini
     payload = json.loads(result.stdout)
     assert [c["config"] for c in payload["configs"]] == ["configured", "hybrid tuned on train"]
     tuning = payload["tuning"]
-    assert tuning["split"] == "train" and tuning["queries"] == 40 and len(tuning["trials"]) == 40
+    # 10 weightings, each weighted and confidence at three normalisation depths, and RRF
+    assert tuning["split"] == "train" and tuning["queries"] == 40 and len(tuning["trials"]) == 70
     best = tuning["trials"][0]
     assert best["ndcg@10"] == max(t["ndcg@10"] for t in tuning["trials"])
     assert tuning["chosen"]["retriever"]["hybrid"]["weights"] == best["weights"]
