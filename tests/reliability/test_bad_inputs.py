@@ -270,7 +270,9 @@ def test_a_100_mb_single_line_text_keeps_the_main_process_small(tmp_path):
                  f"peak RSS main {main:.0f} MB, parser {child:.0f} MB"))  # fmt: skip
     assert outcome["docs/faq.txt"][0] == "new"
     assert outcome["docs/one-line.txt"][0] == "failed" and "max_chunks_per_file" in outcome["docs/one-line.txt"][1]
-    assert main < 1500, f"main process peak RSS {main:.0f} MB"
+    # Tokenizing the line whole took 7 GB for 50 MB; split a segment at a time the main process (with the torch model)
+    # peaks at 1.15-1.2 GB here, and read 1,510 MB once in CI on a worker pinned to one core: the bound says which.
+    assert main < 2000, f"main process peak RSS {main:.0f} MB (7 GB when the line was tokenized whole)"
 
 
 def peak_rss_split_mb(process: subprocess.Popen) -> tuple[float, float]:
