@@ -118,7 +118,7 @@ def retrieval(
 
 def tune_over_collections(config, names: str, limit, work: Path, out: Path | None, console, debug: bool) -> None:
     """`eval retrieval --collections …`: the multi-collection choice (eval/defaults_run.py), as a Markdown report."""
-    from eval.defaults_run import markdown, run_defaults
+    from eval.defaults_run import every_candidate, markdown, run_defaults
     from rag.config import load_config
     from rag.errors import RagError
 
@@ -136,6 +136,7 @@ def tune_over_collections(config, names: str, limit, work: Path, out: Path | Non
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "retrieval-defaults.md").write_text(report, encoding="utf-8")
+        (out / "retrieval-defaults-all.md").write_text(every_candidate(outcome), encoding="utf-8")
     typer.echo(report)
 
 

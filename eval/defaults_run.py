@@ -4,6 +4,7 @@ beside the current default, with paired-bootstrap intervals."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,9 @@ def run_defaults(config: Settings, names: list[str], *, limit: int | None, work:
         row["current default"] = float(np.mean(list(current_q.values())))
         row["chosen"] = float(np.mean(list(chosen_q.values())))
         row["ci"] = paired_bootstrap(chosen_q, current_q)
+        # the instruction decision: the chosen fusion with the other instruction setting
+        other = dataclasses.replace(chosen, instruction=not chosen.instruction)
+        row["ci_instruction"] = paired_bootstrap(ndcg_per_query(other, hybrid, split), chosen_q)
         row["queries"] = len(chosen_q)
         outcome.test[split.collection] = row
     return outcome
@@ -165,6 +169,14 @@ def _search(config, name, tuning, testing, limit, work, console, outcome) -> tup
     return hybrid, searched
 
 
+def every_candidate(outcome: DefaultsRun) -> str:
+    """Every candidate on every tuning split (the report's appendix)."""
+    lines = ["| candidate | " + " | ".join(outcome.names) + " |", "|---|" + "---|" * len(outcome.names)]
+    for candidate, scores in outcome.tuning.items():
+        lines.append(f"| {candidate.label()} | " + " | ".join(f"{scores[n]:.4f}" for n in outcome.names) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(outcome: DefaultsRun, top: int = 12) -> str:
     """The report: the best candidates on every tuning split, then the test splits."""
     names = outcome.names
@@ -198,13 +210,16 @@ def markdown(outcome: DefaultsRun, top: int = 12) -> str:
         f"**Chosen**: {chosen.label()}. **Test splits** (nDCG@10; chosen − current default with its "
         "paired-bootstrap 95 % interval):",
         "",
-        "| collection | queries | BM25 | dense | dense+instr | current default | chosen | chosen − current [95 % CI] |",
-        "|---|---|---|---|---|---|---|---|",
+        "| collection | queries | BM25 | dense | dense+instr | current default | chosen | chosen − current [95 % CI] "
+        "| instruction switched − chosen [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in outcome.test.items():
         mean, low, high = row["ci"]
+        switched, s_low, s_high = row["ci_instruction"]
         lines.append(
             f"| {name} | {row['queries']} | {row['BM25']:.4f} | {row['dense']:.4f} | {row['dense+instr']:.4f} | "
-            f"{row['current default']:.4f} | {row['chosen']:.4f} | {mean:+.4f} [{low:+.4f}, {high:+.4f}] |"
+            f"{row['current default']:.4f} | {row['chosen']:.4f} | {mean:+.4f} [{low:+.4f}, {high:+.4f}] "
+            f"| {switched:+.4f} [{s_low:+.4f}, {s_high:+.4f}] |"
         )
     return "\n".join(lines) + "\n"
