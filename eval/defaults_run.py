@@ -49,7 +49,7 @@ def current_default(settings: Settings) -> Candidate:
     instruction = bool(getattr(settings.embedding, "query_prefix", None))
     if hybrid.fusion == "rrf":
         return Candidate("rrf", instruction)
-    alpha = (hybrid.weights or {}).get("dense", hybrid.alpha) if hybrid.weights else hybrid.alpha
+    alpha = hybrid.weights.get("dense", hybrid.alpha) if hybrid.weights else hybrid.alpha
     kind = "confidence" if hybrid.fusion == "confidence" else "weighted"
     return Candidate(kind, instruction, round(alpha, 4), depth=settings.retriever.candidates)
 

@@ -90,8 +90,8 @@ class SignalLists:
 
 
 def ranked(candidate: Candidate, hybrid: Any, signals: SignalLists) -> dict[str, list[str]]:
-    """The run (query id → document ids) of `candidate` from the searched lists."""
-    run = {}
+    """The run (query id → document ids) of `candidate` from the searched lists (`hybrid`'s fusion is restored)."""
+    run, original = {}, hybrid.fusion
     for query_id, lists in signals.lists.items():
         dense = lists["dense+instr" if candidate.instruction else "dense"]
         if candidate.kind == "bm25":
@@ -108,6 +108,7 @@ def ranked(candidate: Candidate, hybrid: Any, signals: SignalLists) -> dict[str,
             )
             hits = hybrid.fuse(both, shares, 10**9, norm_depth=candidate.depth)
         run[query_id] = documents_ranked(hits, limit=100)
+    hybrid.fusion = original
     return run
 
 

@@ -20,7 +20,7 @@ from rag.errors import LoaderError
 def load_image(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Document]:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    from ingest.ocr import read_page
+    from ingest.ocr import page_numbers, read_page
 
     if cfg.ocr.mode == "off":
         raise LoaderError(str(path), "an image's text is read by OCR, and loaders.ocr is off: set it to auto")
@@ -56,12 +56,7 @@ def load_image(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[D
             metadata = {"page": index + 1, "ocr": True, "ocr_confidence": round(page.confidence, 3)}
             yield Document(text=page.text, metadata=metadata)
         if blank and pages > 1:
-            warnings.append(f"OCR found no text on {len(blank)} of {total} pages ({_pages(blank)})")
-
-
-def _pages(numbers: list[int]) -> str:
-    shown = ", ".join(str(n) for n in numbers[:10])
-    return f"pages {shown}{' …' if len(numbers) > 10 else ''}"
+            warnings.append(f"OCR found no text on {len(blank)} of {total} pages ({page_numbers(blank)})")
 
 
 def _check_size(path: Path, size: tuple[int, int], limit: int, index: int, pages: int) -> None:

@@ -96,7 +96,7 @@ def _ocr_pages(
     import pypdfium2
 
     from ingest.loaders import report_pages
-    from ingest.ocr import read_page
+    from ingest.ocr import page_numbers, read_page
 
     total = min(len(pages), cfg.ocr.max_pages)
     if len(pages) > total:
@@ -131,8 +131,9 @@ def _ocr_pages(
     finally:
         document.close()
     if blank:
-        shown = ", ".join(str(n) for n in blank[:10]) + (" …" if len(blank) > 10 else "")
-        warnings.append(f"{len(blank)} page(s) without a text layer where OCR found no text either (pages {shown})")
+        warnings.append(
+            f"{len(blank)} page(s) without a text layer where OCR found no text either ({page_numbers(blank)})"
+        )
 
 
 def _with_table_rows(path: Path, texts: list[str], password: str | None, warnings: list[str]) -> list[str]:

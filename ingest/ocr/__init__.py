@@ -105,6 +105,12 @@ def read_page(image: Image, cfg: OcrConfig) -> OcrPage:
     return best
 
 
+def page_numbers(numbers: list[int], shown: int = 10) -> str:
+    """ "pages 1, 4, 9" for a warning, the first `shown` of them and "…" after."""
+    more = " …" if len(numbers) > shown else ""
+    return "pages " + ", ".join(str(n) for n in numbers[:shown]) + more
+
+
 def _blank(image: Image) -> bool:
     """No ink: fewer than 0.02 % of the pixels of a 1,024-pixel thumbnail stand out from the page's median shade
     (a line of small print is several times that; scanner noise and a faint border are not)."""
