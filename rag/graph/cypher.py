@@ -55,9 +55,11 @@ class CypherResult:
         """The rows as a passage the answer prompt can cite."""
         if self.error:
             return f"The graph query failed: {self.error}"
-        lines = [f"Graph query: {self.cypher}", f"Result ({len(self.rows)} rows):"]
+        # The rows first, in words: a small model reads "documents: 2" under a plain heading, and skipped it under
+        # the Cypher (it answered "not found", or from another passage).
+        lines = [f"Counted and listed in the document graph ({len(self.rows)} rows):"]
         lines += [", ".join(f"{key}: {value}" for key, value in row.items()) for row in self.rows[:MAX_ROWS]]
-        return "\n".join(lines)
+        return "\n".join([*lines, f"(Graph query: {self.cypher})"])
 
 
 def _examples(chunk: str, document: str, entity: str) -> str:

@@ -62,6 +62,12 @@ class RouterRetriever(Retriever):
             return "graph", f"connects {len(known)} known entities: {', '.join(known[:4])}"
         return "vector", "a question about content"
 
+    def _naming(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """Beside a graph count, only the passages that name what was counted: an unrelated nearest neighbour
+        (a bakery's hours beside "how many documents mention Mara Lindqvist?") drew the small model's answer."""
+        names = [text.lower() for pair in self.cypher.known_entities(question).items() for text in pair]
+        return [hit for hit in hits if any(name in hit.text.lower() for name in names)] if names else hits
+
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         k = k or self.k
         route, why = self.route(query)
@@ -79,6 +85,6 @@ class RouterRetriever(Retriever):
                     metadata={"source": "graph query", "cypher": result.cypher, "sources": ", ".join(result.sources)},
                     score=1.0,
                 )
-                return [passage, *self.vector.retrieve(query, k=max(k - 1, 1), filter=filter)][:k]
+                return [passage, *self._naming(query, self.vector.retrieve(query, k=max(k - 1, 1), filter=filter))][:k]
             note("route", {"route": "vector", "why": f"the Cypher route found nothing ({result.error or '0 rows'})"})
         return self.vector.retrieve(query, k=k, filter=filter)

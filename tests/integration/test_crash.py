@@ -21,10 +21,13 @@ from ..support.store_state import assert_same_store, state_of
 
 pytestmark = pytest.mark.slow
 
-# The embedder providers (environment, as for the CLI): MiniLM on torch (the tests' pin), the default int8 ONNX
+# The embedder providers (environment, as for the CLI): MiniLM on torch (sentence-transformers), the default int8 ONNX
 # bge-small (whose vectors must be bit-equal), and an OpenAI-compatible endpoint (the test embedding server).
 PROVIDERS = {
-    "sentence_transformers": {},
+    "sentence_transformers": {
+        "RAG__EMBEDDING__PROVIDER": "sentence_transformers",
+        "RAG__EMBEDDING__MODEL": "all-MiniLM-L6-v2",
+    },
     "onnx": {"RAG__EMBEDDING__PROVIDER": "onnx", "RAG__EMBEDDING__MODEL": "bge-small-en-v1.5-q"},
     "openai": {
         "RAG__EMBEDDING__PROVIDER": "openai",

@@ -34,14 +34,16 @@ def on_ray(settings, workers=2):
 
 
 @pytest.mark.parametrize("provider", ["sentence_transformers", "onnx"])
-def test_a_ray_ingest_equals_a_local_one(ray_cluster, docs, tmp_path, settings_for, embedder, provider):
+def test_a_ray_ingest_equals_a_local_one(ray_cluster, docs, tmp_path, settings_for, provider):
     """Rows, vectors (cosine >= 0.9999; >= 1 - 1e-6 for the int8 ONNX model, embedded one text at a time) and the
     top-10 search results of a local ingest, with the torch MiniLM and the default int8 ONNX bge-small."""
+    from rag.embeddings import SentenceTransformerEmbedder
     from rag.embeddings.onnx import OnnxEmbedder
     from tests.support.store_state import assert_same_store, state_of
 
-    model = embedder if provider == "sentence_transformers" else OnnxEmbedder("bge-small-en-v1.5-q")
-    embedding = {} if provider == "sentence_transformers" else {"provider": "onnx", "model": "bge-small-en-v1.5-q"}
+    torch = provider == "sentence_transformers"
+    model = SentenceTransformerEmbedder("all-MiniLM-L6-v2") if torch else OnnxEmbedder("bge-small-en-v1.5-q")
+    embedding = {"provider": provider, "model": "all-MiniLM-L6-v2" if torch else "bge-small-en-v1.5-q"}
     local = settings_for(store={"path": str(tmp_path / "local")}, embedding=embedding)
     distributed = on_ray(settings_for(store={"path": str(tmp_path / "ray")}, embedding=embedding))
     ingest([docs], local, embedder=model)

@@ -1,4 +1,5 @@
-"""A minimal OpenAI-compatible `/v1/embeddings` server over the packaged MiniLM, for tests.
+"""A minimal OpenAI-compatible `/v1/embeddings` server over the packaged MiniLM (int8 ONNX, as the suite pins), for
+tests.
 
 It stands in for vLLM / TEI / Ollama, which cannot run here; it speaks the same wire format
 (`{"model", "input": [...]}` → `{"data": [{"index", "embedding"}]}`) and checks the bearer key.
@@ -9,10 +10,10 @@ import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from rag.embeddings import SentenceTransformerEmbedder
+from rag.embeddings.onnx import OnnxEmbedder
 from tests.support.net import send_json
 
-MODEL = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+MODEL = OnnxEmbedder("all-minilm-l6-v2-q")
 
 
 class Handler(BaseHTTPRequestHandler):
