@@ -113,9 +113,11 @@ def ask(
 
     pipeline = _open_pipeline(config, debug)
     console = Console()
+    streamed: list[str] = []
     try:
         answer_stream = pipeline.stream(question)
         for token in answer_stream:
+            streamed.append(token)
             if stream and not as_json:
                 print(token, end="", flush=True)
         answer = answer_stream.answer
@@ -126,8 +128,18 @@ def ask(
         return
     if not stream:
         print(answer.text, end="")
+    else:
+        _print_replacement(console, "".join(streamed), answer.text)
     print()
     _print_sources(console, answer)
+
+
+def _print_replacement(console, streamed: str, final: str) -> None:
+    """The checks after generation may replace what was streamed (a restated question asked again, a leak or an
+    echo withheld): say so and print what stands."""
+    if streamed.strip() != final.strip():
+        console.print("\n[yellow]replaced after checking:[/]")
+        print(final, end="")
 
 
 @app.command()
@@ -153,8 +165,11 @@ def chat(
         try:
             answer_stream = pipeline.stream(question, history)
             print("rag> ", end="", flush=True)
+            streamed = []
             for token in answer_stream:
+                streamed.append(token)
                 print(token, end="", flush=True)
+            _print_replacement(console, "".join(streamed), answer_stream.answer.text)
             print()
         except RagError as exc:
             console.print(f"[red]error:[/] {exc}")

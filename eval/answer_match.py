@@ -43,7 +43,7 @@ def normalise(text: str) -> str:
 
 def _number_matches(gold: float, gold_decimals: int, candidates: list[tuple[float, int]]) -> bool:
     for value, decimals in candidates:
-        if gold_decimals and not decimals:  # 4.08 is not stated by "4"
+        if gold_decimals and not decimals and gold != round(gold):  # 4.08 is not stated by "4"; 1577.00 is by "1,577"
             continue
         for wanted in (gold, -gold):
             if round(wanted, decimals) == value or abs(wanted - value) <= 1e-9 * max(1.0, abs(wanted)):

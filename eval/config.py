@@ -21,9 +21,10 @@ DEFAULT_EVAL_CONFIG = Path("configs/eval.yaml")
 
 LLM_METRICS = ("faithfulness", "context_recall", "context_precision", "answer_relevancy")
 ID_METRICS = ("id_context_recall", "id_context_precision")
-# Scored without a judge: the reference's numbers/spans stated in the answer (eval/answer_match.py), and the
-# pipeline's own citation check (1 when a cited passage supports the answer).
-ANSWER_METRICS = ("answer_match", "grounded")
+# Scored without a judge: the reference's numbers/spans stated in the answer (eval/answer_match.py), the
+# pipeline's own citation check (1 when a cited passage supports the answer), and whether the model's first answer
+# only restated the question (1: it was asked again, then answered or withheld; rag/answer/pipeline.py).
+ANSWER_METRICS = ("answer_match", "grounded", "restated")
 IR_METRICS = ("ndcg@10", "recall@10", "mrr@10")
 
 

@@ -116,6 +116,8 @@ class EvalRunner:
             result.scores["answer_match"] = answer_match(body, qa.reference) if answer.found else 0.0
         if "grounded" in self.answer_metrics:
             result.scores["grounded"] = float(answer.found and answer.grounded)
+        if "restated" in self.answer_metrics:
+            result.scores["restated"] = float(answer.restated > 0)
         if self.cfg.ir and qa.context_ids:
             started = time.perf_counter()
             result.scores.update(self.ir_scores(qa, answer.standalone_question))

@@ -1,17 +1,20 @@
 """Parse [n] citations in an answer and check each one against the passage it cites.
 
-What "supported" means here, honestly: the cited sentence (citations removed) shares at least half
-of its content words with the passage (lexical check), or its embedding is close to the passage's
-(cosine ≥ threshold, with the same embedding model as retrieval). This is an overlap check, not an
-entailment (NLI) model: it catches citations to the wrong passage and invented claims with little
-overlap, not subtle contradictions.
+What "supported" means here, honestly: every number and every name of the cited sentence is in the passage
+(or in where it comes from: the file name and section the model was shown), and the sentence (citations removed)
+shares at least half of its content words with the passage (lexical check), or its embedding is close to the
+passage's (cosine ≥ threshold, with the same embedding model as retrieval). This is an overlap check, not an
+entailment (NLI) model: it catches citations to the wrong passage, figures borrowed from another product's
+passage and invented claims with little overlap, not subtle contradictions. Two answer-level checks sit beside
+it: :func:`restates_question` (an answer that only repeats the question says nothing) and :func:`states_asked`
+(a yes/no answer needs a passage that names the thing asked about).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -72,6 +75,74 @@ _STOPWORDS = frozenset(
 )
 
 _MIN_CLAIM_WORDS = 3
+# A figure: digits with thousands separators and decimals, not glued to letters ("FY2023", "Q3", "10-K" are names).
+_NUMBER = re.compile(r"(?<![\w.-])\d[\d,]*(?:\.\d+)?(?![\w-]|\.\d)")
+_NUMBER_WORDS = {
+    word: float(value)
+    for value, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+}
+# Scales a sentence may restate a passage's figure in: thousands as millions, a fraction as a percentage.
+_SCALES = (1.0, 1e3, 1e-3, 1e6, 1e-6, 1e9, 1e-9, 100.0, 0.01)
+# A name: a capitalised word inside a sentence (the first word is capitalised anyway), possessive dropped.
+_NAME = re.compile(r"(?<=[\s(\"'])([A-Z][A-Za-z]*(?:[-'’][A-Za-z]+)*)(?!\w)")
+_NOT_NAMES = frozenset(
+    {"i", "yes", "no", "the", "a", "an", "it", "this", "these", "its", "in", "on", "and", "or"}
+    | {"usd", "eur", "gbp", "jpy", "chf", "cny", "cad", "aud", "inr"}  # currencies: "$" in the passage
+)
+# Words an answer may add to a question's own words and still say nothing ("X has done Y" for "Has X made Y?").
+_LIGHT_WORDS = frozenset(
+    [
+        "yes",
+        "no",
+        "did",
+        "does",
+        "do",
+        "done",
+        "made",
+        "make",
+        "makes",
+        "making",
+        "had",
+        "having",
+        "any",
+        "some",
+        "indeed",
+        "according",
+        "passage",
+        "passages",
+        "document",
+        "documents",
+        "context",
+        "mentioned",
+        "mentions",
+        "states",
+        "stated",
+    ]
+)
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -107,6 +178,7 @@ class CitationCheck:
     supported: bool  # the sentence is backed by that passage (see module docstring)
     lexical: float = 0.0
     cosine: float = 0.0
+    missing: list[str] = field(default_factory=list)  # numbers and names of the sentence its passage lacks
 
 
 def sentences(text: str) -> list[str]:
@@ -134,10 +206,55 @@ def content_words(text: str) -> set[str]:
     return {word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS and len(word) > 1}
 
 
+def _figures(text: str) -> set[float]:
+    values = {float(raw.replace(",", "")) for raw in _NUMBER.findall(text) if raw.replace(",", "")}
+    return values | {_NUMBER_WORDS[word] for word in _WORD.findall(text.lower()) if word in _NUMBER_WORDS}
+
+
+def _has_figure(raw: str, figures: set[float]) -> bool:
+    """`raw` is one of `figures`, also rounded to its own decimals or in another scale (1,234 thousand as 1.23)."""
+    value, decimals = float(raw.replace(",", "")), len(raw.partition(".")[2])
+    return any(round(figure * scale, decimals) == value for figure in figures for scale in _SCALES)
+
+
+def _words_of(text: str) -> set[str]:
+    """Lower-case words and their hyphen parts ("aurora-e-bike-manual.md" -> aurora, e, bike, manual, md)."""
+    words = set(_WORD.findall(text.lower()))
+    return words | {piece for word in words for piece in re.split(r"[.'-]", word) if piece}
+
+
+def names_of(claim: str) -> list[str]:
+    """Capitalised words inside a sentence (a product, a company, a place), possessives dropped."""
+    found = (re.sub(r"['’]s$", "", name) for name in _NAME.findall(claim))
+    return [name for name in found if name.lower() not in _NOT_NAMES and len(name) > 1]
+
+
+def facts_missing(claim: str, passage: str, place: str = "", question: str = "") -> list[str]:
+    """The numbers and names of `claim` that neither `passage` nor `place` (its file name and section, as the
+    model saw them) holds: what a sentence borrowed from elsewhere (another product's name beside this
+    passage's figure). The question's own figures (the years it asks about) are given; its names are not — the
+    borrowed answer names the product asked about."""
+    figures, words = _figures(f"{passage}\n{question}"), _words_of(f"{passage}\n{place}")
+    missing = [raw for raw in _NUMBER.findall(claim) if not _has_figure(raw, figures)]
+    for name in names_of(claim):
+        if not all(piece in words for piece in re.split(r"[-']", name.lower()) if piece):
+            missing.append(name)
+    return missing
+
+
 def check_citations(
-    answer: str, passages: list[str], embed: Embed | None = None, min_lexical: float = 0.5, min_cosine: float = 0.6
+    answer: str,
+    passages: list[str],
+    embed: Embed | None = None,
+    min_lexical: float = 0.5,
+    min_cosine: float = 0.6,
+    places: list[str] | None = None,
+    facts: bool = True,
+    question: str = "",
 ) -> list[CitationCheck]:
-    """One check per (sentence, cited number) in `answer`; passages are numbered from 1."""
+    """One check per (sentence, cited number) in `answer`; passages are numbered from 1. `places` (where each
+    comes from, as the prompt showed it) count for names, the `question`'s figures are given. `facts=False`: the
+    overlap checks alone (what bench/grounding_bench.py compares with)."""
     checks: list[CitationCheck] = []
     pending: list[tuple[CitationCheck, str, str]] = []
     for sentence in sentences(answer):
@@ -146,15 +263,20 @@ def check_citations(
             if not 1 <= number <= len(passages):
                 checks.append(CitationCheck(number, sentence, valid=False, supported=False))
                 continue
+            passage = passages[number - 1]
+            place = places[number - 1] if places else ""
+            missing = facts_missing(claim, passage, place, question) if facts else []
             words = content_words(claim)
-            lexical = len(words & content_words(passages[number - 1])) / len(words) if words else 0.0
+            lexical = len(words & content_words(passage)) / len(words) if words else 0.0
             # Word overlap means little for a claim of one or two words ("PWNED [1]"): those go to the
             # embedding check instead.
             lexical_ok = lexical >= min_lexical and len(words) >= _MIN_CLAIM_WORDS
-            check = CitationCheck(number, sentence, valid=True, supported=lexical_ok, lexical=lexical)
+            check = CitationCheck(number, sentence, valid=True, supported=lexical_ok, lexical=lexical, missing=missing)
             checks.append(check)
-            if not check.supported and embed is not None and claim:
-                pending.append((check, claim, passages[number - 1]))
+            if missing:  # a figure or a name the passage does not hold: no overlap makes up for it
+                check.supported = False
+            elif not check.supported and embed is not None and claim:
+                pending.append((check, claim, passage))
     if pending:
         vectors = embed([claim for _, claim, _ in pending] + [passage for _, _, passage in pending])
         claims, cited = vectors[: len(pending)], vectors[len(pending) :]
@@ -162,3 +284,36 @@ def check_citations(
             check.cosine = float(np.dot(claim_vector, passage_vector))
             check.supported = check.cosine >= min_cosine
     return checks
+
+
+def _stem(word: str) -> str:
+    """A crude stem for comparing an answer's words with the question's: "lasts"/"last", "acquisitions"/"acquired"."""
+    word = word.removesuffix("'s")
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return word[:5]
+
+
+def restates_question(answer: str, question: str) -> bool:
+    """True when the answer (citations, "Yes"/"No" and light verbs aside) holds no word and no figure that the
+    question does not: "AMCOR has done major acquisitions in FY2023. [1]" for "Has AMCOR made any major
+    acquisitions in FY2023?" says nothing, whatever passage it cites."""
+    claim = strip_citations(answer)
+    asked = {_stem(word) for word in content_words(question)}
+    new = {word for word in content_words(claim) if word not in _LIGHT_WORDS and _stem(word) not in asked}
+    return bool(content_words(claim)) and not new and _figures(claim) <= _figures(question)
+
+
+def yes_or_no(answer: str) -> bool:
+    return bool(re.match(r"\s*(yes|no)\b", answer, re.IGNORECASE))
+
+
+def states_asked(question: str, passage: str, place: str = "", share: float = 0.75) -> bool:
+    """A yes/no answer's test: the passage (with where it comes from) names at least `share` of what the question
+    asks about — "Does the Aurora have a walk-assist mode?" needs "walk-assist", not only "mode"."""
+    asked = {word for word in content_words(question) if word not in _LIGHT_WORDS}
+    if not asked:
+        return False
+    stems = {_stem(word) for word in _words_of(f"{passage}\n{place}")}
+    held = [word for word in asked if all(_stem(piece) in stems for piece in word.split("-") if piece)]
+    return len(held) >= share * len(asked)

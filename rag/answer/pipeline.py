@@ -3,7 +3,8 @@
 condense (only with history) → retrieve (the configured retriever: dense, bm25, hybrid, multi-query,
 HyDE, fusion, ± rerank) → context (dedupe, order, token budget, [n] labels) → prompt → stream → check
 citations. When retrieval finds nothing relevant (query–passage cosine below `answer.min_score`) the
-LLM is not called.
+LLM is not called. An answer that says nothing (it restates the question, or answers yes/no about something no
+cited passage names) is asked again once with a stricter instruction, then withheld as not found.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from typing import Any
 import numpy as np
 
 from rag.answer import prompts
-from rag.answer.citations import Citation, CitationCheck, check_citations
+from rag.answer.citations import (
+    Citation,
+    CitationCheck,
+    check_citations,
+    restates_question,
+    states_asked,
+    yes_or_no,
+)
 from rag.answer.condense import condense
 from rag.answer.context import context_block, expand, fit, focus, passage_text
 from rag.answer.guard import echoes_question, guard_answer
 from rag.config import Settings
-from rag.documents import Hit, part
+from rag.documents import Hit, location, part
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import InputTooLong
 from rag.llms import LLM, Message, build_llm
@@ -47,6 +55,7 @@ class Answer:
     tokens: dict[str, int] = field(default_factory=dict)
     retrieval: dict[str, Any] = field(default_factory=dict)  # what the strategy did: rewrites, HyDE passage, stages
     guarded: list[str] = field(default_factory=list)  # what the answer post-check removed (rag/answer/guard.py)
+    restated: int = 0  # answers that said nothing (restated the question) before this one: 0, 1 (retried) or 2
 
     @property
     def invalid_citations(self) -> list[int]:
@@ -75,6 +84,7 @@ class Answer:
             "tokens": self.tokens,
             "retrieval": self.retrieval,
             "guarded": self.guarded,
+            "restated": self.restated,
         }
 
 
@@ -270,12 +280,40 @@ class RagPipeline:
             span.set_attribute("rag.invalid_citations", answer.invalid_citations)
             span.set_attribute("rag.grounded", answer.grounded)
         answer.timings["citations"] = time.perf_counter() - started
+        if answer.found and self.says_nothing(answer):
+            started = time.perf_counter()
+            self._retry(answer, messages, constraint)
+            answer.timings["retry"] = time.perf_counter() - started
         if not answer.found:
             return
         if not answer.grounded:
             note = f"\n\n{prompts.UNSUPPORTED_NOTE if answer.citations else prompts.UNCITED_NOTE}"
             answer.text += note
             yield note
+
+    def says_nothing(self, answer: Answer) -> bool:
+        """The answer restates the question, or answers yes/no about something no passage it cites names."""
+        question = answer.standalone_question
+        if yes_or_no(answer.text):
+            cited = [answer.contexts[c.number - 1] for c in answer.checks if c.valid]
+            return not any(states_asked(question, passage_text(hit), location(hit.metadata, ", ")) for hit in cited)
+        return restates_question(answer.text, question)
+
+    def _retry(self, answer: Answer, messages: list[Message], constraint: dict[str, Any]) -> None:
+        """Ask once more, told what was wrong; an answer that still says nothing becomes "not found"."""
+        answer.restated = 1
+        retry = [
+            *messages,
+            {"role": "assistant", "content": answer.text},
+            {"role": "user", "content": prompts.RESTATED_RETRY},
+        ]
+        answer.text = "".join(self.llm.stream(retry, **constraint)).strip()
+        answer.citations, answer.checks = [], []
+        self._check(answer)
+        if answer.found and self.says_nothing(answer):
+            answer.restated = 2
+            answer.guarded.append("withheld: the answer only restated the question, also when asked again")
+            answer.text, answer.found, answer.grounded, answer.citations = prompts.NO_ANSWER, False, False, []
 
     def retrieve(self, question: str) -> list[Hit]:
         return self.retriever.retrieve(question, self.settings.answer.k)
@@ -324,8 +362,15 @@ class RagPipeline:
         if not answer.text:  # the answer leaked the prompt: nothing of it is shown
             answer.text, answer.found, answer.grounded = prompts.NO_ANSWER, False, False
             return
+        places = [location(hit.metadata, ", ") for hit in answer.contexts]
         answer.checks = check_citations(
-            answer.text, passages, self.embedder.embed_documents, cfg.min_lexical, cfg.min_cosine
+            answer.text,
+            passages,
+            self.embedder.embed_documents,
+            cfg.min_lexical,
+            cfg.min_cosine,
+            places,
+            question=answer.standalone_question,
         )
         cited = sorted({check.number for check in answer.checks if check.valid})
         for number in cited:

@@ -37,6 +37,13 @@ ANSWER_REMINDER = (
     "passage it comes from, in square brackets."
 )
 
+# Asked once when an answer said nothing: it restated the question, or said yes/no about what no passage names.
+RESTATED_RETRY = (
+    "That reply only repeats the question. Answer with the specific facts the passages give (figures, names, "
+    "dates), each sentence ending with its passage number in square brackets. If no passage states it, reply "
+    f'exactly: "{NO_ANSWER}"'
+)
+
 # One worked example (a made-up museum, unlike any user document) shows small models the format.
 EXAMPLE: list[Message] = [
     {

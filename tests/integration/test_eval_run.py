@@ -338,13 +338,15 @@ def test_judge_free_metrics_score_numbers_and_grounding(tmp_path, embedder):
             yield answers[question]
 
     path = tmp_path / "eval.yaml"
-    data = eval_data(tmp_path, tmp_path / "qa.jsonl", corpus, metrics=["answer_match", "grounded"])
+    data = eval_data(tmp_path, tmp_path / "qa.jsonl", corpus, metrics=["answer_match", "grounded", "restated"])
     data["gate"] = {"min": {"answer_match": 0.9}, "max_drop": {}}
     path.write_text(yaml.safe_dump(data))
     outcome = run_evaluation(load_eval_config(path), settings=load_config(), llm=Answers(), judge_llm=Answers())
     scores = {s["id"]: s["scores"] for s in outcome.results["samples"]}
     assert scores["q1"]["answer_match"] == 1.0 and scores["q2"]["answer_match"] == 0.0
     assert scores["q1"]["grounded"] == 1.0 and scores["q1"]["ndcg@10"] == 1.0
+    assert scores["q2"]["grounded"] == 0.0  # 25,000 is in no passage: the staff file says 26,100
+    assert scores["q1"]["restated"] == scores["q2"]["restated"] == 0.0
     assert outcome.results["summary"]["answer_match"]["mean"] == 0.5
     assert outcome.results["expected_judge_calls"] == 0
     assert outcome.exit_code == 1 and "answer_match" in outcome.results["gate"]["failures"][0]

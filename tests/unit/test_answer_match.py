@@ -11,6 +11,7 @@ from eval.answer_match import answer_match, numbers, reference_items
         ("Revenue was $4,621 million in 2019 [1].", "4,621 million", 1.0),
         ("It fell by 4.1% [2].", "-4.08 percent", 1.0),  # rounded to the answer's precision, sign in words
         ("It fell by about 4% [2].", "-4.08 percent", 0.0),  # "4" does not state 4.08
+        ("Capital expenditure was 1,577 [1].", "$1577.00", 1.0),  # FinanceBench writes whole figures with .00
         ("The change is 1 [1].", "0.96", 0.0),  # a citation number is never an answer
         ("Costs were (1,234) in 2019 [1].", "-1234", 1.0),  # brackets are negative, as in the tables
         (

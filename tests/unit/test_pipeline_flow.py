@@ -13,7 +13,8 @@ from ..conftest import EXAMPLES
 
 
 class ScriptedLLM:
-    """Returns queued texts; records every call. A stand-in for speed only."""
+    """Returns queued texts (or what a queued function makes of the messages); records every call. A stand-in for
+    speed only."""
 
     name = "scripted"
 
@@ -21,13 +22,28 @@ class ScriptedLLM:
         self.answers = list(answers)
         self.calls = []
 
+    def _next(self, messages) -> str:
+        answer = self.answers.pop(0)
+        return answer(messages) if callable(answer) else answer
+
     def complete(self, messages, **kw):
         self.calls.append(("complete", messages))
-        return Completion(self.answers.pop(0), prompt_tokens=10, completion_tokens=5)
+        return Completion(self._next(messages), prompt_tokens=10, completion_tokens=5)
 
     def stream(self, messages, **kw):
         self.calls.append(("stream", messages))
-        yield from re.findall(r"\S+\s*", self.answers.pop(0))  # word by word, like a model streams
+        yield from re.findall(r"\S+\s*", self._next(messages))  # word by word, like a model streams
+
+
+def citing(text: str, holding: str):
+    """An answer `text` with "{n}" filled by the number of the prompt's first passage that holds `holding`."""
+
+    def answer(messages) -> str:
+        *_, prompt = [m["content"] for m in messages if m["content"].startswith("Context passages:")]
+        passages = re.split(r"\n\n(?=\[\d+\] \()", prompt.removeprefix("Context passages:\n"))
+        return text.format(n=next(p[1 : p.index("]")] for p in passages if holding in p))
+
+    return answer
 
     def complete_json(self, messages, schema, **kw):
         raise NotImplementedError
@@ -215,3 +231,42 @@ def test_read_small_keeps_the_lines_about_the_question_and_the_table_header():
     assert "Cable | 1,153 | 1,429" in lines and "…" in lines and cut.metadata["focused"]
     assert words(cut.text.replace("…", "")) <= 40 and not any(line.startswith("Segment 7 ") for line in lines)
     assert focus(hit, "anything", words, 10_000) is hit  # a passage that fits is left alone
+
+
+def test_an_answer_restating_the_question_is_asked_again_once(store_settings, embedder):
+    llm = ScriptedLLM(
+        "The Aurora's battery lasts on a full charge [1].",
+        "On a full charge the battery lasts between 60 and 110 km [1].",
+    )
+    answer = pipeline(store_settings, embedder, llm).ask("How long does the Aurora's battery last on a full charge?")
+    assert answer.found and answer.grounded and answer.restated == 1
+    assert answer.text == "On a full charge the battery lasts between 60 and 110 km [1]."
+    [_, (kind, retry)] = llm.calls
+    assert kind == "stream" and retry[-1]["content"] == prompts.RESTATED_RETRY
+    assert retry[-2] == {"role": "assistant", "content": "The Aurora's battery lasts on a full charge [1]."}
+    assert answer.to_dict()["restated"] == 1 and "retry" in answer.timings
+
+
+def test_a_yes_about_what_no_passage_names_twice_is_not_found(store_settings, embedder):
+    """ "Does the Aurora have a walk-assist mode?" (the manual has none) got "Yes, … [2]" cited to the riding-modes
+    table: asked again, the same; the reply is then "not found", never the unsupported yes."""
+    said = "Yes, the Aurora has a walk-assist mode among its riding modes on the left handlebar remote [{n}]."
+    llm = ScriptedLLM(citing(said, "| Mode"), citing(said, "| Mode"))
+    answer = pipeline(store_settings, embedder, llm).ask("Does the Aurora have a walk-assist mode?")
+    assert not answer.found and answer.text == prompts.NO_ANSWER and answer.citations == []
+    assert answer.restated == 2 and any("restated" in note for note in answer.guarded)
+
+
+def test_a_yes_stated_by_the_passage_stands(store_settings, embedder):
+    llm = ScriptedLLM(
+        citing("Yes, the Aurora has a remote with + and − buttons on the left handlebar [{n}].", "remote")
+    )
+    answer = pipeline(store_settings, embedder, llm).ask("Does the Aurora have a handlebar remote?")
+    assert answer.found and answer.restated == 0 and len(llm.calls) == 1
+
+
+def test_another_products_name_on_this_passages_figure_is_flagged(store_settings, embedder):
+    llm = ScriptedLLM("The Zephyr takes about 4.5 hours to charge with the supplied 4 A charger [1].")
+    answer = pipeline(store_settings, embedder, llm).ask("How long does the Zephyr take to charge?")
+    assert answer.found and not answer.grounded and answer.text.endswith(prompts.UNSUPPORTED_NOTE)
+    assert answer.unsupported[0].missing == ["Zephyr"]
