@@ -36,6 +36,7 @@ STRATEGIES = Registry(
         "graph": "rag.retrievers.graph:GraphRetriever",
         "self_query": "rag.retrievers.self_query:SelfQueryRetriever",
         "router": "rag.retrievers.router:RouterRetriever",
+        "documents": "rag.retrievers.routing:DocumentRoutedRetriever",
     },
 )
 
