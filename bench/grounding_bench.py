@@ -83,7 +83,7 @@ def judge(case: dict, text: str, embed) -> dict:
     places = [location(hit.metadata, ", ") for hit in case["hits"]]
     found = prompts.NO_ANSWER.rstrip(".").lower() not in text.lower()
     overlap = check_citations(text, passages, embed, places=places, facts=False)
-    full = check_citations(text, passages, embed, places=places, question=case["question"])
+    full = check_citations(text, passages, embed, places=places, given=case["question"])
     if yes_or_no(text):
         cited = [c.number for c in full if c.valid]
         says_nothing = not any(states_asked(case["question"], passages[n - 1], places[n - 1]) for n in cited)

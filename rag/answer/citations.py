@@ -206,12 +206,12 @@ def content_words(text: str) -> set[str]:
     return {word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS and len(word) > 1}
 
 
-def _figures(text: str) -> set[float]:
+def figures_of(text: str) -> set[float]:
     values = {float(raw.replace(",", "")) for raw in _NUMBER.findall(text) if raw.replace(",", "")}
     return values | {_NUMBER_WORDS[word] for word in _WORD.findall(text.lower()) if word in _NUMBER_WORDS}
 
 
-def _has_figure(raw: str, figures: set[float]) -> bool:
+def has_figure(raw: str, figures: set[float]) -> bool:
     """`raw` is one of `figures`, also rounded to its own decimals or in another scale (1,234 thousand as 1.23)."""
     value, decimals = float(raw.replace(",", "")), len(raw.partition(".")[2])
     return any(round(figure * scale, decimals) == value for figure in figures for scale in _SCALES)
@@ -229,13 +229,13 @@ def names_of(claim: str) -> list[str]:
     return [name for name in found if name.lower() not in _NOT_NAMES and len(name) > 1]
 
 
-def facts_missing(claim: str, passage: str, place: str = "", question: str = "") -> list[str]:
+def facts_missing(claim: str, passage: str, place: str = "", given: str = "") -> list[str]:
     """The numbers and names of `claim` that neither `passage` nor `place` (its file name and section, as the
     model saw them) holds: what a sentence borrowed from elsewhere (another product's name beside this
-    passage's figure). The question's own figures (the years it asks about) are given; its names are not — the
-    borrowed answer names the product asked about."""
-    figures, words = _figures(f"{passage}\n{question}"), _words_of(f"{passage}\n{place}")
-    missing = [raw for raw in _NUMBER.findall(claim) if not _has_figure(raw, figures)]
+    passage's figure). The figures of `given` (the question's years, a calculation's result) count as stated; the
+    question's names do not — the borrowed answer names the product asked about."""
+    figures, words = figures_of(f"{passage}\n{given}"), _words_of(f"{passage}\n{place}")
+    missing = [raw for raw in _NUMBER.findall(claim) if not has_figure(raw, figures)]
     for name in names_of(claim):
         if not all(piece in words for piece in re.split(r"[-']", name.lower()) if piece):
             missing.append(name)
@@ -250,10 +250,11 @@ def check_citations(
     min_cosine: float = 0.6,
     places: list[str] | None = None,
     facts: bool = True,
-    question: str = "",
+    given: str = "",
 ) -> list[CitationCheck]:
     """One check per (sentence, cited number) in `answer`; passages are numbered from 1. `places` (where each
-    comes from, as the prompt showed it) count for names, the `question`'s figures are given. `facts=False`: the
+    comes from, as the prompt showed it) count for names, the figures of `given` (the question, a calculation's
+    result) count as stated. `facts=False`: the
     overlap checks alone (what bench/grounding_bench.py compares with)."""
     checks: list[CitationCheck] = []
     pending: list[tuple[CitationCheck, str, str]] = []
@@ -265,7 +266,7 @@ def check_citations(
                 continue
             passage = passages[number - 1]
             place = places[number - 1] if places else ""
-            missing = facts_missing(claim, passage, place, question) if facts else []
+            missing = facts_missing(claim, passage, place, given) if facts else []
             words = content_words(claim)
             lexical = len(words & content_words(passage)) / len(words) if words else 0.0
             # Word overlap means little for a claim of one or two words ("PWNED [1]"): those go to the
@@ -301,7 +302,7 @@ def restates_question(answer: str, question: str) -> bool:
     claim = strip_citations(answer)
     asked = {_stem(word) for word in content_words(question)}
     new = {word for word in content_words(claim) if word not in _LIGHT_WORDS and _stem(word) not in asked}
-    return bool(content_words(claim)) and not new and _figures(claim) <= _figures(question)
+    return bool(content_words(claim)) and not new and figures_of(claim) <= figures_of(question)
 
 
 def yes_or_no(answer: str) -> bool:

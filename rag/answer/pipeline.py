@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer import prompts
+from rag.answer.arithmetic import calculate, needs_calculation
 from rag.answer.citations import (
     Citation,
     CitationCheck,
@@ -56,6 +57,7 @@ class Answer:
     retrieval: dict[str, Any] = field(default_factory=dict)  # what the strategy did: rewrites, HyDE passage, stages
     guarded: list[str] = field(default_factory=list)  # what the answer post-check removed (rag/answer/guard.py)
     restated: int = 0  # answers that said nothing (restated the question) before this one: 0, 1 (retried) or 2
+    calculation: dict[str, Any] | None = None  # inputs, formula and result when a calculator answered
 
     @property
     def invalid_citations(self) -> list[int]:
@@ -85,6 +87,7 @@ class Answer:
             "retrieval": self.retrieval,
             "guarded": self.guarded,
             "restated": self.restated,
+            "calculation": self.calculation,
         }
 
 
@@ -256,11 +259,22 @@ class RagPipeline:
         first_token = None
         parts: list[str] = []
         constraint = {"grammar": prompts.CITED_ANSWER_GRAMMAR} if getattr(self.llm, "supports_grammar", False) else {}
+        if cfg.calculate and needs_calculation(answer.standalone_question):
+            with spans.stage("calculate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
+                context = self.context_block(answer.contexts)
+                passages = [passage_text(hit) for hit in answer.contexts]
+                calculation = calculate(self.llm, answer.standalone_question, context, passages)
+                span.set_attribute("rag.calculated", calculation is not None)
+            answer.timings["calculate"] = time.perf_counter() - started
+            if calculation is not None:
+                answer.calculation = calculation.to_dict()
+                parts = [calculation.answer(answer.standalone_question)]
+                yield parts[0]
         with spans.stage("generate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
             for number, message in enumerate(messages):
                 span.set_attribute(f"llm.input_messages.{number}.message.role", message["role"])
                 spans.text(span, f"llm.input_messages.{number}.message.content", message["content"])
-            for token in self.llm.stream(messages, **constraint):
+            for token in [] if parts else self.llm.stream(messages, **constraint):
                 if first_token is None:
                     first_token = time.perf_counter() - started
                 parts.append(token)
@@ -363,6 +377,7 @@ class RagPipeline:
             answer.text, answer.found, answer.grounded = prompts.NO_ANSWER, False, False
             return
         places = [location(hit.metadata, ", ") for hit in answer.contexts]
+        computed = (answer.calculation or {}).get("shown", "")
         answer.checks = check_citations(
             answer.text,
             passages,
@@ -370,8 +385,11 @@ class RagPipeline:
             cfg.min_lexical,
             cfg.min_cosine,
             places,
-            question=answer.standalone_question,
+            given=f"{answer.standalone_question}\n{computed}",
         )
+        if answer.calculation:  # each input was found in its passage; the result line is computed from them
+            for check in answer.checks:
+                check.supported = check.valid and (not check.missing or check.sentence.startswith("Calculated:"))
         cited = sorted({check.number for check in answer.checks if check.valid})
         for number in cited:
             hit = answer.contexts[number - 1]

@@ -34,19 +34,21 @@ class ScriptedLLM:
         self.calls.append(("stream", messages))
         yield from re.findall(r"\S+\s*", self._next(messages))  # word by word, like a model streams
 
+    def complete_json(self, messages, schema, **kw):
+        self.calls.append(("complete_json", messages))
+        return self._next(messages)
+
+
+def number_of(messages, holding: str) -> int:
+    """The number of the prompt's first passage that holds `holding`."""
+    *_, prompt = [m["content"] for m in messages if "passages:" in m["content"][:30].lower()]
+    passages = re.split(r"\n\n(?=\[\d+\] \()", prompt.split("\n", 1)[1])
+    return int(next(p[1 : p.index("]")] for p in passages if holding in p))
+
 
 def citing(text: str, holding: str):
     """An answer `text` with "{n}" filled by the number of the prompt's first passage that holds `holding`."""
-
-    def answer(messages) -> str:
-        *_, prompt = [m["content"] for m in messages if m["content"].startswith("Context passages:")]
-        passages = re.split(r"\n\n(?=\[\d+\] \()", prompt.removeprefix("Context passages:\n"))
-        return text.format(n=next(p[1 : p.index("]")] for p in passages if holding in p))
-
-    return answer
-
-    def complete_json(self, messages, schema, **kw):
-        raise NotImplementedError
+    return lambda messages: text.format(n=number_of(messages, holding))
 
 
 @pytest.fixture(scope="module")
@@ -270,3 +272,44 @@ def test_another_products_name_on_this_passages_figure_is_flagged(store_settings
     answer = pipeline(store_settings, embedder, llm).ask("How long does the Zephyr take to charge?")
     assert answer.found and not answer.grounded and answer.text.endswith(prompts.UNSUPPORTED_NOTE)
     assert answer.unsupported[0].missing == ["Zephyr"]
+
+
+def test_a_ratio_is_computed_from_cited_inputs_not_by_the_model(store_settings, embedder):
+    """The model picks the inputs and the formula (JSON); the calculator divides; the answer shows both, cited."""
+
+    def plan(messages):
+        n = number_of(messages, "540 Wh")
+        return {
+            "inputs": [
+                {"letter": "a", "name": "Battery capacity", "value": "540 Wh", "passage": n},
+                {"letter": "b", "name": "Full charge time", "value": "4.5 hours", "passage": n},
+            ],
+            "formula": "a / b",
+            "unit": "Wh per hour",
+        }
+
+    llm = ScriptedLLM(plan)
+    answer = pipeline(store_settings, embedder, llm).ask(
+        "What is the ratio of the Aurora's battery capacity to its charging time?"
+    )
+    assert [kind for kind, _ in llm.calls] == ["complete_json"]  # no free generation
+    assert answer.calculation["result"] == 120.0 and answer.calculation["formula"] == "a / b"
+    assert "Calculated: 540 Wh / 4.5 hours = 120.00 Wh per hour" in answer.text
+    assert answer.found and answer.grounded and all(c.supported for c in answer.checks)
+
+
+def test_an_input_its_passage_does_not_hold_means_no_calculation(store_settings, embedder):
+    def plan(messages):
+        n = number_of(messages, "540 Wh")
+        return {
+            "inputs": [{"letter": "a", "name": "Capacity", "value": "560 Wh", "passage": n}],
+            "formula": "a / 2",
+            "unit": "",
+        }
+
+    llm = ScriptedLLM(plan, citing("The battery holds 540 Wh and a full charge takes about 4.5 hours [{n}].", "540 Wh"))
+    answer = pipeline(store_settings, embedder, llm).ask(
+        "What is the ratio of the Aurora's battery capacity to its charging time?"
+    )
+    assert answer.calculation is None and [kind for kind, _ in llm.calls] == ["complete_json", "stream"]
+    assert answer.found and answer.grounded
