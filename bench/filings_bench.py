@@ -1,13 +1,18 @@
 """Long, table-heavy filings: is the page holding the evidence among the passages retrieved? The 24 real SEC filings
 and 51 questions of the FinanceBench dev split (../shared/datasets/financebench-dev), through our ingest.
 
-    .venv/bin/python bench/filings_bench.py [--variants baseline,headers+tables] [--k 5,10]
+    .venv/bin/python bench/filings_bench.py [--variants baseline,headers+tables] [--k 5,10] [--answers 51]
 
 Three ways to ask, side by side: `per filing` (the search filtered to the question's filing, as the paper's
 "a vector store per filing"), `shared` (one store for all 24, no filter) and `routed` (one store, filtered to the
 filing the question names: rag/retrievers/routing.py). A hit is a retrieved chunk on an evidence page; nDCG@10
 ranks the pages by their best chunk. Rows by question type (domain-relevant, metrics-generated, novel-generated).
 The stores are kept under --work: a second run with the same variant ingests nothing.
+
+With --answers N, the first N questions are answered end to end by the default local model (per filing and
+routed) and graded without a judge where the reference holds a figure (its figures other than years: one stated
+in the answer, rounded to the answer's precision, is right), beside the paper's human labels of GPT-4-Turbo with a
+store per filing; a text reference is counted as answered or refused, not graded.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -63,6 +69,86 @@ def scores(pages: list[tuple[str, int]], gold: set[tuple[str, int]], ks: list[in
     return result
 
 
+def figure_correct(answer: str, reference: str) -> bool | None:
+    """True/False when the reference holds a figure (years aside), else None (a text answer: not graded here)."""
+    from eval.answer_match import _number_matches, numbers
+
+    gold = [
+        (value, decimals) for value, decimals in numbers(reference) if not (decimals == 0 and 1990 <= value <= 2030)
+    ]
+    if not gold:
+        return None
+    stated = numbers(re.sub(r"\[\d+(?:,\s*\d+)*\]", " ", answer))
+    return any(_number_matches(value, decimals, stated) for value, decimals in gold)
+
+
+def paper_labels() -> dict[str, str]:
+    path = FILINGS / "results" / "gpt-4-1106-preview_singleStore.jsonl"
+    return {r["financebench_id"]: r["label"] for r in map(json.loads, path.read_text().splitlines()) if r}
+
+
+def answer_all(settings, embedder, store, asked: list[dict], console) -> dict:
+    """Each question answered per filing (the search filtered to its filing) and routed (strategy documents)."""
+    from rich.progress import Progress
+
+    from rag.answer.pipeline import RagPipeline
+    from rag.llms import build_llm
+    from rag.retrievers import build_retriever
+
+    llm = build_llm(settings.llm)
+    routed = settings.model_copy(
+        update={
+            "retriever": settings.retriever.model_copy(
+                update={"strategy": "documents", "base": settings.retriever.strategy}
+            )
+        }
+    )
+    labels, outcome = paper_labels(), {}
+    for mode, config in (("per filing", settings), ("routed", routed)):
+        retriever = build_retriever(config, embedder=embedder, store=store, llm=llm)
+        pipeline = RagPipeline(config, embedder=embedder, llm=llm, store=store, retriever=retriever)
+        rows = []
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"answering ({mode})", total=len(asked))
+            for question in asked:
+                retriever.search_filter = (
+                    {"source": f"pdfs/{question['doc_name']}.pdf"} if mode == "per filing" else None
+                )
+                answer = pipeline.ask(question["question"])
+                right = figure_correct(answer.text, question["answer"]) if answer.found else None
+                rows.append(
+                    {
+                        "id": question["financebench_id"],
+                        "type": question["question_type"],
+                        "found": answer.found,
+                        "right": right,
+                        "restated": answer.restated,
+                        "calculated": answer.calculation is not None,
+                        "paper": labels.get(question["financebench_id"]),
+                        "answer": answer.text,
+                        "reference": question["answer"],
+                    }
+                )
+                progress.advance(task)
+        graded = [r for r in rows if figure_correct("", r["reference"]) is not None]
+        outcome[mode] = {
+            "n": len(rows),
+            "figure questions": len(graded),
+            "right": sum(r["right"] is True for r in graded),
+            "wrong": sum(r["found"] and r["right"] is False for r in graded),
+            "refused": sum(not r["found"] for r in rows),
+            "restated first": sum(r["restated"] > 0 for r in rows),
+            "calculated": sum(r["calculated"] for r in rows),
+            "paper right where we are right": sum(
+                r["right"] is True and r["paper"] == "Correct Answer" for r in graded
+            ),
+            "paper right (figure questions)": sum(r["paper"] == "Correct Answer" for r in graded),
+            "rows": rows,
+        }
+        console.print(f"{mode}: " + ", ".join(f"{k} {v}" for k, v in outcome[mode].items() if k != "rows"))
+    return outcome
+
+
 def print_table(console, name: str, summary: dict[str, dict], ks: list[int], asked: int) -> None:
     from rich.table import Table
 
@@ -88,6 +174,7 @@ def main() -> None:
     parser.add_argument("--k", default="5,10", help="hit@k for these k (chunks retrieved: the largest)")
     parser.add_argument("--work", type=Path, default=REPO / ".rag" / "bench-filings")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    parser.add_argument("--answers", type=int, default=0, help="answer the first N questions end to end")
     options = parser.parse_args()
 
     from rich.console import Console
@@ -137,6 +224,8 @@ def main() -> None:
             "routed_to_the_filing": routed_right / len(asked),
             "rows": summary,
         }
+        if options.answers:
+            results[name]["answers"] = answer_all(settings, embedder, store, asked[: options.answers], console)
         store.close()
         print_table(console, name, summary, ks, len(asked))
         console.print(
