@@ -287,6 +287,41 @@ def check_citations(
     return checks
 
 
+def repair_citations(
+    answer: str,
+    checks: list[CitationCheck],
+    passages: list[str],
+    places: list[str] | None = None,
+    given: str = "",
+    min_lexical: float = 0.5,
+) -> tuple[str, list[str]]:
+    """Move a citation to the passage that holds its sentence: a small model often cites [2] for a figure printed
+    in [1]. A sentence whose figures or names its cited passage lacks is re-cited to the one other passage that
+    holds them all and shares at least `min_lexical` of its content words (the best such). Returns the answer and
+    what was moved; the caller checks the new answer again."""
+    places = places or [""] * len(passages)
+    notes: list[str] = []
+    for check in checks:
+        if check.supported or not check.valid or not check.missing:
+            continue
+        claim = strip_citations(check.sentence)
+        words = content_words(claim)
+        best, best_share = 0, min_lexical
+        for number, passage in enumerate(passages, start=1):
+            if number == check.number or facts_missing(claim, passage, places[number - 1], given):
+                continue
+            share = len(words & content_words(passage)) / len(words) if words else 0.0
+            if share >= best_share:
+                best, best_share = number, share
+        if best and check.sentence in answer:
+            moved = re.sub(rf"\[{check.number}\]", f"[{best}]", check.sentence)
+            answer = answer.replace(check.sentence, moved, 1)
+            notes.append(
+                f"citation [{check.number}] moved to [{best}], the passage that holds {', '.join(check.missing)}"
+            )
+    return answer, notes
+
+
 def _stem(word: str) -> str:
     """A crude stem for comparing an answer's words with the question's: "lasts"/"last", "acquisitions"/"acquired"."""
     word = word.removesuffix("'s")

@@ -22,6 +22,7 @@ from rag.answer.citations import (
     Citation,
     CitationCheck,
     check_citations,
+    repair_citations,
     restates_question,
     states_asked,
     yes_or_no,
@@ -377,16 +378,17 @@ class RagPipeline:
             answer.text, answer.found, answer.grounded = prompts.NO_ANSWER, False, False
             return
         places = [location(hit.metadata, ", ") for hit in answer.contexts]
-        computed = (answer.calculation or {}).get("shown", "")
-        answer.checks = check_citations(
-            answer.text,
-            passages,
-            self.embedder.embed_documents,
-            cfg.min_lexical,
-            cfg.min_cosine,
-            places,
-            given=f"{answer.standalone_question}\n{computed}",
-        )
+        given = f"{answer.standalone_question}\n{(answer.calculation or {}).get('shown', '')}"
+
+        def checked(text: str) -> list[CitationCheck]:
+            embed = self.embedder.embed_documents
+            return check_citations(text, passages, embed, cfg.min_lexical, cfg.min_cosine, places, given=given)
+
+        answer.checks = checked(answer.text)
+        repaired, moved = repair_citations(answer.text, answer.checks, passages, places, given, cfg.min_lexical)
+        if moved:
+            answer.text, answer.checks = repaired, checked(repaired)
+            answer.guarded += moved
         if answer.calculation:  # each input was found in its passage; the result line is computed from them
             for check in answer.checks:
                 check.supported = check.valid and (not check.missing or check.sentence.startswith("Calculated:"))

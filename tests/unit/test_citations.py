@@ -7,6 +7,7 @@ from rag.answer.citations import (
     cited_numbers,
     facts_missing,
     names_of,
+    repair_citations,
     restates_question,
     sentences,
     states_asked,
@@ -132,3 +133,19 @@ def test_a_yes_or_no_needs_a_passage_naming_what_was_asked():
     assert not states_asked(question, modes, "docs/aurora-e-bike-manual.md, Riding modes")
     walk = "Walk-assist mode: hold the − button to push the bike at up to 6 km/h."
     assert states_asked(question, walk, "docs/aurora-e-bike-manual.md, Riding modes")
+
+
+def test_a_figure_cited_to_the_wrong_passage_is_moved_to_the_one_that_holds_it(embed):
+    """The 0.5B answered "… lasts between 60 and 110 km [2]." with the figures in [1]: the citation moves, and the
+    checked answer is supported."""
+    said = "The battery lasts between 60 and 110 km on a full charge [2]. Northwind is based in Utrecht [2]."
+    checks = check_citations(said, PASSAGES, embed)
+    assert [(c.number, c.supported, c.missing) for c in checks] == [(2, False, ["60", "110"]), (2, True, [])]
+    repaired, notes = repair_citations(said, checks, PASSAGES)
+    assert (
+        repaired == "The battery lasts between 60 and 110 km on a full charge [1]. Northwind is based in Utrecht [2]."
+    )
+    assert notes == ["citation [2] moved to [1], the passage that holds 60, 110"]
+    assert all(c.supported for c in check_citations(repaired, PASSAGES, embed))
+    unrelated = "The battery lasts 500 km [2]."  # no passage holds 500: nothing to move to
+    assert repair_citations(unrelated, check_citations(unrelated, PASSAGES, embed), PASSAGES) == (unrelated, [])
