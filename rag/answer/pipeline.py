@@ -4,7 +4,8 @@ condense (only with history) → retrieve (the configured retriever: dense, bm25
 HyDE, fusion, ± rerank) → context (dedupe, order, token budget, [n] labels) → prompt → stream → check
 citations. When retrieval finds nothing relevant (query–passage cosine below `answer.min_score`) the
 LLM is not called. An answer that says nothing (it restates the question, or answers yes/no about something no
-cited passage names) is asked again once with a stricter instruction, then withheld as not found.
+cited passage names) is asked again once with a stricter instruction when it passed the citation check, then
+withheld as not found; when no passage supports it either, it is withheld at once.
 """
 
 from __future__ import annotations
@@ -296,9 +297,14 @@ class RagPipeline:
             span.set_attribute("rag.grounded", answer.grounded)
         answer.timings["citations"] = time.perf_counter() - started
         if answer.found and self.says_nothing(answer):
-            started = time.perf_counter()
-            self._retry(answer, messages, constraint)
-            answer.timings["retry"] = time.perf_counter() - started
+            if answer.grounded:  # it passed the citation check: ask again, told what was wrong
+                started = time.perf_counter()
+                self._retry(answer, messages, constraint)
+                answer.timings["retry"] = time.perf_counter() - started
+            else:  # nothing new, and no passage backs it: the documents do not state it
+                answer.restated = 1
+                answer.guarded.append("withheld: the answer only restated the question, and no passage supports it")
+                answer.text, answer.found, answer.citations = prompts.NO_ANSWER, False, []
         if not answer.found:
             return
         if not answer.grounded:
