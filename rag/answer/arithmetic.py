@@ -23,9 +23,10 @@ from rag.llms.base import LLM
 _COMPUTED = re.compile(
     r"\b(ratio|margin|growth rate|percent(age)?( change)?|average|per share|turnover|return on|year[- ]over[- ]year|"
     r"yoy|cagr|compute|calculate|by how much|how much (did|has|have) \w+( \w+)? (increase|decrease|change|grow|fall|"
-    r"decline|rise))\b|%",
+    r"decline|rise))\b",
     re.IGNORECASE,
 )
+_LONGEST_QUESTION = 500  # characters: a question for a figure is short; a pasted text that says "average" is not
 _LETTERS = "abcdefgh"
 
 PLAN_SYSTEM = """You prepare a calculation from numbered passages of a document. Reply in JSON only:
@@ -99,7 +100,7 @@ class Calculation:
 
 def needs_calculation(question: str) -> bool:
     """Questions whose answer is a computed figure: ratios, margins, changes, averages, percentages."""
-    return bool(_COMPUTED.search(question))
+    return len(question) <= _LONGEST_QUESTION and bool(_COMPUTED.search(question))
 
 
 def plan_messages(question: str, context: str) -> list[dict[str, str]]:
@@ -137,7 +138,7 @@ def parse_figure(printed: str) -> float | None:
 def calculate(llm: LLM, question: str, context: str, passages: list[str]) -> Calculation | None:
     """The model's plan over the numbered `context`, checked against `passages` and computed (None: no calculation)."""
     try:
-        plan = llm.complete_json(plan_messages(question, context), PLAN_SCHEMA, max_tokens=400)
+        plan = llm.complete_json(plan_messages(question, context), PLAN_SCHEMA, max_tokens=300)
     except (LLMError, ValueError):  # no usable plan: no calculation, the pipeline answers as usual
         return None
     inputs: list[Input] = []
