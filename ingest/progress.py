@@ -55,8 +55,8 @@ class RichProgress(Progress):
 
     def pages_done(self, source: str, done: int, total: int) -> None:
         if self._pages is None:
-            self._pages = self._bar.add_task("pages (OCR)", total=total)
-        self._bar.update(self._pages, description=f"OCR {source}", completed=done, total=total)
+            self._pages = self._bar.add_task("pages", total=total)
+        self._bar.update(self._pages, description=f"pages of {source}", completed=done, total=total)
 
     def entities_done(self, count: int) -> None:
         if self._entities is not None:

@@ -20,7 +20,7 @@ class _Counter(Progress):
     def __init__(self):
         self.total = 0
         self.done = 0
-        self.pages = ""  # "OCR scan.pdf: page 3 of 12" while a long file is read
+        self.pages = ""  # "reading scan.pdf: page 3 of 12" while a long file is read (text, tables, OCR)
 
     def plan(self, jobs) -> None:
         self.total = len(jobs)
@@ -32,7 +32,7 @@ class _Counter(Progress):
         pass
 
     def pages_done(self, source: str, done: int, total: int) -> None:
-        self.pages = f" · OCR {source.rsplit('/', 1)[-1]}: page {done} of {total}" if done < total else ""
+        self.pages = f" · reading {source.rsplit('/', 1)[-1]}: page {done} of {total}" if done < total else ""
 
 
 def render() -> None:

@@ -33,6 +33,8 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     import pypdf
     from pypdf.errors import PdfReadError
 
+    from ingest.loaders import report_pages
+
     with path.open("rb") as handle:
         if b"%PDF-" not in handle.read(1024):  # readers accept junk before the header, not a file without one
             raise LoaderError(str(path), "not a PDF (no %PDF- header in its first 1 KB): renamed or corrupt?")
@@ -53,7 +55,10 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
                         "open it); decrypt it first, e.g. qpdf --decrypt --password=PW in.pdf out.pdf",
                     )
                 password = ""
-            texts = [page.extract_text() or "" for page in reader.pages]
+            texts = []
+            for number, page in enumerate(reader.pages, start=1):  # each page is progress: a 500-page filing
+                texts.append(page.extract_text() or "")  # is not "no progress" to the sandbox's time budget
+                report_pages(number, len(reader.pages))
             title = (reader.metadata or {}).get("/Title") if reader.metadata else None
         except LoaderError:
             raise
@@ -139,20 +144,25 @@ def _ocr_pages(
 def _with_table_rows(path: Path, texts: list[str], password: str | None, warnings: list[str]) -> list[str]:
     import pdfplumber
 
+    from ingest.loaders import report_pages
+
     result = list(texts)
     try:
         with pdfplumber.open(str(path), password=password) as pdf:
             for index, page in enumerate(pdf.pages):
-                tables = page.find_tables()
-                if not tables:
-                    continue
-                boxes = [table.bbox for table in tables]
-                outside = page.filter(lambda obj, boxes=boxes: not _inside(obj, boxes))
-                parts = [outside.extract_text() or ""]
-                for table in tables:
-                    rows = [line for row in table.extract() for line in _unstack(row)]
-                    parts.append("\n".join(" | ".join(row) for row in rows if any(row)))
-                result[index] = "\n\n".join(part for part in parts if part.strip())
+                try:
+                    tables = page.find_tables()
+                    if tables:
+                        boxes = [table.bbox for table in tables]
+                        outside = page.filter(lambda obj, boxes=boxes: not _inside(obj, boxes))
+                        parts = [outside.extract_text() or ""]
+                        for table in tables:
+                            rows = [line for row in table.extract() for line in _unstack(row)]
+                            parts.append("\n".join(" | ".join(row) for row in rows if any(row)))
+                        result[index] = "\n\n".join(part for part in parts if part.strip())
+                finally:
+                    page.close()  # its parsed objects go: a 260-page 10-K took the parser past 2 GB when kept
+                    report_pages(index + 1, len(pdf.pages))
     except Exception as exc:  # table extraction is a refinement; pypdf's text stands if it fails
         warnings.append(f"damaged PDF: table extraction failed ({exc.__class__.__name__}); plain text kept")
         return texts
