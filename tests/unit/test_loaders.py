@@ -38,6 +38,17 @@ def test_pdf_pages_are_numbered_from_one(documents_dir):
         assert heading.split()[-1] in text, heading
 
 
+def test_every_pdf_page_read_is_progress(documents_dir):
+    """Text and table passes report each page (the sandbox's time budget counts from the last report: a 252-page
+    10-K read without reports was stopped for "no progress")."""
+    from ingest.loaders import page_progress
+
+    reports: list[tuple[int, int]] = []
+    with page_progress(lambda done, total: reports.append((done, total))):
+        docs(documents_dir / "pdf/docling_redp5110_sampled.pdf")  # 18 pages
+    assert reports[:36] == [(n, 18) for n in range(1, 19)] * 2  # pypdf's text, then pdfplumber's tables
+
+
 def test_pdf_tables_are_kept_as_rows(documents_dir):
     [page] = docs(documents_dir / "pdf/pdfplumber_nics-background-checks-2015-11.pdf")
     rows = [line for line in page.text.splitlines() if line.count(" | ") >= 10]
