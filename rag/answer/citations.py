@@ -206,8 +206,12 @@ def content_words(text: str) -> set[str]:
     return {word for word in _WORD.findall(text.lower()) if word not in _STOPWORDS and len(word) > 1}
 
 
+_ANY_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")  # a passage's figures, glued or not ("1-percentage-point", "FY2023")
+
+
 def figures_of(text: str) -> set[float]:
-    values = {float(raw.replace(",", "")) for raw in _NUMBER.findall(text) if raw.replace(",", "")}
+    """Every figure `text` holds, liberally (a claim's own figures are read strictly, by _NUMBER)."""
+    values = {float(raw.replace(",", "").rstrip(".")) for raw in _ANY_NUMBER.findall(text) if raw.strip(",.")}
     return values | {_NUMBER_WORDS[word] for word in _WORD.findall(text.lower()) if word in _NUMBER_WORDS}
 
 
@@ -235,9 +239,11 @@ def facts_missing(claim: str, passage: str, place: str = "", given: str = "") ->
     passage's figure). The figures of `given` (the question's years, a calculation's result) count as stated; the
     question's names do not — the borrowed answer names the product asked about."""
     figures, words = figures_of(f"{passage}\n{given}"), _words_of(f"{passage}\n{place}")
+    glued = re.sub(r"[^a-z0-9]", "", place.lower())  # a file name writes "American Express" as AMERICANEXPRESS
     missing = [raw for raw in _NUMBER.findall(claim) if not has_figure(raw, figures)]
     for name in names_of(claim):
-        if not all(piece in words for piece in re.split(r"[-']", name.lower()) if piece):
+        pieces = [piece for piece in re.split(r"[-']", name.lower()) if piece]
+        if not all(piece in words or (len(piece) > 2 and piece in glued) for piece in pieces):
             missing.append(name)
     return missing
 
@@ -346,10 +352,13 @@ def yes_or_no(answer: str) -> bool:
 
 def states_asked(question: str, passage: str, place: str = "", share: float = 0.75) -> bool:
     """A yes/no answer's test: the passage (with where it comes from) names at least `share` of what the question
-    asks about — "Does the Aurora have a walk-assist mode?" needs "walk-assist", not only "mode"."""
+    asks about — "Does the Aurora have a walk-assist mode?" needs "walk-assist", not only "mode". A long question
+    carries framing words ("based on", "if … is not a useful metric"): from eight words on, half is enough."""
     asked = {word for word in content_words(question) if word not in _LIGHT_WORDS}
     if not asked:
         return False
+    if len(asked) >= 8:
+        share = min(share, 0.5)
     stems = {_stem(word) for word in _words_of(f"{passage}\n{place}")}
     held = [word for word in asked if all(_stem(piece) in stems for piece in word.split("-") if piece)]
     return len(held) >= share * len(asked)
