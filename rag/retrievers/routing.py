@@ -28,7 +28,7 @@ from rag.documents import Hit
 from rag.retrievers.base import Retriever, note
 from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter, VectorStore
-from rag.stores.keyword import Tokenizer, _bm25s
+from rag.stores.keyword import Tokenizer, load_bm25s
 
 if TYPE_CHECKING:
     from rag.retrievers.parts import RetrieverParts
@@ -54,7 +54,7 @@ class DocumentRouter:
         self.sources = sorted(profiles)
         self.ratio = ratio
         self._tokenize = Tokenizer()
-        self._bm25 = _bm25s().BM25()
+        self._bm25 = load_bm25s().BM25()
         self._bm25.index(self._tokenize([_spaced(profiles[source]) for source in self.sources]), show_progress=False)
 
     @classmethod

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _bm25s():
+def load_bm25s():
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import and logs every build
@@ -68,7 +68,9 @@ class Tokenizer:
         self._stemmer = Stemmer.Stemmer("english")
 
     def __call__(self, texts: list[str]) -> list[list[str]]:
-        return _bm25s().tokenize(texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
+        return load_bm25s().tokenize(
+            texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
 
 
 class BM25Index(ChunkIndex):
@@ -152,7 +154,7 @@ class BM25Index(ChunkIndex):
         self._loaded_generation = generation
 
     def _build(self, saved: Path, generation: int) -> None:
-        bm25s = _bm25s()
+        bm25s = load_bm25s()
 
         rows = self._db.execute(
             "SELECT id, metadata, tokens, parent, text, span_start, span_end FROM chunks ORDER BY parent, position"
@@ -179,7 +181,7 @@ class BM25Index(ChunkIndex):
         return {"generation": generation, "context": self.context, **self.params}
 
     def _load(self, saved: Path) -> None:
-        bm25s = _bm25s()
+        bm25s = load_bm25s()
 
         self._matrix = bm25s.BM25.load(str(saved), show_progress=False)
         self._ids = json.loads((saved / "ids.json").read_text())
