@@ -28,10 +28,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 FILINGS = REPO.parent / "shared" / "datasets" / "financebench-dev"
 
-# name -> section overrides of the default configuration
+# name -> section overrides of the default configuration; "store": the variant whose store it searches (its
+# overrides only change the search, not what is ingested)
 VARIANTS: dict[str, dict] = {
     "baseline": {},
     "headers+tables": {"splitter": {"context_header": True, "table_header": True}},
+    # the PDF's section paths (outline or headings: item, statement, note) and file name indexed with each chunk
+    "sections": {"splitter": {"context_header": True}},
+    "glossary": {"retriever": {"glossary": "finance"}, "store": "baseline"},
+    # configs/filings.yaml: both
+    "sections+glossary": {
+        "splitter": {"context_header": True},
+        "retriever": {"glossary": "finance"},
+        "store": "sections",
+    },
 }
 MODES = ("per filing", "shared", "routed")
 
@@ -40,9 +50,11 @@ def settings_for(name: str, work: Path):
     from rag.config import load_config
 
     data = load_config().model_dump(by_alias=True)
-    for section, values in VARIANTS[name].items():
+    overrides = dict(VARIANTS[name])
+    stored = overrides.pop("store", name)
+    for section, values in overrides.items():
         data[section].update(values)
-    data["store"].update(path=str(work / name.replace("+", "-") / "chroma"), collection="filings")
+    data["store"].update(path=str(work / stored.replace("+", "-") / "chroma"), collection="filings")
     data["retriever"]["cache"] = None
     return type(load_config())(**data)
 

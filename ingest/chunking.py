@@ -3,6 +3,7 @@ ingest engine runs per file — the local pipeline's loader thread, a Ray worker
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,11 +104,13 @@ class ChunkMaker:
         cfg = self.settings.splitter
         parts = []
         if cfg.context_header:
+            stem = Path(source).stem
             title = str(metadata.get("title") or "")
-            if title and title != Path(source).stem:
-                parts.append(title)
-            if piece.section and piece.section != title:
-                parts.append(piece.section)
+            # a file's own title, or its name with the separators as spaces: "AMAZON_2017_10K" names the filing
+            parts.append(title if title and title != stem else re.sub(r"[_\-.]+", " ", stem).strip())
+            section = piece.section or str(metadata.get("section") or "")
+            if section and section != title:
+                parts.append(section)
         if cfg.table_header and piece.table_header:
             parts.append(piece.table_header)
         return "\n".join(parts)

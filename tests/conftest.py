@@ -200,6 +200,13 @@ def documents_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def financebench_dir() -> Path:
+    folder = SHARED / "financebench-dev"
+    assert folder.is_dir(), f"shared FinanceBench filings missing at {folder}"
+    return folder
+
+
+@pytest.fixture(scope="session")
 def embedder():
     """The real packaged all-MiniLM-L6-v2 (int8 ONNX, as pinned), loaded once."""
     from rag.embeddings.onnx import OnnxEmbedder

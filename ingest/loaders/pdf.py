@@ -8,6 +8,7 @@ page with ``always``) is rendered by pypdfium2, one page at a time, and read by 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     from pypdf.errors import PdfReadError
 
     from ingest.loaders import report_pages
+    from ingest.loaders.pdf_sections import outline_entries, page_sections
 
     with path.open("rb") as handle:
         if b"%PDF-" not in handle.read(1024):  # readers accept junk before the header, not a file without one
@@ -60,6 +62,7 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
                 texts.append(page.extract_text() or "")  # is not "no progress" to the sandbox's time budget
                 report_pages(number, len(reader.pages))
             title = (reader.metadata or {}).get("/Title") if reader.metadata else None
+            outline = outline_entries(reader)
         except LoaderError:
             raise
         except (PdfReadError, ValueError, KeyError, OSError) as exc:
@@ -68,7 +71,8 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
         warnings.append(f"damaged PDF ({damage}); recovered {len(texts)} page(s), text may be incomplete")
     if cfg.pdf_tables:
         texts = _with_table_rows(path, texts, password, warnings)
-    title = str(title).strip() if title and str(title).strip() else path.stem
+    title = str(title).strip() if _real_title(title) else path.stem
+    sections = page_sections(texts, outline)
     scanned = _pages_to_read(texts, cfg)
     read = _ocr_pages(path, password, scanned, title, cfg, warnings)
     wanted = set(scanned)
@@ -76,10 +80,22 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
         if number - 1 in wanted:
             document = next(read)  # one per scanned page, in page order: the pages stay in order
             if document is not None:
-                yield document
+                yield _in_section(document, sections[number - 1])
         else:
-            yield Document(text=text, metadata={"page": number, "title": title})
+            yield _in_section(Document(text=text, metadata={"page": number, "title": title}), sections[number - 1])
     read.close()
+
+
+def _real_title(title) -> bool:
+    """A title a person wrote: not empty, not an SEC accession number ("0001018724-18-000005") or a file id."""
+    text = str(title or "").strip()
+    return bool(re.search(r"[A-Za-z]{3}", text))
+
+
+def _in_section(document: Document, section: str) -> Document:
+    if section:
+        document.metadata["section"] = section
+    return document
 
 
 def _pages_to_read(texts: list[str], cfg: LoaderConfig) -> list[int]:
@@ -153,13 +169,7 @@ def _with_table_rows(path: Path, texts: list[str], password: str | None, warning
                 try:
                     tables = page.find_tables()
                     if tables:
-                        boxes = [table.bbox for table in tables]
-                        outside = page.filter(lambda obj, boxes=boxes: not _inside(obj, boxes))
-                        parts = [outside.extract_text() or ""]
-                        for table in tables:
-                            rows = [line for row in table.extract() for line in _unstack(row)]
-                            parts.append("\n".join(" | ".join(row) for row in rows if any(row)))
-                        result[index] = "\n\n".join(part for part in parts if part.strip())
+                        result[index] = _page_with_tables(page, tables)
                 finally:
                     page.close()  # its parsed objects go: a 260-page 10-K took the parser past 2 GB when kept
                     report_pages(index + 1, len(pdf.pages))
@@ -167,6 +177,42 @@ def _with_table_rows(path: Path, texts: list[str], password: str | None, warning
         warnings.append(f"damaged PDF: table extraction failed ({exc.__class__.__name__}); plain text kept")
         return texts
     return result
+
+
+def _page_with_tables(page, tables) -> str:
+    """The page top to bottom: its lines of text and its table rows (`cell | cell`) in the order they are printed,
+    a blank line around each table of three rows or more. pdfplumber often finds only part of a statement's grid to be a table; read
+    in place, the rows it left as text stay between the title and year rows above and the table rows below."""
+    boxes = [table.bbox for table in tables]
+    outside = page.filter(lambda obj, boxes=boxes: not _inside(obj, boxes))
+    placed: list[tuple[float, int, str]] = [
+        (line["top"], 0, line["text"]) for line in outside.extract_text_lines() if line["text"].strip()
+    ]
+    for number, table in enumerate(tables, start=1):
+        rows = table.extract()
+        tops = [row.bbox[1] if row.bbox else table.bbox[1] for row in table.rows]
+        lines = []
+        for top, row in zip(tops, rows, strict=False):
+            lines.extend((top, cells) for cells in _unstack(row))
+        filled = _filled_columns([cells for _, cells in lines])
+        text = [(top, " | ".join(cells)) for (top, _), cells in zip(lines, filled, strict=True) if any(cells)]
+        if text:  # a table of a row or two is a shaded row of a statement: it stays in line with the others
+            block = "\n".join(line for _, line in text)
+            placed.append((text[0][0], number, f"\n{block}\n" if len(text) > 2 else block))
+    placed.sort(key=lambda item: (item[0], item[1]))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(text for _, _, text in placed)).strip()
+
+
+def _filled_columns(rows: list[list[str]]) -> list[list[str]]:
+    """The columns that hold something besides a currency or percent sign: a filing's table is laid out on a grid
+    of spacer columns ("Purchases of PP&E |  |  | (1,577) |  |  | (1,373)"), which only dilutes the passage."""
+    width = max((len(row) for row in rows), default=0)
+    keep = [
+        column
+        for column in range(width)
+        if any(column < len(row) and row[column].strip() not in ("", "$", "%", "€", "£") for row in rows)
+    ]
+    return [[row[column] if column < len(row) else "" for column in keep] for row in rows]
 
 
 def _unstack(row: list[str | None]) -> list[list[str]]:

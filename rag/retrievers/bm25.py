@@ -8,6 +8,7 @@ from pydantic import SkipValidation
 
 from rag.documents import Hit
 from rag.retrievers.base import Retriever
+from rag.retrievers.glossary import Glossary
 from rag.retrievers.options import StrategyOptions
 from rag.stores.base import Filter, VectorStore
 from rag.stores.keyword import BM25Index
@@ -20,16 +21,18 @@ class BM25Retriever(Retriever):
     strategy: ClassVar[str] = "bm25"
     index: SkipValidation[BM25Index]
     store: SkipValidation[VectorStore]  # holds the chunk texts
+    glossary: SkipValidation[Glossary | None] = None  # query expansion (rag/retrievers/glossary.py)
 
     @classmethod
     def from_config(cls, parts: RetrieverParts, options: StrategyOptions) -> BM25Retriever:
-        return cls(index=parts.keyword_index(), store=parts.store, k=parts.cfg.k)
+        return cls(index=parts.keyword_index(), store=parts.store, k=parts.cfg.k, glossary=parts.glossary)
 
     def warm_up(self) -> None:
         self.index.flush()  # loads the saved score matrix (or builds it)
 
     def retrieve(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
-        return fill_texts(self.search(query, k, filter), self.store)
+        searched = self.glossary.expand(query) if self.glossary else query
+        return fill_texts(self.search(searched, k, filter), self.store)
 
     def search(self, query: str, k: int | None = None, filter: Filter | None = None) -> list[Hit]:
         """Hits without their texts (fusion needs only ids and scores)."""

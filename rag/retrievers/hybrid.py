@@ -69,6 +69,7 @@ class HybridRetriever(Retriever):
     weights: dict[str, float] | None = None  # signal -> share; None: {dense: alpha, bm25: 1 - alpha}
     rrf_k: int = 60
     candidates: int = 50  # hits fetched from each signal before fusing
+    glossary: SkipValidation[Any] = None  # query expansion (rag/retrievers/glossary.py), for every signal
 
     @classmethod
     def from_config(cls, parts: RetrieverParts, options: HybridOptions) -> HybridRetriever:
@@ -83,6 +84,7 @@ class HybridRetriever(Retriever):
             rrf_k=options.rrf_k,
             candidates=parts.cfg.candidates,
             k=parts.cfg.k,
+            glossary=parts.glossary,
         )
 
     def shares(self) -> dict[str, float]:
@@ -104,6 +106,8 @@ class HybridRetriever(Retriever):
         """Fuse the keyword signals on `keywords` with dense search by `vector` (the embedded `keywords` when
         None); HyDE passes its passage's vector and the question plus passage."""
         k = k or self.k
+        if self.glossary is not None:
+            keywords = self.glossary.expand(keywords)
         lists = self.signal_lists(keywords, max(self.candidates, k), filter, vector=vector)
         top = fill_texts(self.fuse(lists, self.shares(), k), self.dense.store)
         by_signal = {name: {h.id: h.score for h in hits} for name, hits in lists.items()}

@@ -96,6 +96,9 @@ class RetrieverOptions(BaseModel):
     k: int = Field(5, ge=1, description="hits returned when the caller does not ask for a number")
     candidates: int = Field(50, ge=1, description="hits each branch fetches before fusing")
     cache: str | None = Field(".rag/cache/rewrites.sqlite", description="LLM rewrites cache; None = off")
+    glossary: str | None = Field(
+        None, description="query expansion: a packaged glossary (finance) or a YAML file (rag/retrievers/glossary.py)"
+    )
     rerank: SerializeAsAny[RerankOptions] = Field(default_factory=RerankOptions.of)
 
     @model_validator(mode="before")

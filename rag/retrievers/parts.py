@@ -12,6 +12,7 @@ from rag.embeddings.base import Embedder
 from rag.errors import ConfigError
 from rag.llms.base import LLM
 from rag.retrievers.cache import RewriteCache
+from rag.retrievers.glossary import Glossary
 from rag.retrievers.options import STRATEGIES, RetrieverOptions
 from rag.stores.base import GraphStore, VectorStore
 
@@ -40,6 +41,7 @@ class RetrieverParts:
         self._llm = llm
         self._llm_factory = llm_factory
         self._cache: RewriteCache | None = None
+        self._glossary: Glossary | None = None
 
     def build(self, strategy: str) -> Retriever:
         """The strategy `strategy` with its own options."""
@@ -55,6 +57,13 @@ class RetrieverParts:
 
                 self._llm = build_llm(self.settings.llm)
         return self._llm
+
+    @property
+    def glossary(self) -> Glossary | None:
+        """The query expansion `retriever.glossary` names (None: the searches run on the question alone)."""
+        if self.cfg.glossary and self._glossary is None:
+            self._glossary = Glossary.load(self.cfg.glossary)
+        return self._glossary
 
     @property
     def cache(self) -> RewriteCache:

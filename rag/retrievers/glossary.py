@@ -1,0 +1,62 @@
+"""Query expansion from a glossary: the words a collection prints for the terms its readers ask with.
+
+A question asks for "capex" or "the operating margin"; a filing prints "Purchases of property, plant and
+equipment" and "Operating income". ``retriever.glossary`` names a packaged glossary (``finance``:
+rag/retrievers/glossaries/finance.yaml) or a YAML file of ``{when: regex, add: words}`` entries; the dense and
+keyword searches run on the question plus the words of every entry it matches (the LLM still reads the question
+as asked). On the FinanceBench dev filings it lifted evidence-page hit@5 from 0.45 to 0.63 per filing
+(docs/benchmarks.md#filings).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rag.errors import ConfigError
+from rag.retrievers.base import note
+
+PACKAGED = Path(__file__).parent / "glossaries"
+
+
+@dataclass(frozen=True)
+class Entry:
+    when: re.Pattern[str]
+    add: str
+
+
+class Glossary:
+    def __init__(self, entries: list[Entry], name: str = ""):
+        self.entries = entries
+        self.name = name
+
+    @classmethod
+    def load(cls, name_or_path: str) -> Glossary:
+        """A packaged glossary by name (finance) or a YAML file; a clear error for anything else."""
+        path = PACKAGED / f"{name_or_path}.yaml"
+        if not path.is_file():
+            path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            packaged = ", ".join(sorted(p.stem for p in PACKAGED.glob("*.yaml")))
+            raise ConfigError(
+                f"retriever.glossary: {name_or_path!r} is neither a packaged glossary ({packaged}) nor a YAML file"
+            )
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+            entries = [Entry(re.compile(str(item["when"]), re.IGNORECASE), str(item["add"]).strip()) for item in raw]
+        except (yaml.YAMLError, KeyError, TypeError, re.error) as exc:
+            raise ConfigError(
+                f"retriever.glossary {path}: each entry needs `when` (a regular expression) and `add` (words): {exc}"
+            ) from None
+        return cls(entries, name=name_or_path)
+
+    def expand(self, query: str) -> str:
+        """The query plus the words of each entry it names (the query itself where it names none)."""
+        added = [entry.add for entry in self.entries if entry.when.search(query)]
+        if not added:
+            return query
+        note("glossary", added)
+        return f"{query}\n{'; '.join(dict.fromkeys(added))}"
