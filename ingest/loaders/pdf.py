@@ -181,8 +181,8 @@ def _with_table_rows(path: Path, texts: list[str], password: str | None, warning
 
 def _page_with_tables(page, tables) -> str:
     """The page top to bottom: its lines of text and its table rows (`cell | cell`) in the order they are printed,
-    a blank line around each table of three rows or more. pdfplumber often finds only part of a statement's grid to be a table; read
-    in place, the rows it left as text stay between the title and year rows above and the table rows below."""
+    a blank line around each table of three rows or more. pdfplumber often finds only part of a statement's grid
+    to be a table (its shaded rows); read in place, every row stays under the statement's title and years."""
     boxes = [table.bbox for table in tables]
     outside = page.filter(lambda obj, boxes=boxes: not _inside(obj, boxes))
     placed: list[tuple[float, int, str]] = [

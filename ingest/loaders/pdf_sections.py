@@ -165,7 +165,7 @@ def _note(line: str) -> str:
 
 def _statement(lines: list[str]) -> str:
     """The financial statement a page is titled with in its first lines (one line, or two a word is broken over)."""
-    for index, line in enumerate(lines):
+    for index in range(len(lines)):
         for count in (1, 2):
             joined = " ".join(lines[index : index + count])
             if len(joined) > _HEADING_CHARS:
@@ -178,16 +178,46 @@ def _statement(lines: list[str]) -> str:
 
 
 _STATEMENT_WORDS = sorted(
-    "consolidated combined condensed and statements statement of income operations earnings cash flows flow "
-    "comprehensive loss financial position changes in stockholders shareholders shareowners shareholder "
-    "stockholder equity deficit balance sheets sheet s '".split(),
+    [
+        "consolidated",
+        "combined",
+        "condensed",
+        "and",
+        "statements",
+        "statement",
+        "of",
+        "income",
+        "operations",
+        "earnings",
+        "cash",
+        "flows",
+        "flow",
+        "comprehensive",
+        "loss",
+        "financial",
+        "position",
+        "changes",
+        "in",
+        "stockholders",
+        "shareholders",
+        "shareowners",
+        "shareholder",
+        "stockholder",
+        "equity",
+        "deficit",
+        "balance",
+        "sheets",
+        "sheet",
+        "s",
+        "'",
+    ],
     key=len,
     reverse=True,
 )
 
 
 def _statement_title(squeezed: str) -> str:
-    """"consolidatedstatementsofcashflows" -> "Consolidated Statements of Cash Flows" (the words put back)."""
+    """ "consolidatedstatementsofcashflows" -> "Consolidated Statements of Cash Flows" (the words put back)."""
     words: list[str] = []
     while squeezed:
         word = next((w for w in _STATEMENT_WORDS if squeezed.startswith(w)), squeezed[0])
