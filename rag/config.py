@@ -134,6 +134,9 @@ class AnswerConfig(_Section):
     min_score: float = Field(0.25, description="below this top similarity: answer 'not found' without the LLM")
     context_tokens: int = Field(1500, ge=100, description="budget for the passages in the prompt")
     expand: int = Field(0, ge=0, le=4, description="small-to-big: neighbouring chunks shown with each hit")
+    segments: bool = Field(
+        False, description="retrieved chunks that are neighbours in their page or record shown as one passage"
+    )
     passage_tokens: int = Field(0, ge=0, description="read small: a longer passage keeps its lines about the question")
     history_turns: int = Field(6, ge=0, description="recent messages kept verbatim")
     history_tokens: int = Field(

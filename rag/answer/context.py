@@ -49,6 +49,41 @@ def expand(hits: list[Hit], store: VectorStore, neighbours: int) -> list[Hit]:
     return expanded
 
 
+def segments(hits: list[Hit], store: VectorStore, reach: int = 4) -> list[Hit]:
+    """Relevant segments: retrieved chunks that are neighbours in their page or record (up to `reach` on each
+    side of the best) joined into one passage at the better rank, in document order. A statement cut into three
+    chunks that all retrieve reads as one table under its title and years, and takes one label, not three."""
+    from rag.stores.keyword import KeywordIndexedStore
+
+    index = store.keyword if isinstance(store, KeywordIndexedStore) else None
+    if not isinstance(index, NeighbourWindow) or len(hits) < 2:
+        return hits
+    retrieved = {hit.id for hit in hits}
+    joined: list[Hit] = []
+    covered: set[str] = set()
+    for hit in hits:
+        if hit.id in covered:
+            continue
+        window = index.window(hit.id, reach)
+        at = next((i for i, row in enumerate(window) if row["id"] == hit.id), None)
+        if at is None:
+            joined.append(hit)
+            continue
+        first = last = at
+        while first > 0 and window[first - 1]["id"] in retrieved and window[first - 1]["id"] not in covered:
+            first -= 1
+        while last + 1 < len(window) and window[last + 1]["id"] in retrieved and window[last + 1]["id"] not in covered:
+            last += 1
+        run = window[first : last + 1]
+        covered.update(row["id"] for row in run)
+        if len(run) == 1:
+            joined.append(hit)
+            continue
+        metadata = {**hit.metadata, "segment": len(run), "start": run[0].get("start"), "end": run[-1].get("end")}
+        joined.append(Hit(id=hit.id, text=stitch(run), metadata=metadata, score=hit.score))
+    return joined
+
+
 def stitch(rows: list[dict[str, Any]]) -> str:
     """Neighbouring chunks' texts in order, without the overlap the splitter repeats (spans are character
     offsets in their parent, so overlapping or touching chunks rejoin into the exact text they were cut from)."""

@@ -29,7 +29,7 @@ from rag.answer.citations import (
     yes_or_no,
 )
 from rag.answer.condense import condense
-from rag.answer.context import context_block, expand, fit, focus, passage_text
+from rag.answer.context import context_block, expand, fit, focus, passage_text, segments
 from rag.answer.guard import echoes_question, guard_answer
 from rag.config import Settings
 from rag.documents import Hit, location, part
@@ -352,6 +352,8 @@ class RagPipeline:
         """Expanded to their neighbours (``answer.expand``), focused on the question (``answer.passage_tokens``),
         deduplicated, within ``answer.context_tokens`` and what the model's window leaves beside the question."""
         cfg, count = self.settings.answer, self.embedder.count_tokens
+        if cfg.segments:
+            hits = segments(hits, self.store)
         passages = [focus(hit, question, count, cfg.passage_tokens) for hit in expand(hits, self.store, cfg.expand)]
         return fit(passages, count, self.context_budget(question))
 

@@ -93,3 +93,26 @@ def test_an_index_of_another_version_is_emptied(tmp_path):
     assert index.count() == 0  # refilled from the store by the retriever (sync_keyword_index)
     index.upsert([chunk(0, "fresh text", 0)])
     assert [h.id for h in index.search("fresh", 3)] == ["a.md-0"]
+
+
+def test_retrieved_neighbours_read_as_one_segment_at_the_better_rank(tmp_path):
+    from rag.answer.context import segments
+    from rag.documents import Hit
+    from rag.stores.keyword import KeywordIndexedStore
+
+    text = "Consolidated Statement of Cash Flows 2018 2017\nNet income 5,363 4,869\nPurchases of PP&E (1,577) (1,373)\n"
+    pieces = [text[0:47], text[47:71], text[71:]]
+    chunks = [chunk(i, piece, text.index(piece), page=60) for i, piece in enumerate(pieces)]
+    chunks.append(chunk(9, "Risk factors: competition.", 0, source="b.md"))
+    index = BM25Index(tmp_path / "kw.sqlite", context=0)
+    index.upsert(chunks)
+    store = KeywordIndexedStore(store=type("Store", (), {"location": "test"})(), keyword=index)
+    hits = [Hit(id=c.id, text=c.text, metadata=c.metadata, score=1.0 - n / 10) for n, c in enumerate(chunks)]
+    ranked = [hits[2], hits[3], hits[0]]  # the PP&E row first, then another file, then the statement's title
+    joined = segments(ranked, store)
+    assert [hit.id for hit in joined] == ["a.md-2", "b.md-9", "a.md-0"]  # not neighbours: a.md-1 was not retrieved
+    assert joined[0].text == pieces[2] and "segment" not in joined[0].metadata
+    joined = segments([hits[2], hits[3], hits[1], hits[0]], store)
+    assert [hit.id for hit in joined] == ["a.md-2", "b.md-9"]  # all three: one passage at the PP&E row's rank
+    assert joined[0].text == text and joined[0].metadata["segment"] == 3
+    assert (joined[0].metadata["start"], joined[0].metadata["end"]) == (0, len(text))
