@@ -16,7 +16,18 @@ import streamlit as st
 
 from apps.ui import chat_tab, documents_tab, evaluation_tab, sidebar
 
+STYLE = """<style>
+.rag-draft { color: #6b7280; white-space: pre-wrap; }
+.rag-source { margin: 0.6rem 0; scroll-margin-top: 4rem; }
+.rag-source:target { outline: 2px solid #f0b400; outline-offset: 4px; border-radius: 4px; }
+.rag-source blockquote { margin: 0.3rem 0; padding-left: 0.6rem; border-left: 3px solid #f0b400; }
+.rag-source table { font-size: 0.85rem; }
+.rag-source details summary { cursor: pointer; color: #6b7280; font-size: 0.85rem; }
+@media (max-width: 640px) { .rag-source table { display: block; overflow-x: auto; } }
+</style>"""
+
 st.set_page_config(page_title="PowerHouse RAG", page_icon="📚", layout="wide")
+st.markdown(STYLE, unsafe_allow_html=True)
 sidebar.render()
 chat, documents, evaluation = st.tabs(["Chat", "Documents", "Evaluation"])
 with documents:

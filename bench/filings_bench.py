@@ -99,8 +99,9 @@ def paper_labels() -> dict[str, str]:
     return {r["financebench_id"]: r["label"] for r in map(json.loads, path.read_text().splitlines()) if r}
 
 
-def answer_all(settings, embedder, store, asked: list[dict], console) -> dict:
-    """Each question answered per filing (the search filtered to its filing) and routed (strategy documents)."""
+def answer_all(settings, embedder, store, asked: list[dict], console, modes=("per filing", "routed"), log=None) -> dict:
+    """Each question answered per filing (the search filtered to its filing) and routed (strategy documents);
+    each answer is appended to `log` (JSON lines) as it comes, so a long run shows its progress."""
     from rich.progress import Progress
 
     from rag.answer.pipeline import RagPipeline
@@ -117,6 +118,8 @@ def answer_all(settings, embedder, store, asked: list[dict], console) -> dict:
     )
     labels, outcome = paper_labels(), {}
     for mode, config in (("per filing", settings), ("routed", routed)):
+        if mode not in modes:
+            continue
         retriever = build_retriever(config, embedder=embedder, store=store, llm=llm)
         pipeline = RagPipeline(config, embedder=embedder, llm=llm, store=store, retriever=retriever)
         rows = []
@@ -141,6 +144,9 @@ def answer_all(settings, embedder, store, asked: list[dict], console) -> dict:
                         "reference": question["answer"],
                     }
                 )
+                if log is not None:
+                    with log.open("a") as handle:
+                        handle.write(json.dumps({"mode": mode, **rows[-1]}) + "\n")
                 progress.advance(task)
         graded = [r for r in rows if figure_correct("", r["reference"]) is not None]
         outcome[mode] = {
@@ -187,6 +193,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=REPO / ".rag" / "bench-filings")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--answers", type=int, default=0, help="answer the first N questions end to end")
+    parser.add_argument("--answer-modes", default="per filing,routed", help="per filing, routed, or both")
     options = parser.parse_args()
 
     from rich.console import Console
@@ -237,7 +244,13 @@ def main() -> None:
             "rows": summary,
         }
         if options.answers:
-            results[name]["answers"] = answer_all(settings, embedder, store, asked[: options.answers], console)
+            modes = tuple(mode.strip() for mode in options.answer_modes.split(","))
+            log = options.out / f"filings_answers_{name}.jsonl"
+            options.out.mkdir(parents=True, exist_ok=True)
+            log.unlink(missing_ok=True)
+            results[name]["answers"] = answer_all(
+                settings, embedder, store, asked[: options.answers], console, modes, log
+            )
         store.close()
         print_table(console, name, summary, ks, len(asked))
         console.print(

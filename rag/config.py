@@ -197,6 +197,13 @@ class UploadsConfig(_Section):
     )
 
 
+class ChatConfig(_Section):
+    """The chat app's conversations and the feedback on its answers (service/conversations.py)."""
+
+    conversations: str = Field(".rag/conversations", description="one JSON file per conversation, per browser")
+    feedback: str = Field(".rag/feedback.jsonl", description="thumbs up/down with comments, one JSON line each")
+
+
 class ServerConfig(_Section):
     """`python -m rag serve`: the REST API."""
 
@@ -279,6 +286,7 @@ class Settings(EnvOverYaml):
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     retriever: RetrieverOptions = Field(default_factory=RetrieverOptions)
     uploads: UploadsConfig = Field(default_factory=UploadsConfig)
+    chat: ChatConfig = Field(default_factory=ChatConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
 

@@ -159,8 +159,8 @@ class Library:
             for name, data in files:
                 try:
                     stored = self._unique(self.check(name, len(data)), name, originals)
-                except UploadRejected as exc:
-                    outcome.failed.append({"file": name, "reason": str(exc)})
+                except UploadRejected as exc:  # refused before anything is written: its type, size or name
+                    outcome.failed.append({"file": name, "reason": str(exc), "refused": True})
                     continue
                 target = self.folder / stored
                 if target.resolve().parent != self.folder.resolve():  # belt and braces after safe_name

@@ -14,6 +14,7 @@ from rag.answer.pipeline import RagPipeline
 from rag.config import Settings
 from rag.embeddings import build_embedder
 from rag.llms.base import LLM
+from service.conversations import Conversations
 from service.library import Library
 
 
@@ -22,6 +23,7 @@ class RagService:
         self.settings = settings
         self.embedder = build_embedder(settings.embedding)
         self.library = Library(settings, self.embedder)
+        self.conversations = Conversations(settings.chat)
         self._llms: dict[str, Any] = {settings.llm.model: llm} if llm is not None else {}
         self._pipelines: dict[tuple, RagPipeline] = {}
         self._lock = threading.Lock()

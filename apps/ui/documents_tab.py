@@ -1,10 +1,12 @@
-"""The indexed documents: a table, delete, and the outcome of the last upload (failures with reasons)."""
+"""The indexed documents: a table (readable times, no sideways scrolling on a phone) and delete, which names the
+document and its chunk count and asks before it deletes; nothing is chosen for deletion until the user picks it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from apps.ui import state
+from apps.ui.render import ago
 from rag.errors import RagError
 
 
@@ -20,13 +22,34 @@ def render_tab() -> None:
         return
     st.dataframe(
         [
-            {"document": d.id, "chunks": d.chunks, "ingested": d.ingested_at, "uploaded here": d.uploaded}
+            {
+                "document": d.id.rsplit("/", 1)[-1],
+                "chunks": d.chunks,
+                "ingested": ago(d.ingested_at),
+                "where": d.id,
+                "uploaded here": d.uploaded,
+            }
             for d in documents
         ],
         hide_index=True,
         width="stretch",
+        column_config={  # the name and the count first: on a phone the rest may scroll, not these
+            "document": st.column_config.TextColumn("Document", width="medium"),
+            "chunks": st.column_config.NumberColumn("Chunks", width="small"),
+            "ingested": st.column_config.TextColumn("Ingested", width="small"),
+            "where": st.column_config.TextColumn("Source id", width="medium"),
+            "uploaded here": st.column_config.CheckboxColumn("Uploaded", width="small"),
+        },
     )
-    choice = st.selectbox("Document", [d.id for d in documents], key="delete_choice")
+    by_id = {d.id: d for d in documents}
+    session = state.session()
+    if session.pop("deleted", None) or st.session_state.get("delete_choice") not in (None, *by_id):
+        st.session_state["delete_choice"] = None  # before the widget exists: nothing stays chosen after a delete
+    choice = st.selectbox(
+        "Document", list(by_id), index=None, placeholder="Choose a document to inspect or delete", key="delete_choice"
+    )
+    if choice is None:
+        return
     try:
         parts = library.parts(choice, state.service().pipeline().store)
     except RagError as exc:
@@ -34,12 +57,22 @@ def render_tab() -> None:
     else:
         if parts:
             st.caption(f"{len(parts)} parts: " + " · ".join(parts[:60]) + (" …" if len(parts) > 60 else ""))
-    if st.button("Delete", key="delete"):
+    if st.button(f"Delete {choice.rsplit('/', 1)[-1]} …", key="delete"):
+        session["confirm_delete"] = choice
+    if session.get("confirm_delete") != choice:
+        return
+    st.warning(f"Delete **{choice}** and its **{by_id[choice].chunks} chunks** from the store? This cannot be undone.")
+    yes, no = st.columns(2)
+    if no.button("Cancel", key="cancel_delete"):
+        session["confirm_delete"] = None
+        st.rerun()
+    if yes.button("Yes, delete it", type="primary", key="confirm_delete_button"):
+        session["confirm_delete"] = None
         try:
             removed = library.delete(choice)
         except (KeyError, RagError) as exc:
             st.error(f"Could not delete {choice}: {exc}")
         else:
-            st.session_state["upload_outcomes"] = []
+            session["deleted"] = True
             st.toast(f"Deleted {removed.id} ({removed.chunks} chunks)")
             st.rerun()

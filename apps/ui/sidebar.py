@@ -8,8 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import streamlit as st
 
 from apps.ui import state
+from apps.ui.render import ago
 from ingest.pipeline import Progress
 from rag.errors import RagError
+from service.conversations import as_markdown
 
 STRATEGIES = ["hybrid", "dense", "bm25", "multi_query", "hyde", "fusion"]
 
@@ -41,6 +43,7 @@ def render() -> None:
     session = state.session()
     with st.sidebar:
         st.header("PowerHouse RAG")
+        render_conversations()
         try:
             stats = service.library.stats()
         except RagError as exc:
@@ -50,14 +53,14 @@ def render() -> None:
         left, right = st.columns(2)
         left.metric("Documents", stats["documents"])
         right.metric("Chunks", stats["chunks"])
-        st.caption(f"Last ingest: {stats['last_ingest'] or 'never'}")
+        st.caption(f"Last ingest: {ago(stats['last_ingest'])}", help=str(stats["last_ingest"] or ""))
 
         st.subheader("Add documents")
-        types = [t.lstrip(".") for t in service.library.accepted_types()]
+        types = ", ".join(t.lstrip(".") for t in service.library.accepted_types())
         files = st.file_uploader(
             f"Up to {cfg.uploads.max_file_mb:g} MB each",
-            type=types,
-            accept_multiple_files=True,
+            accept_multiple_files=True,  # every file is sent: one the library refuses is listed with the reason
+            help=f"Read here: {types}",
             key=f"uploader-{session.get('uploader_round', 0)}",
         )
         if files and st.button("Ingest", type="primary", key="ingest"):
@@ -73,12 +76,61 @@ def render() -> None:
             st.text_input("Model", key="model", help=f"served by {cfg.llm.base_url}")
             st.caption(f"OpenAI-compatible server · {cfg.llm.base_url}")
         else:
-            st.selectbox("Model", state.local_models(), key="model", help="packaged GGUF models assembled here")
-            st.caption("local · llama.cpp in a model process (a crash fails one answer, not the app)")
-        if st.button("Clear chat", key="clear"):
-            session["messages"] = []
-            session["pending"] = None
-            st.rerun()
+            st.selectbox(
+                "Model", state.local_models(), key="model", help=f"{session['model']} (packaged GGUF models here)"
+            )
+            st.caption(f"`{session['model']}` · local llama.cpp in a model process (a crash fails one answer)")
+
+
+def render_conversations() -> None:
+    """New, switch, rename, export and delete this browser's conversations (kept on the server)."""
+    session = state.session()
+    store = state.service().conversations
+    current = state.conversation_id()
+    if st.button("New conversation", key="new_conversation", icon=":material/add:", width="stretch"):
+        state.start_conversation()
+        st.rerun()
+    listed = store.list(state.owner())
+    if listed:
+        with st.expander(f"Conversations ({len(listed)})", expanded=False):
+            for item in listed[:30]:
+                label = f"{'▶ ' if item['id'] == current else ''}{item['title']}"
+                if st.button(
+                    label, key=f"open-{item['id']}", help=f"{item['messages']} messages · {ago(item['updated'])}"
+                ):
+                    loaded = store.load(state.owner(), item["id"])
+                    if loaded is not None:
+                        state.open_conversation(loaded)
+                        st.rerun()
+    if not session["messages"]:
+        return
+    with st.expander("This conversation", expanded=False):
+        title = st.text_input("Name", value=session.get("title") or "", key=f"title-{current}")
+        if title and title != session.get("title"):
+            store.rename(state.owner(), current, title)
+            session["title"] = title
+        conversation = {"title": session.get("title"), "messages": session["messages"]}
+        st.download_button(
+            "Export as Markdown",
+            as_markdown(conversation),
+            file_name=f"{(session.get('title') or 'conversation')[:40]}.md",
+            mime="text/markdown",
+            key=f"export-{current}",
+        )
+        if st.button("Delete this conversation", key=f"delete-{current}"):
+            session["confirm_delete_conversation"] = current
+        if session.get("confirm_delete_conversation") == current:
+            name = session.get("title") or "this conversation"
+            st.warning(f"Delete “{name}” and its {len(session['messages'])} messages?")
+            yes, no = st.columns(2)
+            if yes.button("Delete", type="primary", key="confirm_delete_conversation_button"):
+                store.delete(state.owner(), current)
+                session["confirm_delete_conversation"] = None
+                state.start_conversation()
+                st.rerun()
+            if no.button("Cancel", key="cancel_delete_conversation"):
+                session["confirm_delete_conversation"] = None
+                st.rerun()
 
 
 def ingest_uploads(files: list[tuple[str, bytes]]) -> None:
@@ -99,22 +151,31 @@ def ingest_uploads(files: list[tuple[str, bytes]]) -> None:
     try:
         outcome = future.result()
     except RagError as exc:
-        session["upload_outcomes"] = [{"file": "(upload)", "reason": str(exc), "ok": False}]
+        session["upload_outcomes"] = [{"file": "(upload)", "reason": str(exc), "kind": "failed"}]
     else:
         session["upload_outcomes"] = [
             *(
-                {"file": i["file"], "reason": f"{i['chunks']} chunks ({i['status']})", "ok": True}
+                {"file": i["file"], "reason": f"{i['chunks']} chunks ({i['status']})", "kind": "ingested"}
                 for i in outcome.ingested
             ),
-            *({"file": f["file"], "reason": f["reason"], "ok": False} for f in outcome.failed),
+            *(
+                {"file": f["file"], "reason": f["reason"], "kind": "refused" if f.get("refused") else "failed"}
+                for f in outcome.failed
+            ),
         ]
     session["uploader_round"] = session.get("uploader_round", 0) + 1  # a fresh, empty uploader
     st.rerun()
 
 
 def render_outcomes() -> None:
-    for outcome in state.session().get("upload_outcomes", []):
-        if outcome["ok"]:
-            st.success(f"Ingested {outcome['file']}: {outcome['reason']}")
-        else:
-            st.error(f"Not ingested {outcome['file']}: {outcome['reason']}")
+    """The last upload's outcome, every file listed (cleared by the next upload): ingested, refused (its type,
+    size or name: nothing was stored) or failed (it could not be read)."""
+    outcomes = state.session().get("upload_outcomes", [])
+    if not outcomes:
+        return
+    counts = {kind: sum(o["kind"] == kind for o in outcomes) for kind in ("ingested", "refused", "failed")}
+    summary = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
+    lines = [f"**Last upload:** {summary}"]
+    marks = {"ingested": "✅", "refused": "⛔", "failed": "❌"}
+    lines += [f"- {marks[o['kind']]} {o['kind']}: `{o['file']}` — {o['reason']}" for o in outcomes]
+    (st.error if counts["failed"] or counts["refused"] else st.success)("\n".join(lines))

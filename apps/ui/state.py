@@ -14,6 +14,7 @@ import streamlit as st
 
 from rag.config import Settings, load_config
 from rag.console import setup_environment
+from service.conversations import new_key, valid_key
 from service.rag_service import RagService
 
 
@@ -48,6 +49,52 @@ def session() -> dict[str, Any]:
     state.setdefault("upload_outcomes", [])
     state.setdefault("model", cfg.llm.model)
     return state
+
+
+def owner() -> str:
+    """This browser's key to its conversations: kept in the URL (?u=…), so a reload keeps it."""
+    key = st.query_params.get("u")
+    if not valid_key(key):
+        key = new_key()
+        st.query_params["u"] = key
+    return key
+
+
+def conversation_id() -> str:
+    """The conversation on screen: the one the URL names (?c=…, restored with its messages after a reload), or a
+    new one (saved when its first answer is)."""
+    state = session()
+    wanted = st.query_params.get("c")
+    if state.get("conversation_id") and state["conversation_id"] == wanted:
+        return wanted
+    loaded = service().conversations.load(owner(), wanted) if valid_key(wanted) else None
+    if loaded is not None:
+        open_conversation(loaded)
+    elif not state.get("conversation_id"):
+        start_conversation()
+    return state["conversation_id"]
+
+
+def open_conversation(conversation: dict[str, Any]) -> None:
+    state = session()
+    state["conversation_id"] = conversation["id"]
+    state["title"] = conversation.get("title") or ""
+    state["messages"] = list(conversation.get("messages", []))
+    state["pending"] = None
+    st.query_params["c"] = conversation["id"]
+
+
+def start_conversation() -> None:
+    open_conversation({"id": new_key(), "messages": []})
+
+
+def save_conversation() -> None:
+    state = session()
+    if state["messages"]:
+        conversation = {"id": state["conversation_id"], "title": state.get("title") or ""}
+        conversation["messages"] = state["messages"]
+        service().conversations.save(owner(), conversation)
+        state["title"] = conversation["title"]
 
 
 def pipeline():

@@ -11,7 +11,7 @@ withheld as not found; when no passage supports it either, it is withheld at onc
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +137,13 @@ def recent_within(history: list[Message], tokens: int, count: Any) -> list[Messa
     return kept[::-1]
 
 
+StageCallback = Callable[[str, dict[str, Any]], None]
+
+
+def _no_stage(name: str, detail: dict[str, Any]) -> None:
+    pass
+
+
 class AnswerStream:
     """Iterate for the answer's tokens; `.answer` holds the checked Answer once iteration ends."""
 
@@ -172,11 +179,16 @@ class RagPipeline:
             pass
         return stream.answer
 
-    def stream(self, question: str, history: list[Message] | None = None) -> AnswerStream:
+    def stream(
+        self, question: str, history: list[Message] | None = None, on_stage: StageCallback | None = None
+    ) -> AnswerStream:
+        """The answer's tokens as they come. `on_stage(stage, detail)` hears each step before it starts, so a
+        front can say what the wait is for: "condense", "retrieve", "calculate" and "generate" (detail:
+        {"passages": n}), "check" (the citation check, after the last token) and "retry"."""
         history = list(history or [])
         check_input(question, history, self.settings.answer)
         answer = Answer(question=question, standalone_question=question)
-        return AnswerStream(self._run(answer, self.memory(history, answer)), answer)
+        return AnswerStream(self._run(answer, self.memory(history, answer), on_stage), answer)
 
     def memory(self, history: list[Message], answer: Answer | None = None) -> list[Message]:
         """The conversation as the prompts get it: all of it while it fits `history_tokens`; past that,
@@ -199,13 +211,13 @@ class RagPipeline:
             answer.timings["summarise"] = time.perf_counter() - started
         return [{"role": "system", "content": f"Summary of the earlier conversation: {summary}"}, *keep]
 
-    def _run(self, answer: Answer, history: list[Message]) -> Iterator[str]:
+    def _run(self, answer: Answer, history: list[Message], on_stage: StageCallback | None = None) -> Iterator[str]:
         spans = Trace(self.tracer, "rag.answer", "CHAIN", self.settings.tracing.capture_content,
                       **{"session.history_messages": len(history)})  # fmt: skip
         spans.text(spans.root, "input.value", answer.question)
         error: BaseException | None = None
         try:
-            yield from self._answer(answer, history, spans)
+            yield from self._answer(answer, history, spans, on_stage or _no_stage)
         except BaseException as exc:
             error = exc
             raise
@@ -215,10 +227,11 @@ class RagPipeline:
             spans.text(spans.root, "output.value", answer.text)
             spans.end(error if not isinstance(error, GeneratorExit) else None)
 
-    def _answer(self, answer: Answer, history: list[Message], spans: Trace) -> Iterator[str]:
+    def _answer(self, answer: Answer, history: list[Message], spans: Trace, stage: StageCallback) -> Iterator[str]:
         cfg = self.settings.answer
         started = time.perf_counter()
         if history:
+            stage("condense", {})
             with spans.stage("condense", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
                 condensed = condense(self.llm, answer.question, history)
                 answer.standalone_question = condensed.question
@@ -231,6 +244,7 @@ class RagPipeline:
         answer.timings["condense"] = time.perf_counter() - started
 
         started = time.perf_counter()
+        stage("retrieve", {})
         with spans.stage("retrieve", "RETRIEVER", nest=True, **{"rag.k": cfg.k}) as span:
             spans.text(span, "input.value", answer.standalone_question)
             hits, trace = self.retriever.run(answer.standalone_question, self.settings.answer.k)
@@ -262,6 +276,7 @@ class RagPipeline:
         parts: list[str] = []
         constraint = {"grammar": prompts.CITED_ANSWER_GRAMMAR} if getattr(self.llm, "supports_grammar", False) else {}
         if cfg.calculate and needs_calculation(answer.standalone_question):
+            stage("calculate", {"passages": len(answer.contexts)})
             with spans.stage("calculate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
                 context = self.context_block(answer.contexts)
                 passages = [passage_text(hit) for hit in answer.contexts]
@@ -272,6 +287,7 @@ class RagPipeline:
                 answer.calculation = calculation.to_dict()
                 parts = [calculation.answer(answer.standalone_question)]
                 yield parts[0]
+        stage("generate", {"passages": len(answer.contexts)})
         with spans.stage("generate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
             for number, message in enumerate(messages):
                 span.set_attribute(f"llm.input_messages.{number}.message.role", message["role"])
@@ -290,6 +306,7 @@ class RagPipeline:
         answer.tokens["generated"] = len(parts)
 
         started = time.perf_counter()
+        stage("check", {})
         with spans.stage("citations", "CHAIN") as span:
             self._check(answer)
             span.set_attribute("rag.answer.citations", [c.number for c in answer.citations])
@@ -299,6 +316,7 @@ class RagPipeline:
         if answer.found and self.says_nothing(answer):
             if answer.grounded:  # it passed the citation check: ask again, told what was wrong
                 started = time.perf_counter()
+                stage("retry", {})
                 self._retry(answer, messages, constraint)
                 answer.timings["retry"] = time.perf_counter() - started
             else:  # nothing new, and no passage backs it: the documents do not state it

@@ -22,13 +22,16 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG__STORE__PATH", str(tmp_path / "chroma"))
     monkeypatch.setenv("RAG__UPLOADS__DIR", str(tmp_path / "library"))
     monkeypatch.setenv("RAG__RETRIEVER__CACHE", str(tmp_path / "rewrites.sqlite"))
+    monkeypatch.setenv("RAG__CHAT__CONVERSATIONS", str(tmp_path / "conversations"))
+    monkeypatch.setenv("RAG__CHAT__FEEDBACK", str(tmp_path / "feedback.jsonl"))
     return tmp_path
 
 
-def start(timeout: int = 180):
+def start(timeout: int = 180, **query):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(query)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -59,12 +62,16 @@ def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
     assert any("No documents yet" in i.value for i in at.info)
 
     bad = DOCUMENTS / "bad_inputs" / "pypdf_encrypted-file.pdf"
-    upload(at, EXAMPLES / "aurora-e-bike-manual.md", DOCUMENTS / "pdf" / "pypdf_crazyones.pdf", bad)
+    refused = app_env / "setup.exe"
+    refused.write_bytes(b"MZ")
+    upload(at, EXAMPLES / "aurora-e-bike-manual.md", DOCUMENTS / "pdf" / "pypdf_crazyones.pdf", bad, refused)
     assert metric(at, "Documents") == "2"  # the broken PDF did not stop the others
-    ingested = [s.value for s in at.success]
-    assert any("aurora-e-bike-manual.md" in v for v in ingested) and any("crazyones" in v for v in ingested)
-    failed = [e.value for e in at.error]
-    assert any("pypdf_encrypted-file.pdf" in v and ("encrypt" in v.lower() or "password" in v.lower()) for v in failed)
+    [outcome] = [e.value for e in at.sidebar.error]  # every file of the upload, each with what happened to it
+    assert outcome.startswith("**Last upload:** 2 ingested, 1 refused, 1 failed")
+    assert "✅ ingested: `aurora-e-bike-manual.md`" in outcome and "✅ ingested: `pypdf_crazyones.pdf`" in outcome
+    assert "⛔ refused: `setup.exe` — setup.exe: type .exe is not accepted" in outcome
+    failed = next(line for line in outcome.splitlines() if "pypdf_encrypted-file.pdf" in line)
+    assert failed.startswith("- ❌ failed") and ("encrypt" in failed.lower() or "password" in failed.lower())
     assert not (app_env / "library" / "uploads" / bad.name).exists()  # a failed upload is not kept
 
     at.chat_input[0].set_value("How long does the battery of the Aurora e-bike last?")
@@ -72,11 +79,15 @@ def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
     assert not at.exception, at.exception
     reply = assistant_messages(at)[-1]
     text = reply.markdown[0].value
-    cited = re.findall(r"\[\[(\d+)\]\]\(#source-(\d+)\)", text)  # [n] links to its source entry
+    cited = re.findall(r"\[\[(\d+)\]\]\(#source-1-(\d+)\)", text)  # [n] links to this answer's source n
     assert cited and all(a == b for a, b in cited)
-    entries = {re.search(r"id='source-(\d+)'", m.value).group(1): m.value for m in reply.expander[0].markdown}
+    [sources] = [m.value for m in reply.markdown if "rag-sources" in m.value]
+    entries = dict(re.findall(r"<div id='source-1-(\d+)' class='rag-source'>(.*?)</details></div>", sources))
     assert "library/uploads/aurora-e-bike-manual.md" in entries[cited[0][0]] and "<mark>" in entries[cited[0][0]]
-    assert reply.caption and "retrieve" in reply.caption[0].value
+    caption = reply.caption[0].value  # the stages add up to the whole wait
+    total = float(re.match(r"([\d.]+) s in all, first words after [\d.]+ s: ", caption).group(1))
+    stages = [float(seconds) for seconds in re.findall(r"([\d.]+) s", caption.split(": ", 1)[1])]
+    assert "search" in caption and abs(sum(stages) - total) <= 0.05 + 0.005 * len(stages)
 
     # the no-answer path: shown as such, not as an answer
     at.chat_input[0].set_value("What is the boiling point of liquid nitrogen on Jupiter's moons?")
@@ -85,9 +96,24 @@ def test_upload_ask_and_the_answer_cites_the_uploaded_document(app_env):
     assert reply.info and "could not find the answer" in reply.info[0].value
     assert len(at.session_state["messages"]) == 4
 
-    at.sidebar.button(key="clear").click()
+    # the conversation is kept on the server: a reload (a new session with the same URL) shows it again
+    owner, conversation = at.query_params["u"], at.query_params["c"]
+    owner, conversation = (
+        (owner[0] if isinstance(owner, list) else owner),
+        (conversation[0] if isinstance(conversation, list) else conversation),
+    )
+    reloaded = start(u=owner, c=conversation)
+    assert [m["content"] for m in reloaded.session_state["messages"]] == [
+        m["content"] for m in at.session_state["messages"]
+    ]
+    assert len(assistant_messages(reloaded)) == 2
+    other = start()  # another browser sees none of it
+    assert other.session_state["messages"] == [] and other.query_params["u"] != at.query_params["u"]
+
+    at.sidebar.button(key="new_conversation").click()
     at.run()
     assert at.session_state["messages"] == []
+    assert at.sidebar.expander[0].label == "Conversations (1)"
 
 
 @pytest.mark.slow
@@ -111,15 +137,27 @@ def test_delete_from_the_documents_tab(app_env, tmp_path):
 
     at = start()
     book = book_xlsx(tmp_path / "book.xlsx")
+    assert not [b for b in at.button if b.key == "delete"]  # nothing chosen, nothing to delete
     upload(at, EXAMPLES / "aurora-e-bike-manual.md", EXAMPLES / "northwind-support-faq.txt", book)
     assert metric(at, "Documents") == "3"
     at.selectbox(key="delete_choice").set_value("library/uploads/book.xlsx")
     at.run()
     assert "2 parts: sheet Sales, rows 2-4 · sheet Staff, rows 4-4" in [c.value for c in at.caption]
     at.selectbox(key="delete_choice").set_value("library/uploads/northwind-support-faq.txt")
+    at.run()
     at.button(key="delete").click()
     at.run()
+    assert metric(at, "Documents") == "3"  # not yet: it asks first, naming the document and its chunks
+    assert "Delete **library/uploads/northwind-support-faq.txt** and its **" in at.warning[0].value
+    at.button(key="cancel_delete").click()
+    at.run()
+    assert metric(at, "Documents") == "3" and not at.warning
+    at.button(key="delete").click()
+    at.run()
+    at.button(key="confirm_delete_button").click()
+    at.run()
     assert metric(at, "Documents") == "2"
+    assert at.selectbox(key="delete_choice").value is None  # nothing stays chosen for the next delete
     assert not (app_env / "library" / "uploads" / "northwind-support-faq.txt").exists()
 
 

@@ -30,6 +30,8 @@ def app_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         "RAG__STORE__PATH": str(tmp_path / "chroma"),
         "RAG__UPLOADS__DIR": str(tmp_path / "library"),
         "RAG__RETRIEVER__CACHE": str(tmp_path / "rewrites.sqlite"),
+        "RAG__CHAT__CONVERSATIONS": str(tmp_path / "conversations"),
+        "RAG__CHAT__FEEDBACK": str(tmp_path / "feedback.jsonl"),
         **extra,
     }
 

@@ -37,10 +37,10 @@ def test_hidden_names_are_refused():
         safe_name("...")
 
 
-def test_citations_link_only_to_known_sources():
+def test_citations_link_only_to_known_sources_of_their_own_answer():
     text = "It lasts 60 km [1]. Charging takes 4 h [2][3]."
-    assert render.link_citations(text, {1, 3}) == (
-        "It lasts 60 km [[1]](#source-1). Charging takes 4 h [2][[3]](#source-3)."
+    assert render.link_citations(text, {1, 3}, answer=5) == (
+        "It lasts 60 km [[1]](#source-5-1). Charging takes 4 h [2][[3]](#source-5-3)."
     )
 
 
@@ -57,9 +57,47 @@ def test_the_supporting_sentence_is_highlighted_and_the_passage_escaped():
     )
 
 
-def test_timings_caption_orders_stages_and_skips_empty_ones():
-    caption = render.timings_caption({"generate": 2.5, "retrieve": 0.02, "condense": 0.0, "first_token": 0.4})
-    assert caption == "retrieve 0.02 s · first token 0.40 s · generate 2.50 s"
+def test_a_hard_wrapped_sentence_is_highlighted_whole_and_markdown_is_rendered():
+    passage = (
+        "## Battery and charging\n\nThe Aurora uses a 540 Wh battery. A full charge\ntakes about 4.5 hours with "
+        "the supplied charger.\n\n<script>alert(1)</script>\n\n| Mode | Range |\n|---|---|\n| Eco | 110 km |"
+    )
+    sentence = render.supporting_sentence(passage, ["A full charge takes about 4.5 hours [1]."])
+    assert sentence == "A full charge takes about 4.5 hours with the supplied charger."  # not cut at the line end
+    html = render.passage_html(passage, sentence)
+    assert "<p><b>Battery and charging</b></p>" in html  # a heading, not "## Battery" and not a big title
+    assert "<mark>A full charge</mark>\n<mark>takes about 4.5 hours with the supplied charger.</mark>" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<td>Eco</td>" in html and "<th>Range</th>" in html  # a table as a table
+    row = render.passage_html(passage, render.supporting_sentence(passage, ["Eco mode reaches 110 km [1]."]))
+    assert "<td><mark>Eco</mark></td>" in row and "<td><mark>110 km</mark></td>" in row  # a row cell by cell
+
+
+def test_loader_rows_render_as_a_table():
+    html = render.passage_html("Cash flows\nItem | 2018 | 2017\nCapex | (1,577) | (1,373)\nafter", None)
+    assert "<p>Cash flows</p>" in html and "<th>2018</th>" in html and "<td>(1,577)</td>" in html
+    assert "<p>after</p>" in html
+
+
+def test_timings_caption_adds_up_to_the_wait():
+    timings = {"condense": 4.0, "retrieve": 0.3, "context": 0.1, "first_token": 7.6, "generate": 10.0}
+    caption = render.timings_caption({**timings, "citations": 0.2, "waited": 14.9})
+    assert caption == (
+        "14.9 s in all, first words after 12.0 s: condense 4.00 s + search 0.30 s + passages 0.10 s + "
+        "writing 10.00 s + check 0.20 s + other 0.30 s"
+    )
+    measured = render.timings_caption({**timings, "waited": 14.45, "first_words": 12.2})
+    assert measured.startswith("14.4 s in all, first words after 12.2 s: condense 4.00 s")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(5, "just now"), (300, "5 min ago"), (3 * 3600, "3 h ago"), (30 * 3600, "yesterday"), (10 * 86400, "26 Nov 2026")],
+)
+def test_times_are_said_as_people_say_them(seconds, said):
+    now = 1_796_515_200.0  # 2026-12-06 00:00 UTC
+    assert render.ago(now - seconds, now=now) == said
+    assert render.ago(None) == "never"
 
 
 def test_retrieval_notes_say_what_the_strategy_did():
