@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import multiprocessing
+import multiprocessing.spawn
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -27,6 +28,28 @@ from rag.documents import Document
 from rag.errors import LoaderError
 
 _CONTEXT = multiprocessing.get_context("spawn")
+_CHILD_NAME = "ingest-parser"
+
+
+def _without_parent_main(get_preparation_data: Callable[[str], dict]) -> Callable[[str], dict]:
+    """A spawned child re-imports the parent's ``__main__`` before it runs its target. Under ``streamlit run`` that
+    module is the app script (Streamlit installs it as ``__main__``), so every parser child ran the whole app in
+    bare mode: a second of imports and a flood of "missing ScriptRunContext" warnings per file. The parser needs
+    nothing from ``__main__`` (its target lives here), so its children start without it."""
+
+    def preparation_data(name: str) -> dict:
+        data = get_preparation_data(name)
+        if name == _CHILD_NAME:
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    return preparation_data
+
+
+if not getattr(multiprocessing.spawn.get_preparation_data, "_sandbox", False):
+    multiprocessing.spawn.get_preparation_data = _without_parent_main(multiprocessing.spawn.get_preparation_data)
+    multiprocessing.spawn.get_preparation_data._sandbox = True  # type: ignore[attr-defined]
 _BATCH = 256  # documents per message from the parser
 _WATCH_S = 0.05  # how often the watchdog reads the child's resident memory
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -159,9 +182,7 @@ class ParseSandbox:
         if self._process is None or not self._process.is_alive():
             self._stop()
             parent, child = _CONTEXT.Pipe()
-            self._process = _CONTEXT.Process(
-                target=_serve, args=(child, self.memory_mb), name="ingest-parser", daemon=True
-            )
+            self._process = _CONTEXT.Process(target=_serve, args=(child, self.memory_mb), name=_CHILD_NAME, daemon=True)
             self._process.start()
             child.close()
             self._connection = parent

@@ -112,7 +112,12 @@ def render_tab() -> None:
     # script and cut the answer off. The question waits in session["pending"] until its answer is stored, so a
     # run cut short by any other widget answers it again instead of dropping it.
     pending = session.get("pending")
-    question = st.chat_input(WAITING if pending else "Ask a question about your documents", disabled=bool(pending))
+    question = st.chat_input(
+        WAITING if pending else "Ask a question about your documents",
+        key="question",
+        disabled=bool(pending),
+        submit_mode="disable",
+    )
     if question and not pending:
         session["messages"].append({"role": "user", "content": question})
         session["pending"] = question

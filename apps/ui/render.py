@@ -186,7 +186,7 @@ _STAGES = (
 def timings_caption(timings: dict[str, float]) -> str:
     """ "12.3 s in all, first words after 4.1 s: condense 2.0 + search 0.3 + … + check 0.1": the stages add up
     to what the user waited (``waited``, measured by the app; the rest of it, drawing the page, is "other")."""
-    parts = [(label, timings[name]) for name, label in _STAGES if timings.get(name)]
+    parts = [(label, timings[name]) for name, label in _STAGES if timings.get(name, 0.0) >= 0.005]
     total = sum(seconds for _, seconds in parts)
     waited = timings.get("waited")
     if waited and waited - total >= 0.05:

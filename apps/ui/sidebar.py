@@ -176,6 +176,5 @@ def render_outcomes() -> None:
     counts = {kind: sum(o["kind"] == kind for o in outcomes) for kind in ("ingested", "refused", "failed")}
     summary = ", ".join(f"{count} {kind}" for kind, count in counts.items() if count)
     lines = [f"**Last upload:** {summary}"]
-    marks = {"ingested": "✅", "refused": "⛔", "failed": "❌"}
-    lines += [f"- {marks[o['kind']]} {o['kind']}: `{o['file']}` — {o['reason']}" for o in outcomes]
+    lines += [f"- **{o['kind']}**: `{o['file']}` — {o['reason']}" for o in outcomes]
     (st.error if counts["failed"] or counts["refused"] else st.success)("\n".join(lines))

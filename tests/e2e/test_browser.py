@@ -8,6 +8,7 @@ chat from two browser sessions at once (histories must not mix). Screenshots go 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -51,6 +52,7 @@ def app_url(tmp_path):
         process.terminate()
         output = process.communicate(timeout=30)[0]
         assert "Traceback" not in output, output[-3000:]
+        assert "missing ScriptRunContext" not in output, output[-3000:]  # no warnings flood the server log
 
 
 def ask(page, question: str) -> None:
@@ -60,6 +62,8 @@ def ask(page, question: str) -> None:
 
 
 def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
+    import json
+
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=180_000)  # answers from a 0.5B model on 2 CPU cores take a while
@@ -71,22 +75,40 @@ def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
             page.goto(app_url)
             expect(page.get_by_text("No documents yet")).to_be_visible()
 
+            # every file of an upload is listed with what happened to it, a refused type included
+            refused = tmp_path / "setup.exe"
+            refused.write_bytes(b"MZ")
             page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-                [str(EXAMPLES / "aurora-e-bike-manual.md")]
+                [str(EXAMPLES / "aurora-e-bike-manual.md"), str(refused)]
             )
             page.get_by_role("button", name="Ingest").click()
-            expect(page.get_by_text("Ingested aurora-e-bike-manual.md")).to_be_visible()
+            outcome = page.get_by_text("Last upload: 1 ingested, 1 refused")
+            expect(outcome).to_be_visible()
+            expect(page.get_by_text("setup.exe: type .exe is not accepted")).to_be_visible()
 
             ask(page, FIRST)
-            # while the answer streams, no second question can be sent (it would cut the answer off)
-            expect(page.get_by_test_id("stChatInputTextArea")).to_be_disabled()
+            # while it works: what it is doing, then a draft; the input stays below and says it is waiting
+            box = page.get_by_test_id("stChatInputTextArea")
+            expect(box).to_be_disabled()
+            expect(box).to_have_attribute("placeholder", re.compile("Answering"))
+            expect(page.get_by_test_id("stExpander").get_by_text(re.compile("Searching|Found|writing"))).to_be_visible()
+            working = page.get_by_test_id("stChatMessage").nth(1)
+            assert working.bounding_box()["y"] < box.bounding_box()["y"]  # the answer above the input
+            expect(page.locator(".rag-draft")).to_be_visible()  # tokens as a draft …
+            expect(box).to_be_enabled()
+            expect(page.locator(".rag-draft")).to_have_count(0)  # … replaced by the checked answer
             answer = page.get_by_test_id("stChatMessage").nth(1)
-            expect(answer.get_by_test_id("stExpander").first).to_be_visible()
-            expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
-            answer.get_by_text("Sources (").click()
+            expect(answer.get_by_text(re.compile(r"s in all, first words after"))).to_be_visible()
+            expect(answer.locator("[id^='source-1-']").first).to_be_visible()
+            expect(answer.locator("blockquote mark").first).to_be_visible()  # the supporting lines, highlighted
             expect(answer.get_by_text("library/uploads/aurora-e-bike-manual.md").first).to_be_visible()
-            expect(answer.locator("mark").first).to_be_visible()  # the supporting sentence, highlighted
             page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+
+            # feedback lands in the file the evaluation reads
+            answer.get_by_test_id("stFeedback").locator("button").first.click()
+            expect(page.get_by_text("Thanks: your feedback is saved.")).to_be_visible()
+            feedback = [json.loads(line) for line in (tmp_path / "feedback.jsonl").read_text().splitlines()]
+            assert feedback[-1]["question"] == FIRST and feedback[-1]["rating"] == 1
 
             # two sessions at once: each keeps its own history
             other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -97,11 +119,35 @@ def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
             ask(other, FIRST)
             expect(page.get_by_test_id("stChatMessage")).to_have_count(4)
             expect(other.get_by_test_id("stChatMessage")).to_have_count(2)
-            expect(other.get_by_test_id("stChatMessage").nth(1).get_by_test_id("stExpander")).to_be_visible()
-            expect(page.get_by_test_id("stChatMessage").nth(3).get_by_test_id("stExpander")).to_be_visible()
+            expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
+            expect(other.get_by_test_id("stChatInputTextArea")).to_be_enabled()
             assert SECOND not in other.get_by_test_id("stChatMessage").nth(0).inner_text()
             assert page.get_by_test_id("stChatMessage").nth(2).inner_text().strip().endswith(SECOND)
+
+            # a later answer's [n] goes to its own source n, not the first answer's
+            later = page.get_by_test_id("stChatMessage").nth(3)
+            links = later.locator("a[href^='#source-']")
+            if links.count():
+                href = links.first.get_attribute("href")
+                assert href.startswith("#source-3-")
+                links.first.click()
+                expect(page.locator(f"[id='{href[1:]}']")).to_be_in_viewport()
             other.screenshot(path=str(tmp_path / "second-session.png"), full_page=True)
+
+            # a reload keeps the conversation (kept on the server, named in the URL)
+            page.reload()
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(4)
+            assert page.get_by_test_id("stChatMessage").nth(2).inner_text().strip().endswith(SECOND)
+
+            # on a phone: nothing wider than the screen
+            phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+            phone.goto(page.url)
+            expect(phone.get_by_test_id("stChatMessage")).to_have_count(4)
+            phone.get_by_role("tab", name="Documents").click()
+            expect(phone.get_by_test_id("stDataFrame")).to_be_visible()
+            width = phone.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+            assert width[0] <= width[1], width
+            phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
             assert (tmp_path / "chat.png").stat().st_size > 10_000
         finally:
             browser.close()
