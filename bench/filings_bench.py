@@ -36,7 +36,13 @@ VARIANTS: dict[str, dict] = {
     # the PDF's section paths (outline or headings: item, statement, note) and file name indexed with each chunk
     "sections": {"splitter": {"context_header": True}},
     "glossary": {"retriever": {"glossary": "finance"}, "store": "baseline"},
-    # configs/filings.yaml: both
+    # configs/filings.yaml: both, and neighbouring retrieved chunks read as one passage (answers only)
+    "filings": {
+        "splitter": {"context_header": True},
+        "retriever": {"glossary": "finance"},
+        "answer": {"segments": True},
+        "store": "sections",
+    },
     "sections+glossary": {
         "splitter": {"context_header": True},
         "retriever": {"glossary": "finance"},

@@ -52,6 +52,11 @@ def load_qa(path: str | Path) -> list[QASample]:
                 continue
             try:
                 record = json.loads(line)
+                if "rating" in record and "id" not in record:  # the chat app's feedback (service/conversations.py)
+                    reviewed = reviewed_sample(record)
+                    if reviewed is not None:
+                        samples.append(reviewed)
+                    continue
                 samples.append(
                     QASample(
                         id=str(record["id"]),
@@ -65,6 +70,26 @@ def load_qa(path: str | Path) -> list[QASample]:
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise ConfigError(f"{path}, line {number}: not a QA record ({exc.__class__.__name__}: {exc})") from None
     return samples
+
+
+def reviewed_sample(record: dict[str, Any]) -> QASample | None:
+    """A chat answer someone rated as a QA sample: a thumbs-up answer is the reference for its question (its
+    citations dropped, the passages it was drawn from as contexts); a thumbs-down one is no reference (None)."""
+    if int(record["rating"]) != 1:
+        return None
+    import hashlib
+    import re
+
+    question = str(record["question"])
+    reference = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", str(record.get("answer", ""))).strip()
+    return QASample(
+        id="feedback-" + hashlib.sha256(question.encode()).hexdigest()[:12],
+        question=question,
+        reference=reference,
+        context_ids=sorted({str(s.get("where", "")).split(" · ")[0] for s in record.get("sources", [])} - {""}),
+        contexts=[str(c) for c in record.get("contexts", [])],
+        metadata={"source": "chat feedback", "comment": record.get("comment", ""), "time": record.get("time")},
+    )
 
 
 def write_qa(samples: list[QASample], path: str | Path) -> None:

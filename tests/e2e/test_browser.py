@@ -1,7 +1,11 @@
 """The Streamlit app in a real browser: Debian's chromium driven by Playwright against `streamlit run`.
 
-Upload through the dropzone, ask in the chat input, wait for the cited answer, open the sources, and
-chat from two browser sessions at once (histories must not mix). Screenshots go to the test's tmp dir.
+Upload through the dropzone (every file's outcome listed), ask in the chat input and watch the answer being
+worked on (its stage, then a draft below the question and above the disabled input), the checked answer with
+its timings against a stopwatch, this answer's sources, feedback into the file the evaluation reads, two browser
+sessions at once (histories must not mix), a reload that keeps the conversation, and a phone-width page.
+Screenshots go to the test's tmp dir (pytest keeps the last three runs' dirs), and on a failure every open
+page is saved there as failure-*.png.
 .ci/run installs chromium (apt-get install -y chromium); elsewhere the test is skipped without it.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 
 import pytest
 
@@ -86,6 +91,7 @@ def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
             expect(outcome).to_be_visible()
             expect(page.get_by_text("setup.exe: type .exe is not accepted")).to_be_visible()
 
+            asked = time.perf_counter()
             ask(page, FIRST)
             # while it works: what it is doing, then a draft; the input stays below and says it is waiting
             box = page.get_by_test_id("stChatInputTextArea")
@@ -98,7 +104,12 @@ def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
             expect(box).to_be_enabled()
             expect(page.locator(".rag-draft")).to_have_count(0)  # … replaced by the checked answer
             answer = page.get_by_test_id("stChatMessage").nth(1)
-            expect(answer.get_by_text(re.compile(r"s in all, first words after"))).to_be_visible()
+            caption = answer.get_by_text(re.compile(r"s in all, first words after"))
+            expect(caption).to_be_visible()
+            stopwatch = time.perf_counter() - asked
+            said = float(re.match(r"([\d.]+) s in all", caption.inner_text()).group(1))
+            (tmp_path / "timings.txt").write_text(f"stopwatch {stopwatch:.1f} s\ncaption: {caption.inner_text()}\n")
+            assert stopwatch - 4.0 <= said <= stopwatch + 0.2, (said, stopwatch)  # the caption is the wait
             expect(answer.locator("[id^='source-1-']").first).to_be_visible()
             expect(answer.locator("blockquote mark").first).to_be_visible()  # the supporting lines, highlighted
             expect(answer.get_by_text("library/uploads/aurora-e-bike-manual.md").first).to_be_visible()
@@ -149,5 +160,10 @@ def test_upload_chat_sources_and_two_sessions(app_url, tmp_path):
             assert width[0] <= width[1], width
             phone.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
             assert (tmp_path / "chat.png").stat().st_size > 10_000
+        except Exception:  # the pages as they were when it failed, kept in the test's tmp dir
+            for number, context in enumerate(browser.contexts):
+                for index, open_page in enumerate(context.pages):
+                    open_page.screenshot(path=str(tmp_path / f"failure-{number}-{index}.png"), full_page=True)
+            raise
         finally:
             browser.close()

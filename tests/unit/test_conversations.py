@@ -69,3 +69,25 @@ def test_feedback_is_one_json_line_per_rating(store):
     lines = [json.loads(line) for line in store.feedback_path.read_text().splitlines()]
     assert [(line["rating"], line["comment"]) for line in lines] == [(1, ""), (0, "wrong year")]
     assert all(line["time"] > 0 for line in lines)
+
+
+def test_the_evaluation_reads_thumbs_up_answers_as_reviewed_questions(store):
+    from eval.datasets import load_qa
+
+    source = {"number": 1, "where": "library/uploads/manual.md · Manual > Battery"}
+    store.add_feedback(
+        {
+            "question": "How long to charge?",
+            "answer": "About 4.5 hours [1].",
+            "rating": 1,
+            "comment": "",
+            "sources": [source],
+            "contexts": ["A full charge takes about 4.5 hours."],
+        }
+    )
+    store.add_feedback({"question": "Walk assist?", "answer": "Yes [2].", "rating": 0, "comment": "made up"})
+    [sample] = load_qa(store.feedback_path)
+    assert (sample.question, sample.reference) == ("How long to charge?", "About 4.5 hours.")
+    assert sample.context_ids == ["library/uploads/manual.md"]
+    assert sample.contexts == ["A full charge takes about 4.5 hours."]
+    assert sample.metadata["source"] == "chat feedback" and sample.id.startswith("feedback-")
