@@ -59,3 +59,57 @@ def _header_rows(block: list[str]) -> int:
         if cells and cells[0] and any(_CELL_NUMBER.match(cell) for cell in cells[1:] if cell):
             return number
     return 0
+
+
+_YEAR = re.compile(r"(?<![\d.,])(?:FY\s?)?((?:19[5-9]|20[0-4])\d)(?![\d.,%])")
+_VALUE = re.compile(r"^\(?[-−]?[$€£]?\(?\d[\d,]*(?:\.\d+)?%?\)?$|^[—–-]$")
+_CURRENCY = {"$", "€", "£", "%"}
+
+
+def label_columns(text: str) -> str:
+    """Financial rows read with their years: below a line of column years ("(Millions) 2018 2017 2016", or a row
+    "| 2019 | 2018 |"), a row with one figure per year becomes "Purchases of PP&E | 2018: (1,577) | 2017: (1,373) |
+    2016: (1,420)". A small model reading a statement otherwise takes a figure from the wrong column; the figures
+    and their order are unchanged, so a citation check on the passage reads the same numbers."""
+    years: list[str] | None = None
+    out = []
+    for line in text.split("\n"):
+        found = _column_years(line)
+        if found:
+            years = found
+            out.append(line)
+            continue
+        row = _row(line) if years else None
+        if row and len(row[1]) == len(years):
+            label, values = row
+            labelled = (f"{year}: {value}" for year, value in zip(years, values, strict=True))
+            out.append(f"{label} | " + " | ".join(labelled))
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _column_years(line: str) -> list[str] | None:
+    """The years a header line names in order (two or more, distinct), when it holds no other figure than days of
+    the month ("December 31, 2018 December 31, 2017")."""
+    years = _YEAR.findall(line)
+    if len(years) < 2 or len(set(years)) != len(years):
+        return None
+    rest = _YEAR.sub(" ", line)
+    if any(int(number) > 31 for number in re.findall(r"\d+", rest.replace(",", ""))):
+        return None
+    return years
+
+
+def _row(line: str) -> tuple[str, list[str]] | None:
+    """(label, figures) of a row whose last cells are figures: `label | 1 | 2` or `label 1 2` (a lone currency
+    sign is no figure)."""
+    split = [cell.strip() for cell in line.strip().strip("|").split("|")] if " | " in line else line.split()
+    cells = [cell for cell in split if cell and cell not in _CURRENCY]
+    values: list[str] = []
+    while cells and _VALUE.match(cells[-1]):
+        values.insert(0, cells.pop())
+    label = " ".join(cells).strip()
+    if not values or not re.search(r"[A-Za-z]{2}", label):
+        return None
+    return label, values

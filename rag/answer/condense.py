@@ -1,4 +1,5 @@
-"""Condense a follow-up into a standalone question (one LLM call), with a check that the rewrite still asks it.
+"""Condense a follow-up into a standalone question (one LLM call), with a check that the rewrite still asks it;
+and fit a conversation to a token budget (clip, recent_within).
 
 A small model sometimes answers with the conversation's first question instead of rewriting the last one
 ("And how do I claim it?" → "What warranty does the Aurora e-bike have?"): retrieval then finds the earlier
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from rag.answer import prompts
 from rag.llms.base import LLM, Message
@@ -55,3 +57,32 @@ def condense(llm: LLM, question: str, history: list[Message]) -> Condensed:
         return Condensed(rewrite, tokens)
     previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
     return Condensed(f"{previous} {question}" if previous else question, tokens, True)
+
+
+def clip(text: str, tokens: int, count: Any) -> str:
+    """`text` within about `tokens` tokens: its start and end kept, the middle cut and marked."""
+    if count(text) <= tokens:
+        return text
+    chars = max(40, tokens * 4)  # ~4 characters a token; checked again below
+    while True:
+        head, tail = text[: chars * 2 // 3], text[-(chars // 3) :]
+        clipped = f"{head} […] {tail}"
+        if count(clipped) <= tokens or chars <= 40:
+            return clipped
+        chars = chars * 3 // 4
+
+
+def recent_within(history: list[Message], tokens: int, count: Any) -> list[Message]:
+    """The most recent messages that fit `tokens` (the oldest one cut to fit)."""
+    kept: list[Message] = []
+    left = tokens
+    for message in reversed(history):
+        size = count(message["content"])
+        if size <= left:
+            kept.append(message)
+            left -= size
+            continue
+        if left > 32:
+            kept.append({**message, "content": clip(message["content"], left, count)})
+        break
+    return kept[::-1]

@@ -22,7 +22,7 @@ from rag.answer import prompts
 from rag.answer.citations import content_words
 from rag.documents import Hit, location
 from rag.stores.base import NeighbourWindow, VectorStore
-from rag.tables import table_headers
+from rag.tables import label_columns, table_headers
 
 
 def expand(hits: list[Hit], store: VectorStore, neighbours: int) -> list[Hit]:
@@ -159,10 +159,11 @@ def fit(hits: list[Hit], count_tokens: Callable[[str], int], budget: int) -> lis
 
 
 def passage_text(hit: Hit) -> str:
-    """A passage as the model reads it: a table piece keeps its header rows in view."""
+    """A passage as the model reads it: a table piece keeps its header rows in view, and a statement's rows name
+    the year of each figure (rag.tables.label_columns)."""
     header = hit.metadata.get("table_header")
     text = hit.text.strip()
-    return f"{header}\n{text}" if header and header not in text else text
+    return label_columns(f"{header}\n{text}" if header and header not in text else text)
 
 
 def context_block(contexts: list[Hit]) -> str:

@@ -28,7 +28,7 @@ from rag.answer.citations import (
     states_asked,
     yes_or_no,
 )
-from rag.answer.condense import condense
+from rag.answer.condense import clip, condense, recent_within
 from rag.answer.context import context_block, expand, fit, focus, passage_text, segments
 from rag.answer.guard import echoes_question, guard_answer
 from rag.config import Settings
@@ -106,35 +106,6 @@ def check_input(question: str, history: list[Message], cfg: Any) -> None:
             f"the conversation is {total:,} characters; the limit is {cfg.max_history_chars:,} "
             "(answer.max_history_chars): start a new conversation"
         )
-
-
-def clip(text: str, tokens: int, count: Any) -> str:
-    """`text` within about `tokens` tokens: its start and end kept, the middle cut and marked."""
-    if count(text) <= tokens:
-        return text
-    chars = max(40, tokens * 4)  # ~4 characters a token; checked again below
-    while True:
-        head, tail = text[: chars * 2 // 3], text[-(chars // 3) :]
-        clipped = f"{head} […] {tail}"
-        if count(clipped) <= tokens or chars <= 40:
-            return clipped
-        chars = chars * 3 // 4
-
-
-def recent_within(history: list[Message], tokens: int, count: Any) -> list[Message]:
-    """The most recent messages that fit `tokens` (the oldest one cut to fit)."""
-    kept: list[Message] = []
-    left = tokens
-    for message in reversed(history):
-        size = count(message["content"])
-        if size <= left:
-            kept.append(message)
-            left -= size
-            continue
-        if left > 32:
-            kept.append({**message, "content": clip(message["content"], left, count)})
-        break
-    return kept[::-1]
 
 
 StageCallback = Callable[[str, dict[str, Any]], None]

@@ -1,0 +1,48 @@
+"""Financial rows read with their column years (rag/tables.label_columns): what the answer model sees."""
+
+from __future__ import annotations
+
+from rag.answer.context import passage_text
+from rag.documents import Hit
+from rag.tables import label_columns
+
+STATEMENT = """3M Company and Subsidiaries
+Consolidated Statement of Cash Flows
+(Millions) 2018 2017 2016
+Net income including noncontrolling interest $ 5,363 $ 4,869 $ 5,058
+Purchases of property, plant and equipment (PP&E) | (1,577) | (1,373) | (1,420)
+Shares outstanding - 2018: 576,575,168
+Gain on sale | — | 12 | 3
+Proceeds from sale of businesses, net of cash sold
+846 1,065 142"""
+
+
+def test_each_figure_of_a_statement_row_names_its_year():
+    lines = label_columns(STATEMENT).splitlines()
+    assert lines[:3] == STATEMENT.splitlines()[:3]  # title and header kept as printed
+    assert lines[3] == "Net income including noncontrolling interest | 2018: 5,363 | 2017: 4,869 | 2016: 5,058"
+    assert (
+        lines[4] == "Purchases of property, plant and equipment (PP&E) | 2018: (1,577) | 2017: (1,373) | 2016: (1,420)"
+    )
+    assert lines[5] == "Shares outstanding - 2018: 576,575,168"  # one figure: not a row of the three years
+    assert lines[6] == "Gain on sale | 2018: — | 2017: 12 | 2016: 3"
+    assert lines[8] == "846 1,065 142"  # no label: left alone
+
+
+def test_a_new_header_takes_over_and_text_without_years_is_unchanged():
+    text = (
+        "December 31, December 31,\n(Dollars in millions) 2018 2017\nTotal assets $ 36,500 $ 37,987\n"
+        "| 2019 | 2018 |\n| Revenue | 1,200 | 1,100 |"
+    )
+    assert label_columns(text).splitlines()[2:] == [
+        "Total assets | 2018: 36,500 | 2017: 37,987",
+        "| 2019 | 2018 |",
+        "Revenue | 2019: 1,200 | 2018: 1,100",
+    ]
+    prose = "The battery lasts 60 to 110 km.\nEco | 50 % | 110 km\nRevenue grew 12% in 2019 and 8% in 2018."
+    assert label_columns(prose) == prose  # "in 2019 and 8% in 2018" is no header: it holds other figures
+
+
+def test_the_model_reads_labelled_rows():
+    hit = Hit(id="a", text=STATEMENT, metadata={}, score=1.0)
+    assert "(PP&E) | 2018: (1,577) | 2017: (1,373)" in passage_text(hit)
