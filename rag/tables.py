@@ -68,9 +68,10 @@ _CURRENCY = {"$", "€", "£", "%"}
 
 def label_columns(text: str) -> str:
     """Financial rows read with their years: below a line of column years ("(Millions) 2018 2017 2016", or a row
-    "| 2019 | 2018 |"), a row with one figure per year becomes "Purchases of PP&E | 2018: (1,577) | 2017: (1,373) |
-    2016: (1,420)". A small model reading a statement otherwise takes a figure from the wrong column; the figures
-    and their order are unchanged, so a citation check on the passage reads the same numbers."""
+    "| 2019 | 2018 |"), a row with one figure per year becomes "Purchases of PP&E | (1,577) in 2018 | (1,373) in
+    2017 | (1,420) in 2016". A small model reading a statement otherwise takes a figure from the wrong column (the
+    1.5B answered 3M's 2018 capex with the 2016 figure; with "2018: (1,577)" it answered "13", with "(1,577) in
+    2018" right). The figures and their order are unchanged: a citation check reads the same numbers."""
     years: list[str] | None = None
     out = []
     for line in text.split("\n"):
@@ -82,7 +83,7 @@ def label_columns(text: str) -> str:
         row = _row(line) if years else None
         if row and len(row[1]) == len(years):
             label, values = row
-            labelled = (f"{year}: {value}" for year, value in zip(years, values, strict=True))
+            labelled = (f"{value} in {year}" for year, value in zip(years, values, strict=True))
             out.append(f"{label} | " + " | ".join(labelled))
         else:
             out.append(line)

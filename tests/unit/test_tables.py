@@ -20,12 +20,13 @@ Proceeds from sale of businesses, net of cash sold
 def test_each_figure_of_a_statement_row_names_its_year():
     lines = label_columns(STATEMENT).splitlines()
     assert lines[:3] == STATEMENT.splitlines()[:3]  # title and header kept as printed
-    assert lines[3] == "Net income including noncontrolling interest | 2018: 5,363 | 2017: 4,869 | 2016: 5,058"
+    assert lines[3] == "Net income including noncontrolling interest | 5,363 in 2018 | 4,869 in 2017 | 5,058 in 2016"
     assert (
-        lines[4] == "Purchases of property, plant and equipment (PP&E) | 2018: (1,577) | 2017: (1,373) | 2016: (1,420)"
+        lines[4]
+        == "Purchases of property, plant and equipment (PP&E) | (1,577) in 2018 | (1,373) in 2017 | (1,420) in 2016"
     )
     assert lines[5] == "Shares outstanding - 2018: 576,575,168"  # one figure: not a row of the three years
-    assert lines[6] == "Gain on sale | 2018: — | 2017: 12 | 2016: 3"
+    assert lines[6] == "Gain on sale | — in 2018 | 12 in 2017 | 3 in 2016"
     assert lines[8] == "846 1,065 142"  # no label: left alone
 
 
@@ -35,9 +36,9 @@ def test_a_new_header_takes_over_and_text_without_years_is_unchanged():
         "| 2019 | 2018 |\n| Revenue | 1,200 | 1,100 |"
     )
     assert label_columns(text).splitlines()[2:] == [
-        "Total assets | 2018: 36,500 | 2017: 37,987",
+        "Total assets | 36,500 in 2018 | 37,987 in 2017",
         "| 2019 | 2018 |",
-        "Revenue | 2019: 1,200 | 2018: 1,100",
+        "Revenue | 1,200 in 2019 | 1,100 in 2018",
     ]
     prose = "The battery lasts 60 to 110 km.\nEco | 50 % | 110 km\nRevenue grew 12% in 2019 and 8% in 2018."
     assert label_columns(prose) == prose  # "in 2019 and 8% in 2018" is no header: it holds other figures
@@ -45,4 +46,4 @@ def test_a_new_header_takes_over_and_text_without_years_is_unchanged():
 
 def test_the_model_reads_labelled_rows():
     hit = Hit(id="a", text=STATEMENT, metadata={}, score=1.0)
-    assert "(PP&E) | 2018: (1,577) | 2017: (1,373)" in passage_text(hit)
+    assert "(PP&E) | (1,577) in 2018 | (1,373) in 2017" in passage_text(hit)
