@@ -25,20 +25,16 @@ def render_tab() -> None:
             {
                 "document": d.id.rsplit("/", 1)[-1],
                 "chunks": d.chunks,
-                "ingested": ago(d.ingested_at),
-                "where": d.id,
-                "uploaded here": d.uploaded,
+                "added": f"{ago(d.ingested_at)} · {'uploaded' if d.uploaded else 'ingest'}",
             }
             for d in documents
         ],
         hide_index=True,
         width="stretch",
-        column_config={  # the name and the count first: on a phone the rest may scroll, not these
+        column_config={  # three narrow columns: a phone shows all of them (the full id is in the chooser below)
             "document": st.column_config.TextColumn("Document", width="medium"),
             "chunks": st.column_config.NumberColumn("Chunks", width="small"),
-            "ingested": st.column_config.TextColumn("Ingested", width="small"),
-            "where": st.column_config.TextColumn("Source id", width="medium"),
-            "uploaded here": st.column_config.CheckboxColumn("Uploaded", width="small"),
+            "added": st.column_config.TextColumn("Added", width="small"),
         },
     )
     by_id = {d.id: d for d in documents}
