@@ -2,6 +2,7 @@
 
 run         answer evaluation (Ragas + IR metrics) of a pipeline on a QA dataset: report, history, gate
 compare     per-metric deltas of two runs with bootstrap confidence intervals
+generate    a test set from your own documents: questions, references and their chunks (eval/generate.py)
 retrieval   IR metrics of retriever configs on a BEIR dataset (e.g. ../shared/datasets/scifact)
 """
 
@@ -301,6 +302,62 @@ def run(
             console.print(f"[red]regression:[/] {failure}")
     console.print(f"report: {outcome.run_dir / 'report.html'}")
     raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def generate(
+    paths: list[Path] = typer.Argument(..., help="Folders or files to write questions about."),
+    out: Path = typer.Option(..., "--out", "-o", help="The QA JSONL to write (dataset: jsonl in an eval config)."),
+    count: int = typer.Option(100, "--count", "-n", help="Questions planned (fewer are kept: the filters)."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="Pipeline YAML: its LLM writes the questions."),
+    work: Path = typer.Option(Path(".rag/eval/generate"), help="The store the documents are chunked into."),
+    seed: int = typer.Option(13, help="The plan's seed (a rerun with the same seed resumes)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Write questions with reference answers from documents, keep those the filters pass, print their counts."""
+    setup_environment(debug)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from eval.generate import CALLS_PER_ITEM
+    from eval.generate import generate as write_set
+    from ingest.progress import RichProgress
+    from ingest.run import ingest
+    from rag.config import load_config
+    from rag.embeddings import build_embedder
+    from rag.errors import ConfigError, RagError
+    from rag.llms import build_llm
+    from rag.stores import build_store
+
+    console = Console(stderr=True)
+    try:
+        missing = [str(path) for path in paths if not path.exists()]
+        if missing:
+            raise ConfigError(f"no such file or folder: {', '.join(missing)}")
+        settings = load_config(config)
+        settings.store.path = str(work / "chroma")
+        settings.store.collection = "generate"
+        embedder = build_embedder(settings.embedding)
+        console.print(f"chunking {', '.join(map(str, paths))} into {work} (only what changed)")
+        with RichProgress(console, enabled=True) as progress:
+            ingest(list(paths), settings, embedder=embedder, progress=progress)
+        store = build_store(settings.store, embedder.name, embedder.dimension)
+        chunks = list(store.get())
+        store.close()
+        console.print(
+            f"{count} questions planned from {len(chunks)} chunks: about {count * CALLS_PER_ITEM} calls to "
+            f"{settings.llm.model} (write, then answer from the gold chunks); resumable"
+        )
+        llm = build_llm(settings.llm)
+        with Progress(TextColumn("questions"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console) as bar:  # fmt: skip
+            task = bar.add_task("questions", total=count)
+            summary = write_set(chunks, llm, out, count, seed, lambda done, total: bar.update(task, completed=done))
+    except RagError as exc:
+        fail(console, exc, debug)
+    counts = summary.as_dict()
+    typer.echo(json.dumps(counts, indent=2))
+    console.print(f"{counts['kept']} question(s) in {out}; review them in the app's Evaluation tab")
 
 
 @app.command()

@@ -1,0 +1,249 @@
+"""Test sets from your own documents: questions, reference answers and the chunks that answer them, written by the
+configured LLM (grammar-constrained JSON), kept only when they pass the filters.
+
+    python -m eval generate docs/ --out sets/mine.jsonl -n 100
+
+Plan: chunks with enough text are drawn from every document in proportion to its size (seeded); each gets a
+kind — a fact, a number (a chunk with figures), a comparison (two chunks: neighbours in a document), or a question
+the documents do not answer (about the chunk's subject, asking what it does not say: it measures refusals).
+Filters, each counted in the summary:
+
+- **answerable**: the generator model answers from the gold chunks alone and its answer matches the reference
+  (eval.answer_match for figures and spans, else shared content words); an unanswerable question must be refused;
+- **not a copy**: a question that repeats a run of 8 words of its chunk, or 85 % of whose content words are one
+  sentence of it, tests string matching, not retrieval;
+- **not a duplicate** of a kept question (the same content words, Jaccard ≥ 0.8).
+
+The output is the QA JSONL ``eval run`` reads (``dataset: jsonl``): `context_ids` the sources, `contexts` the gold
+chunks' texts, `metadata` the kind, the chunk ids and the review state (``reviewed: null`` until someone accepts or
+edits it). A run is resumable: the plan is seeded and each planned item's outcome is journalled beside the output.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.answer_match import answer_match, numbers
+from rag.answer.citations import content_words
+from rag.answer.prompts import NO_ANSWER
+from rag.llms.base import LLM
+from rag.stores.base import StoredChunk as Chunk  # what a store's get() gives: id, text, metadata
+
+KINDS = ("fact", "number", "comparison", "unanswerable")
+SHARES = {"fact": 0.45, "number": 0.25, "comparison": 0.15, "unanswerable": 0.15}
+MIN_WORDS = 40  # a chunk with fewer words (a heading, a signature) makes a poor question
+COPY_RUN = 8  # a question repeating this many words of its chunk in a row is a copy
+COPY_SHARE = 0.85
+DUPLICATE = 0.8
+CALLS_PER_ITEM = 2  # write, then answer from the gold chunks
+
+_QUESTION_SCHEMA = {
+    "type": "object",
+    "properties": {"question": {"type": "string", "maxLength": 300}, "answer": {"type": "string", "maxLength": 300}},
+    "required": ["question", "answer"],
+}
+_INSTRUCTIONS = {
+    "fact": "Write one question a reader of this document could ask, answered by a fact stated in the passage, "
+    "and its short answer. Use your own words; do not copy a sentence.",
+    "number": "Write one question whose answer is a figure stated in the passage (an amount, a count, a date, a "
+    "percentage), and the answer with its unit. Use your own words; do not copy a sentence.",
+    "comparison": "Write one question that needs BOTH passages to answer (a comparison or a combination of what "
+    "each says), and its short answer.",
+    "unanswerable": "Write one question about the same subject as the passage that the passage does NOT answer "
+    "(it asks for something the passage does not say). The answer must be exactly: not stated.",
+}
+
+
+@dataclass
+class Planned:
+    index: int
+    kind: str
+    chunks: list[Chunk]
+
+
+@dataclass
+class Summary:
+    planned: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, and the answerability yield: of the questions that reached the answerability check, the
+        share the model answered from their chunks alone (or, unanswerable ones, refused)."""
+        failed = self.rejected["not answerable from its chunks"] + self.rejected["answered although unanswerable"]
+        checked = self.kept + failed
+        return {
+            "planned": self.planned,
+            "kept": self.kept,
+            "rejected": dict(self.rejected),
+            "kinds": dict(self.kinds),
+            "answerable yield": round(self.kept / checked, 3) if checked else 0.0,
+        }
+
+
+def plan(chunks: list[Chunk], n: int, seed: int = 13) -> list[Planned]:
+    """`n` items: documents drawn in proportion to their usable chunks, kinds in SHARES, all seeded."""
+    rng = random.Random(seed)
+    by_source: dict[str, list[Chunk]] = defaultdict(list)
+    for chunk in sorted(chunks, key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("chunk_index", 0)))):
+        if len(chunk.text.split()) >= MIN_WORDS:
+            by_source[str(chunk.metadata.get("source"))].append(chunk)
+    pool = [chunk for group in by_source.values() for chunk in group]
+    if not pool:
+        return []
+    kinds = [kind for kind, share in SHARES.items() for _ in range(round(share * n))]
+    kinds = (kinds + ["fact"] * n)[:n]
+    rng.shuffle(kinds)
+    items = []
+    for index, kind in enumerate(kinds):
+        first = rng.choice(pool)  # a draw over all usable chunks: each document in proportion to its size
+        if kind == "number" and not numbers(first.text):
+            with_figures = [c for c in pool if numbers(c.text)]
+            first = rng.choice(with_figures) if with_figures else first
+        chosen = [first]
+        if kind == "comparison":
+            group = by_source[str(first.metadata.get("source"))]
+            position = group.index(first)
+            neighbour = group[position + 1] if position + 1 < len(group) else group[position - 1]
+            chosen = [first, neighbour] if neighbour is not first else [first]
+            kind = kind if len(chosen) == 2 else "fact"
+        items.append(Planned(index, kind, chosen))
+    return items
+
+
+def copied(question: str, passages: list[str]) -> bool:
+    """The question repeats COPY_RUN words of a passage in a row, or is mostly one of its sentences."""
+    words = re.findall(r"\w+", question.lower())
+    asked = content_words(question)
+    for passage in passages:
+        text = " ".join(re.findall(r"\w+", passage.lower()))
+        if any(" ".join(words[i : i + COPY_RUN]) in text for i in range(len(words) - COPY_RUN + 1)):
+            return True
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", passage):
+            said = content_words(sentence)
+            if asked and said and len(asked & said) / len(asked) >= COPY_SHARE and len(said) <= 2 * len(asked):
+                return True
+    return False
+
+
+def duplicate(question: str, kept: list[str]) -> bool:
+    words = content_words(question)
+    for other in kept:
+        theirs = content_words(other)
+        if words and theirs and len(words & theirs) / len(words | theirs) >= DUPLICATE:
+            return True
+    return False
+
+
+def matches(answer: str, reference: str) -> bool:
+    """The model's answer from the gold chunks agrees with the reference: its figures and spans (answer_match), or
+    for a sentence most of the reference's content words."""
+    if numbers(reference):
+        return answer_match(answer, reference) >= 0.5
+    gold, said = content_words(reference), content_words(answer)
+    return bool(gold) and len(gold & said) / len(gold) >= 0.6
+
+
+def refused(answer: str) -> bool:
+    lowered = answer.lower()
+    return any(phrase in lowered for phrase in ("not stated", "could not find", "not mention", "does not say"))
+
+
+def write(llm: LLM, item: Planned) -> dict[str, str] | None:
+    passages = "\n\n".join(f"Passage {n}:\n{c.text}" for n, c in enumerate(item.chunks, start=1))
+    messages = [
+        {"role": "system", "content": "You write evaluation questions for a document search system."},
+        {"role": "user", "content": f"{passages}\n\n{_INSTRUCTIONS[item.kind]} Reply in JSON."},
+    ]
+    try:
+        drafted = llm.complete_json(messages, _QUESTION_SCHEMA, max_tokens=200, temperature=0.3)
+    except Exception:  # a model that writes no valid JSON for this item: the item is rejected, the run goes on
+        return None
+    question, answer = str(drafted.get("question", "")).strip(), str(drafted.get("answer", "")).strip()
+    if not question.endswith("?") or len(question.split()) < 4 or not answer:
+        return None
+    return {"question": question, "answer": answer}
+
+
+def answer_from(llm: LLM, question: str, chunks: list[Chunk]) -> str:
+    passages = "\n\n".join(c.text for c in chunks)
+    messages = [
+        {"role": "system", "content": f'Answer from the passages only, in one sentence. Otherwise: "{NO_ANSWER}"'},
+        {"role": "user", "content": f"Passages:\n{passages}\n\nQuestion: {question}"},
+    ]
+    return llm.complete(messages, max_tokens=80, temperature=0.0).text.strip()
+
+
+def judge(llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[str]) -> tuple[dict | None, str]:
+    """The sample for `item`, or None and the filter that rejected it."""
+    if drafted is None:
+        return None, "no question"
+    texts = [c.text for c in item.chunks]
+    if copied(drafted["question"], texts):
+        return None, "copies its passage"
+    if duplicate(drafted["question"], kept):
+        return None, "duplicate"
+    answer = answer_from(llm, drafted["question"], item.chunks)
+    unanswerable = item.kind == "unanswerable"
+    if (unanswerable and not refused(answer)) or (not unanswerable and not matches(answer, drafted["answer"])):
+        return None, "not answerable from its chunks" if not unanswerable else "answered although unanswerable"
+    sample = {
+        "id": f"gen-{item.index:05d}",
+        "question": drafted["question"],
+        "reference": NO_ANSWER if unanswerable else drafted["answer"],
+        "context_ids": [] if unanswerable else sorted({str(c.metadata.get("source")) for c in item.chunks}),
+        "contexts": [] if unanswerable else texts,
+        "metadata": {
+            "kind": item.kind,
+            "chunk_ids": [c.id for c in item.chunks],
+            "generated_by": getattr(llm, "name", "") or type(llm).__name__,
+            "checked_answer": answer,
+            "reviewed": None,
+        },
+    }
+    return sample, ""
+
+
+def generate(chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, progress: Any = None) -> Summary:
+    """Write the kept samples to `out` (JSONL), resuming from its journal; returns the filters' counts."""
+    items = plan(chunks, n, seed)
+    journal = out.with_suffix(out.suffix + ".journal")
+    done: dict[int, dict] = {}
+    if journal.exists():
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                record = json.loads(line)
+                done[record["index"]] = record
+    summary = Summary(planned=len(items))
+    kept: list[dict] = [done[i]["sample"] for i in sorted(done) if done[i].get("sample")]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with journal.open("a", encoding="utf-8") as handle:
+        for item in items:
+            if item.index not in done:
+                sample, reason = judge(llm, item, write(llm, item), [s["question"] for s in kept])
+                record = {"index": item.index, "sample": sample, "reason": reason}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.flush()
+                done[item.index] = record
+                if sample:
+                    kept.append(sample)
+            if progress is not None:
+                progress(item.index + 1, len(items))
+    for item in items:
+        record = done[item.index]
+        if record.get("sample"):
+            summary.kept += 1
+            summary.kinds[record["sample"]["metadata"]["kind"]] += 1
+        else:
+            summary.rejected[record["reason"]] += 1
+    with out.open("w", encoding="utf-8") as handle:
+        for sample in kept:
+            handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
+    return summary

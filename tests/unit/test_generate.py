@@ -1,0 +1,102 @@
+"""The test-set generator's plan and filters (eval/generate.py), with a scripted model for speed; the real local
+model writes a set in tests/integration/test_generate.py."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from eval.datasets import load_qa
+from eval.generate import copied, duplicate, generate, matches, plan, refused
+from rag.stores.base import StoredChunk
+from tests.unit.test_pipeline_flow import ScriptedLLM
+
+BATTERY = (
+    "The Aurora uses a 540 Wh lithium-ion battery mounted in the down tube. A full charge takes about 4.5 hours "
+    "with the supplied 4 A charger. On a full charge the battery lasts between 60 and 110 km, depending on the "
+    "assist level, rider weight and terrain, and it keeps 80 percent of its capacity after 800 charge cycles."
+)
+WARRANTY = (
+    "Northwind Cycles gives a two-year warranty on the frame and a one-year warranty on the battery and the motor. "
+    "The warranty covers defects in materials and workmanship; it does not cover wear parts such as tyres, brake "
+    "pads and chains, nor damage from accidents or from riding in competitions and races of any kind at all."
+)
+
+
+def chunk(index, text, source="manual.md"):
+    return StoredChunk(id=f"{source}-{index}", text=text, metadata={"source": source, "chunk_index": index})
+
+
+def test_a_copied_sentence_is_rejected_and_a_paraphrase_kept():
+    assert copied("Does a full charge take about 4.5 hours with the supplied 4 A charger?", [BATTERY])
+    assert copied(
+        "Full charge takes 4.5 hours supplied 4 A charger?",
+        ["A full charge takes 4.5 hours with the supplied 4 A charger."],
+    )
+    assert not copied("How long must the Aurora be plugged in to refill its battery completely?", [BATTERY])
+
+
+def test_duplicates_are_dropped_by_their_content_words():
+    kept = ["How long does the Aurora battery take to charge?"]
+    assert duplicate("How long does it take to charge the Aurora battery?", kept)
+    assert not duplicate("What does the Aurora warranty cover?", kept)
+
+
+def test_answers_match_by_figures_or_words_and_refusals_are_seen():
+    assert matches("It takes about 4.5 hours [1].", "4.5 hours")
+    assert not matches("It takes about 6 hours.", "4.5 hours")
+    assert matches("Tyres, brake pads and chains are not covered.", "wear parts: tyres, brake pads and chains")
+    assert refused("I could not find the answer to that in your documents.") and refused("Not stated.")
+    assert not refused("About 4.5 hours.")
+
+
+def test_the_plan_spreads_kinds_and_documents_and_skips_short_chunks():
+    chunks = [chunk(i, BATTERY) for i in range(6)] + [chunk(i, WARRANTY, "warranty.md") for i in range(2)]
+    chunks.append(chunk(9, "Contents", "toc.md"))
+    items = plan(chunks, 40, seed=1)
+    kinds = Counter(item.kind for item in items)
+    assert kinds["fact"] >= 18 and kinds["number"] == 10 and kinds["comparison"] == 6 and kinds["unanswerable"] == 6
+    sources = Counter(str(item.chunks[0].metadata["source"]) for item in items)
+    assert "toc.md" not in sources and sources["manual.md"] > sources["warranty.md"] > 0  # by size
+    assert all(len(item.chunks) == 2 for item in items if item.kind == "comparison")
+    assert plan(chunks, 40, seed=1)[7].chunks[0].id == items[7].chunks[0].id  # seeded: a rerun resumes
+
+
+def test_generate_keeps_what_passes_counts_the_rest_and_resumes(tmp_path):
+    chunks = [chunk(0, BATTERY), chunk(1, WARRANTY)]
+
+    def writes(messages):
+        text = messages[-1]["content"]
+        if "does NOT answer" in text:
+            return {"question": "What colour options does the Aurora come in?", "answer": "not stated"}
+        if "BOTH passages" in text:
+            return {"question": "Which lasts longer, the battery warranty or a full charge?", "answer": "the warranty"}
+        if "540 Wh" in text:
+            return {"question": "How long must the Aurora be plugged in to refill its battery?", "answer": "4.5 hours"}
+        return {"question": "Which parts does the warranty leave out?", "answer": "tyres, brake pads and chains"}
+
+    def answers(messages):
+        question = messages[-1]["content"].rsplit("Question: ", 1)[1]
+        return {
+            "What colour options does the Aurora come in?": "I could not find the answer to that in your documents.",
+            "How long must the Aurora be plugged in to refill its battery?": "About 4.5 hours.",
+            "Which parts does the warranty leave out?": "Wear parts: tyres, brake pads and chains.",
+        }.get(question, "The battery lasts 110 km.")  # the comparison is not answered: rejected
+
+    script = []
+    for _ in range(8):
+        script += [writes, answers]
+    out = tmp_path / "sets" / "mine.jsonl"
+    summary = generate(chunks, ScriptedLLM(*script), out, n=8, seed=3).as_dict()
+    assert summary["planned"] == 8 and summary["kept"] + sum(summary["rejected"].values()) == 8
+    assert summary["rejected"].get("duplicate", 0) >= 1  # the same question twice is kept once
+    samples = load_qa(out)
+    assert len(samples) == summary["kept"] and len({s.question for s in samples}) == len(samples)
+    unanswerable = [s for s in samples if s.metadata["kind"] == "unanswerable"]
+    assert all(s.reference.startswith("I could not find") and not s.context_ids for s in unanswerable)
+    for s in samples:
+        assert s.metadata["reviewed"] is None and s.metadata["chunk_ids"]
+    journal = [json.loads(line) for line in (tmp_path / "sets" / "mine.jsonl.journal").read_text().splitlines()]
+    assert len(journal) == 8
+    again = ScriptedLLM()  # nothing left to ask: every planned item is in the journal
+    assert generate(chunks, again, out, n=8, seed=3).as_dict() == summary and again.calls == []
