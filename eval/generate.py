@@ -198,7 +198,8 @@ def judge(llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[st
         "id": f"gen-{item.index:05d}",
         "question": drafted["question"],
         "reference": NO_ANSWER if unanswerable else drafted["answer"],
-        "context_ids": [] if unanswerable else sorted({str(c.metadata.get("source")) for c in item.chunks}),
+        # the file names, as eval run names the retrieved passages' sources (eval.runner._source_name)
+        "context_ids": [] if unanswerable else sorted({Path(str(c.metadata.get("source"))).name for c in item.chunks}),
         "contexts": [] if unanswerable else texts,
         "metadata": {
             "kind": item.kind,

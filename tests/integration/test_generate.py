@@ -1,0 +1,56 @@
+"""`python -m eval generate` with the real local model over the shipped example documents, then `python -m eval
+run` on the set it wrote (judge-free metrics: are the chunks the questions came from found)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import EXAMPLES, REPO
+
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RAG__RETRIEVER__CACHE": str(tmp_path / "rewrites.sqlite")}
+    command = [sys.executable, "-m", "eval", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900, env=env)
+
+
+def test_generate_a_set_from_a_folder_and_evaluate_on_it(tmp_path):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for name in ("aurora-e-bike-manual.md", "northwind-support-faq.txt"):
+        shutil.copy(EXAMPLES / name, corpus / name)
+    out = tmp_path / "sets" / "mine.jsonl"
+    generated = cli(
+        "generate", str(corpus), "--out", str(out), "-n", "6", "--work", str(tmp_path / "w"), tmp_path=tmp_path
+    )
+    assert generated.returncode == 0, generated.stderr[-3000:]
+    assert "6 questions planned from" in generated.stderr and "calls to qwen2.5-coder-0.5b" in generated.stderr
+    counts = json.loads(generated.stdout)
+    assert counts["planned"] == 6 and counts["kept"] + sum(counts["rejected"].values()) == 6
+    samples = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(samples) == counts["kept"] >= 1  # the 0.5B writes at least one question that passes every filter
+    for sample in samples:
+        assert sample["question"].endswith("?") and sample["metadata"]["chunk_ids"]
+        if sample["metadata"]["kind"] != "unanswerable":
+            assert set(sample["context_ids"]) <= {"aurora-e-bike-manual.md", "northwind-support-faq.txt"}
+
+    config = tmp_path / "eval.yaml"
+    config.write_text(
+        "name: mine\npipeline: configs/default.yaml\n"
+        f"dataset: {{kind: jsonl, qa: {out}, corpus: {corpus}, limit: null}}\n"
+        f"work: {tmp_path / 'eval-work'}\nruns: {tmp_path / 'runs'}\nmetrics: [id_context_recall]\nir: true\n"
+        "gate: {baseline: none, min: {}, max_drop: {}}\n"
+    )
+    run = cli("run", "--config", str(config), tmp_path=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(next((tmp_path / "runs").glob("*-mine/results.json")).read_text())
+    assert len(results["samples"]) == len(samples)
+    assert all("id_context_recall" in s["scores"] and "ndcg@10" in s["scores"] for s in results["samples"])
