@@ -71,6 +71,7 @@ class EvalConfig(EnvOverYaml):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     work: str = Field(".rag/eval", description="converted datasets and their stores")
     runs: str = Field("runs", description="one folder per run, plus history.jsonl")
+    sets: str = Field("sets", description="generated test sets (python -m eval generate) the app lists for review")
     metrics: list[str] = Field(default_factory=lambda: [*LLM_METRICS, *ID_METRICS])
     ir: bool = Field(True, description="nDCG@10, recall@10 and MRR@10 when the dataset has gold documents")
     ir_depth: int = Field(10, ge=1)

@@ -57,6 +57,8 @@ def load_qa(path: str | Path) -> list[QASample]:
                     if reviewed is not None:
                         samples.append(reviewed)
                     continue
+                if ((record.get("metadata") or {}).get("reviewed") or {}).get("state") == "rejected":
+                    continue  # a generated question a reviewer rejected (eval.generate.review)
                 samples.append(
                     QASample(
                         id=str(record["id"]),

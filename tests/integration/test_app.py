@@ -24,6 +24,7 @@ def app_env(tmp_path, monkeypatch):
     monkeypatch.setenv("RAG__RETRIEVER__CACHE", str(tmp_path / "rewrites.sqlite"))
     monkeypatch.setenv("RAG__CHAT__CONVERSATIONS", str(tmp_path / "conversations"))
     monkeypatch.setenv("RAG__CHAT__FEEDBACK", str(tmp_path / "feedback.jsonl"))
+    monkeypatch.setenv("EVAL__SETS", str(tmp_path / "sets"))
     return tmp_path
 
 
@@ -196,3 +197,34 @@ def test_a_hung_local_model_is_one_error_and_the_next_answer_works(app_env, monk
     last = assistant_messages(at)[-1]
     assert last.markdown and "4.5 hours" in last.markdown[0].value, [error.value for error in last.error]
     assert worker.pid != first_pid
+
+
+@pytest.mark.slow
+def test_a_generated_set_is_reviewed_in_the_evaluation_tab(app_env):
+    import json
+
+    sets = app_env / "sets"
+    sets.mkdir()
+    rows = [
+        {"id": "gen-00001", "question": "How long does a full charge take?", "reference": "4.5 hours",
+         "context_ids": ["aurora-e-bike-manual.md"], "contexts": ["A full charge takes about 4.5 hours."],
+         "metadata": {"kind": "number", "reviewed": None}},
+        {"id": "gen-00002", "question": "What colour is the Aurora?", "reference": "blue",
+         "context_ids": [], "contexts": [], "metadata": {"kind": "fact", "reviewed": None}},
+    ]  # fmt: skip
+    (sets / "mine.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    at = start()
+    assert "2 questions · 0 accepted · 0 rejected · 2 to review" in [c.value for c in at.caption]
+    assert at.button(key="accept-gen-00001").disabled  # no verdict without a reviewer's name
+    at.text_input(key="reviewer").set_value("ana")
+    at.run()
+    at.text_input(key="ref-gen-00001").set_value("about 4.5 hours")
+    at.button(key="accept-gen-00001").click()
+    at.run()
+    at.button(key="reject-gen-00002").click()
+    at.run()
+    saved = [json.loads(line) for line in (sets / "mine.jsonl").read_text().splitlines()]
+    assert saved[0]["reference"] == "about 4.5 hours" and saved[0]["metadata"]["reviewed"]["state"] == "edited"
+    assert saved[0]["metadata"]["reviewed"]["by"] == "ana"
+    assert saved[1]["metadata"]["reviewed"]["state"] == "rejected"
+    assert "2 questions · 1 accepted · 1 rejected · 0 to review" in [c.value for c in at.caption]

@@ -32,6 +32,7 @@ def app_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         "RAG__RETRIEVER__CACHE": str(tmp_path / "rewrites.sqlite"),
         "RAG__CHAT__CONVERSATIONS": str(tmp_path / "conversations"),
         "RAG__CHAT__FEEDBACK": str(tmp_path / "feedback.jsonl"),
+        "EVAL__SETS": str(tmp_path / "sets"),
         **extra,
     }
 

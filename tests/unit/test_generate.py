@@ -100,3 +100,28 @@ def test_generate_keeps_what_passes_counts_the_rest_and_resumes(tmp_path):
     assert len(journal) == 8
     again = ScriptedLLM()  # nothing left to ask: every planned item is in the journal
     assert generate(chunks, again, out, n=8, seed=3).as_dict() == summary and again.calls == []
+
+
+def test_a_review_is_recorded_with_who_and_when_and_rejected_questions_are_left_out(tmp_path):
+    import pytest
+
+    from eval.generate import review
+
+    path = tmp_path / "set.jsonl"
+    rows = [
+        {"id": f"gen-{n}", "question": f"Question {n}?", "reference": "4.5 hours", "metadata": {"reviewed": None}}
+        for n in range(3)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    review(path, "gen-0", "accepted", "ana")
+    review(path, "gen-1", "edited", "ben", reference="about 4.5 hours with the 4 A charger")
+    review(path, "gen-2", "rejected", "ana")
+    samples = load_qa(path)
+    assert [s.id for s in samples] == ["gen-0", "gen-1"]  # the rejected one is not evaluated
+    assert samples[1].reference == "about 4.5 hours with the 4 A charger"
+    verdict = samples[0].metadata["reviewed"]
+    assert verdict["state"] == "accepted" and verdict["by"] == "ana" and verdict["at"].endswith("Z")
+    with pytest.raises(KeyError):
+        review(path, "gen-9", "accepted", "ana")
+    with pytest.raises(ValueError):
+        review(path, "gen-0", "maybe", "ana")
