@@ -163,7 +163,7 @@ def write(llm: LLM, item: Planned) -> dict[str, str] | None:
         {"role": "user", "content": f"{passages}\n\n{_INSTRUCTIONS[item.kind]} Reply in JSON."},
     ]
     try:
-        drafted = llm.complete_json(messages, _QUESTION_SCHEMA, max_tokens=200, temperature=0.3)
+        drafted = llm.complete_json(messages, _QUESTION_SCHEMA, max_tokens=200, temperature=0.0)
     except Exception:  # a model that writes no valid JSON for this item: the item is rejected, the run goes on
         return None
     question, answer = str(drafted.get("question", "")).strip(), str(drafted.get("answer", "")).strip()

@@ -29,13 +29,13 @@ def test_generate_a_set_from_a_folder_and_evaluate_on_it(tmp_path):
         shutil.copy(EXAMPLES / name, corpus / name)
     out = tmp_path / "sets" / "mine.jsonl"
     generated = cli(
-        "generate", str(corpus), "--out", str(out), "-n", "4", "--work", str(tmp_path / "w"), tmp_path=tmp_path
+        "generate", str(corpus), "--out", str(out), "-n", "6", "--work", str(tmp_path / "w"), tmp_path=tmp_path
     )
     assert generated.returncode == 0, generated.stderr[-3000:]
     said = " ".join(generated.stderr.split())  # rich wraps the lines
-    assert "4 questions planned from" in said and "calls to qwen2.5-coder-0.5b" in said
+    assert "6 questions planned from" in said and "calls to qwen2.5-coder-0.5b" in said
     counts = json.loads(generated.stdout)
-    assert counts["planned"] == 4 and counts["kept"] + sum(counts["rejected"].values()) == 4
+    assert counts["planned"] == 6 and counts["kept"] + sum(counts["rejected"].values()) == 6
     samples = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(samples) == counts["kept"] >= 1  # the 0.5B writes at least one question that passes every filter
     for sample in samples:
