@@ -228,3 +228,31 @@ def test_a_generated_set_is_reviewed_in_the_evaluation_tab(app_env):
     assert saved[0]["metadata"]["reviewed"]["by"] == "ana"
     assert saved[1]["metadata"]["reviewed"]["state"] == "rejected"
     assert "2 questions · 1 accepted · 1 rejected · 0 to review" in [c.value for c in at.caption]
+
+
+@pytest.mark.slow
+def test_a_conversation_is_renamed_exported_and_deleted_after_a_confirmation(app_env):
+    from rag.config import ChatConfig
+    from service.conversations import Conversations, new_key
+
+    store = Conversations(ChatConfig(conversations=str(app_env / "conversations")))
+    owner, key = new_key(), new_key()
+    messages = [
+        {"role": "user", "content": "How long does a full charge take?"},
+        {"role": "assistant", "content": "About 4.5 hours [1].", "found": True, "sources": [
+            {"number": 1, "where": "manual.md", "supported": True, "html": "<p>4.5 hours</p>", "excerpt": ""}]},
+    ]  # fmt: skip
+    store.save(owner, {"id": key, "messages": messages})
+    at = start(u=owner, c=key)
+    assert len(assistant_messages(at)) == 1 and at.session_state["title"] == "How long does a full charge take?"
+    at.sidebar.text_input(key=f"title-{key}").set_value("Charging")
+    at.run()
+    assert store.load(owner, key)["title"] == "Charging"
+    assert [b.label for b in at.sidebar.get("download_button")] == ["Export as Markdown"]
+    at.sidebar.button(key=f"delete-{key}").click()
+    at.run()
+    assert "Delete “Charging” and its 2 messages?" in [w.value for w in at.sidebar.warning]
+    assert store.load(owner, key) is not None  # not before the confirmation
+    at.sidebar.button(key="confirm_delete_conversation_button").click()
+    at.run()
+    assert store.load(owner, key) is None and at.session_state["messages"] == []
