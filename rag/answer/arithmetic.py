@@ -103,28 +103,9 @@ def needs_calculation(question: str) -> bool:
     return len(question) <= _LONGEST_QUESTION and bool(_COMPUTED.search(question))
 
 
-# One worked example (a made-up company, unlike any user document): a small model copies the schema's placeholder
-# text ("what the figure is") into its plan unless it has seen a filled one.
-PLAN_EXAMPLE: list[dict[str, str]] = [
-    {
-        "role": "user",
-        "content": "Passages:\n[1] (acme-annual-report.pdf, page 40)\nConsolidated Statements of Operations\n"
-        "(In millions) 2021 2020\nNet sales | 1,250 in 2021 | 1,000 in 2020\nCost of sales | 750 in 2021 | "
-        "640 in 2020\n\nQuestion: What was ACME's gross margin in 2021, in percent?",
-    },
-    {
-        "role": "assistant",
-        "content": '{"inputs": [{"letter": "a", "name": "Net sales 2021", "value": "1,250", "passage": 1}, '
-        '{"letter": "b", "name": "Cost of sales 2021", "value": "750", "passage": 1}], '
-        '"formula": "(a - b) / a * 100", "unit": "%"}',
-    },
-]
-
-
 def plan_messages(question: str, context: str) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": PLAN_SYSTEM},
-        *PLAN_EXAMPLE,
         {"role": "user", "content": f"Passages:\n{context}\n\nQuestion: {question}"},
     ]
 
