@@ -13,8 +13,10 @@ A converter writes the corpus (files to ingest) and the QA file; `sample()` pick
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,9 +81,6 @@ def reviewed_sample(record: dict[str, Any]) -> QASample | None:
     citations dropped, the passages it was drawn from as contexts); a thumbs-down one is no reference (None)."""
     if int(record["rating"]) != 1:
         return None
-    import hashlib
-    import re
-
     question = str(record["question"])
     reference = re.sub(r"\s*\[\d+(?:\s*,\s*\d+)*\]", "", str(record.get("answer", ""))).strip()
     return QASample(

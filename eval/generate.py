@@ -22,8 +22,10 @@ edits it). A run is resumable: the plan is seeded and each planned item's outcom
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,9 +255,6 @@ def generate(chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, p
 def review(path: Path, sample_id: str, state: str, who: str, reference: str | None = None) -> dict:
     """Record a person's verdict on one generated question: accepted, edited (a new reference) or rejected, by
     whom and when (the file is rewritten atomically); `eval run` leaves rejected questions out."""
-    import os
-    import time
-
     if state not in ("accepted", "edited", "rejected"):
         raise ValueError(f"unknown review state {state!r}")
     samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -3,7 +3,6 @@ supporting sentence highlighted, a timings caption. No Streamlit here, so they a
 
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
@@ -57,8 +56,7 @@ def passage_sentences(passage: str) -> list[str]:
 
 
 def supporting_sentence(passage: str, claims: list[str]) -> str | None:
-    """The passage sentence sharing the most words with the claims citing it (None without overlap); a table's
-    header row (no figures) supports nothing when a row with figures shares as many words."""
+    """The passage sentence (or table row) sharing the most words with the claims citing it; None without overlap."""
     claim_words = {w.lower() for claim in claims for w in _WORD.findall(claim) if len(w) > 2}
     best, best_overlap = None, 0
     for sentence in passage_sentences(passage):
@@ -66,19 +64,6 @@ def supporting_sentence(passage: str, claims: list[str]) -> str | None:
         if overlap > best_overlap:
             best, best_overlap = sentence, overlap
     return best
-
-
-def highlighted(passage: str, sentence: str | None) -> str:
-    """The passage as HTML (escaped), the supporting sentence wrapped in <mark>."""
-    text = " ".join(passage.split())
-    if not sentence:
-        return html.escape(text)
-    target = " ".join(sentence.split())
-    start = text.find(target)
-    if start < 0:
-        return html.escape(text)
-    end = start + len(target)
-    return f"{html.escape(text[:start])}<mark>{html.escape(target)}</mark>{html.escape(text[end:])}"
 
 
 def passage_html(passage: str, sentence: str | None) -> str:

@@ -1,8 +1,9 @@
-"""PDF: one Document per page (page numbers from 1); tables kept as text rows; scanned pages through OCR.
+"""PDF: one Document per page (page numbers from 1) with its section path; tables as text rows; scans through OCR.
 
-pypdf opens the file (encryption, damage); pages with tables are read with pdfplumber so that
-each table row stays one line of ``cell | cell | cell``. A page without a text layer (``loaders.ocr: auto``; every
-page with ``always``) is rendered by pypdfium2, one page at a time, and read by OCR (ingest/ocr).
+pypdf opens the file (encryption, damage); pages with tables are read with pdfplumber so that each table row stays
+one line of ``cell | cell | cell``, in place among the page's text lines (top to bottom). Each page's section path
+comes from ingest/loaders/pdf_sections.py. A page without a text layer (``loaders.ocr: auto``; every page with
+``always``) is rendered by pypdfium2, one page at a time, and read by OCR (ingest/ocr).
 """
 
 from __future__ import annotations

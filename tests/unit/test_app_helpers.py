@@ -48,12 +48,13 @@ def test_the_supporting_sentence_is_highlighted_and_the_passage_escaped():
     passage = "Welcome to <Aurora>. The battery lasts 60 to 110 km per charge. Keep it dry."
     sentence = render.supporting_sentence(passage, ["The battery lasts up to 110 km [1]."])
     assert sentence == "The battery lasts 60 to 110 km per charge."
-    html = render.highlighted(passage, sentence)
-    assert html == ("Welcome to &lt;Aurora&gt;. <mark>The battery lasts 60 to 110 km per charge.</mark> Keep it dry.")
+    html = render.passage_html(passage, sentence)
+    assert html == (
+        "<p>Welcome to &lt;Aurora&gt;. <mark>The battery lasts 60 to 110 km per charge.</mark> Keep it dry.</p>"
+    )
     assert render.supporting_sentence(passage, ["zzz qqq"]) is None
-    assert (
-        render.highlighted(passage, None)
-        == "Welcome to &lt;Aurora&gt;. The battery lasts 60 to 110 km per charge. Keep it dry."
+    assert render.passage_html(passage, None) == (
+        "<p>Welcome to &lt;Aurora&gt;. The battery lasts 60 to 110 km per charge. Keep it dry.</p>"
     )
 
 
