@@ -36,10 +36,11 @@ VARIANTS: dict[str, dict] = {
     # the PDF's section paths (outline or headings: item, statement, note) and file name indexed with each chunk
     "sections": {"splitter": {"context_header": True}},
     "glossary": {"retriever": {"glossary": "finance"}, "store": "baseline"},
-    # configs/filings.yaml: both, and neighbouring retrieved chunks read as one passage (answers only)
+    # configs/filings.yaml: both, routed to the filing a question names (so its "shared" mode is routed too), and
+    # neighbouring retrieved chunks read as one passage (answers only)
     "filings": {
         "splitter": {"context_header": True},
-        "retriever": {"glossary": "finance"},
+        "retriever": {"glossary": "finance", "strategy": "documents", "base": "hybrid", "hybrid": {"fusion": "rrf"}},
         "answer": {"segments": True},
         "store": "sections",
     },
