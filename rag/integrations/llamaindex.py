@@ -59,3 +59,9 @@ class LlamaIndexRetriever(BaseRetriever):
             NodeWithScore(node=TextNode(id_=hit.id, text=hit.text, metadata=dict(hit.metadata)), score=hit.score)
             for hit in hits
         ]
+
+    async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        """The search in a worker thread: an async query engine's event loop is not blocked by it."""
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(None, self._retrieve, query_bundle)
