@@ -209,6 +209,41 @@ def serve(
 
 
 @app.command()
+def mcp(
+    config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (default: configs/default.yaml)."),
+    http: bool = typer.Option(False, "--http", help="Serve streamable HTTP instead of stdio."),
+    host: str | None = typer.Option(None, help="Interface for --http (default: server.host, 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port for --http (default: mcp.port, 8765)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """The MCP server for assistants and IDEs: tools search, ask, list_documents, get_chunk (and ingest with
+    mcp.ingest: true), documents as doc:// resources. Over stdio by default; --http serves streamable HTTP at
+    /mcp (with RAG_API_TOKEN set, `Authorization: Bearer <token>` is required)."""
+    setup_environment(debug)
+    import os
+
+    from rich.console import Console
+
+    from rag.config import load_config
+    from rag.errors import RagError
+
+    console = Console(stderr=True)  # stdout is the protocol's over stdio
+    try:
+        from service.mcp_server import serve as run_server
+    except ImportError as exc:
+        fail(console, RagError(f"the MCP SDK is not installed ({exc.name}): pip install -e '.[mcp]'"), debug)
+    try:
+        settings = load_config(config)
+        if http:
+            where = f"http://{host or settings.server.host}:{port or settings.mcp.port}{settings.mcp.path}"
+            guarded = "token required" if os.environ.get(settings.server.token_env) else "no token"
+            console.print(f"PowerHouse RAG MCP server on {where} ({guarded})")
+        run_server(settings, http=http, host=host, port=port)
+    except RagError as exc:
+        fail(console, exc, debug)
+
+
+@app.command()
 def doctor(
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML config (its llm.model is probed)."),
     model: str | None = typer.Option(None, "--model", "-m", help="Probe this model instead of the config's."),

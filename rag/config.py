@@ -213,6 +213,16 @@ class ServerConfig(_Section):
     max_request_mb: float = Field(30, gt=0, description="largest request body (uploads included)")
 
 
+class McpConfig(_Section):
+    """`python -m rag mcp`: the MCP server (service/mcp_server.py) — stdio by default, streamable HTTP with --http
+    (on server.host, behind the server.token_env token when it is set)."""
+
+    ingest: bool = Field(False, description="offer the ingest tool (it writes to the store: opt-in)")
+    port: int = Field(8765, ge=1, le=65535, description="the streamable HTTP port (--http)")
+    path: str = Field("/mcp", description="the streamable HTTP endpoint")
+    max_k: int = Field(50, ge=1, description="the most passages one search may ask for")
+
+
 class TracingConfig(_Section):
     """OpenTelemetry traces of ingest and answers (rag/tracing.py), OpenInference conventions; off by default."""
 
@@ -288,6 +298,7 @@ class Settings(EnvOverYaml):
     uploads: UploadsConfig = Field(default_factory=UploadsConfig)
     chat: ChatConfig = Field(default_factory=ChatConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    mcp: McpConfig = Field(default_factory=McpConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
 
 

@@ -104,18 +104,24 @@ class SelfQuery:
 
     def validate(self, filter: dict[str, Any]) -> Filter:
         """The filter, each value checked against its field's type; unknown fields refused."""
-        checked: Filter = {}
-        for key, value in filter.items():
-            info = self.fields.get(key)
-            if info is None:
-                known = ", ".join(self.fields) or "none"
-                raise SelfQueryError(f"unknown metadata field {key!r} in the filter (the store has: {known})")
-            items = value if isinstance(value, list) else [value]
-            if not items:
-                continue
-            cast = [_cast(item, info) for item in items]
-            checked[key] = cast if isinstance(value, list) else cast[0]
-        return checked
+        return check_filter(filter, self.fields)
+
+
+def check_filter(filter: dict[str, Any], fields: dict[str, FieldInfo]) -> Filter:
+    """`filter` with each value cast to its field's type (a list means any of its values); an unknown field or a
+    value of the wrong type raises :class:`SelfQueryError` naming the fields the store has."""
+    checked: Filter = {}
+    for key, value in filter.items():
+        info = fields.get(key)
+        if info is None:
+            known = ", ".join(fields) or "none"
+            raise SelfQueryError(f"unknown metadata field {key!r} in the filter (the store has: {known})")
+        items = value if isinstance(value, list) else [value]
+        if not items:
+            continue
+        cast = [_cast(item, info) for item in items]
+        checked[key] = cast if isinstance(value, list) else cast[0]
+    return checked
 
 
 def _cast(value: Any, info: FieldInfo) -> Any:

@@ -1,14 +1,17 @@
-"""The OpenAI-compatible face: /v1/models and /v1/chat/completions (plain and streamed), so chat UIs and the
-`openai` client use the RAG as a model (``model="powerhouse-rag"``)."""
+"""The OpenAI-compatible face: /v1/models, /v1/chat/completions (plain and streamed), so chat UIs and the
+`openai` client use the RAG as a model (``model="powerhouse-rag"``), and /v1/embeddings, so other tools reuse the
+configured embedder (``model=`` its name, as /v1/models lists it) in the OpenAI embeddings format."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -30,8 +33,51 @@ class ChatCompletionRequest(BaseModel):
 
 
 @router.get("/models")
-def models() -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "owned_by": "powerhouse-rag"}]}
+def models(request: Request) -> dict[str, Any]:
+    """The RAG (chat completions) and the configured embedder (embeddings)."""
+    embedder = service_of(request).embedder.name
+    return {
+        "object": "list",
+        "data": [{"id": name, "object": "model", "owned_by": "powerhouse-rag"} for name in (MODEL_ID, embedder)],
+    }
+
+
+class EmbeddingRequest(BaseModel):
+    """OpenAI's embeddings request. ``input_type`` (an extension, as Cohere and NVIDIA NIM name it): "query" embeds
+    with the model's query prefix (bge, e5), "document" (the default) as a passage."""
+
+    input: str | list[str] = Field(..., description="a text or a list of up to 2048 texts")
+    model: str
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = None
+    user: str | None = None
+    input_type: Literal["query", "document"] = "document"
+
+
+@router.post("/embeddings")
+def embeddings(request: Request, body: EmbeddingRequest) -> dict[str, Any]:
+    embedder = service_of(request).embedder
+    if body.model not in (embedder.name, MODEL_ID):
+        raise HTTPException(404, f"no embedding model {body.model!r} here; this server embeds with {embedder.name!r}")
+    texts = [body.input] if isinstance(body.input, str) else body.input
+    if not texts or len(texts) > 2048 or any(not text for text in texts):
+        raise HTTPException(400, "input: give 1 to 2048 non-empty texts (token arrays are not accepted)")
+    if body.dimensions is not None and body.dimensions != embedder.dimension:
+        raise HTTPException(400, f"dimensions: {embedder.name} gives {embedder.dimension}; it cannot shorten them")
+    if body.input_type == "query":
+        vectors = np.stack([embedder.embed_query(text) for text in texts])
+    else:
+        vectors = embedder.embed_documents(texts)
+    vectors = np.asarray(vectors, dtype="<f4")  # little-endian float32, as OpenAI's base64
+    tokens = sum(embedder.count_tokens(text) for text in texts)
+    packed = body.encoding_format == "base64"
+    encode = (lambda row: base64.b64encode(row.tobytes()).decode()) if packed else np.ndarray.tolist
+    return {
+        "object": "list",
+        "model": embedder.name,
+        "data": [{"object": "embedding", "index": i, "embedding": encode(row)} for i, row in enumerate(vectors)],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
 
 
 def sources(answer: Any) -> str:

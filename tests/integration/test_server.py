@@ -210,8 +210,12 @@ def test_limits_counted_on_bytes_received_files_as_they_arrive_names_and_lengths
 
 
 @pytest.mark.slow
-def test_a_real_server_answers_the_official_openai_client(tmp_path):
-    from openai import OpenAI
+def test_a_real_server_answers_the_official_openai_client(tmp_path, embedder):
+    """Chat completions and embeddings through the official `openai` client: sync, async and streamed."""
+    import asyncio
+
+    import numpy as np
+    from openai import AsyncOpenAI, AuthenticationError, NotFoundError, OpenAI
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -226,7 +230,7 @@ def test_a_real_server_answers_the_official_openai_client(tmp_path):
         assert ingested.status_code == 200 and ingested.json()["ingested"]
 
         client = OpenAI(base_url=f"{base}/v1", api_key=TOKEN, timeout=300, max_retries=0)
-        assert [m.id for m in client.models.list()] == ["powerhouse-rag"]
+        assert [m.id for m in client.models.list()] == ["powerhouse-rag", embedder.name]
         completion = client.chat.completions.create(
             model="powerhouse-rag", messages=[{"role": "user", "content": QUESTION}]
         )
@@ -239,10 +243,45 @@ def test_a_real_server_answers_the_official_openai_client(tmp_path):
         streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
         assert "library/uploads/aurora-e-bike-manual.md" in streamed and len(streamed) > 40
 
-        from openai import AuthenticationError
+        # embeddings: the client asks for base64 unless told; both decode to the embedder's own vectors
+        texts = ["The battery lasts about 80 km.", "Charging takes four hours."]
+        expected = embedder.embed_documents(texts)
+        packed = client.embeddings.create(model=embedder.name, input=texts)
+        plain = client.embeddings.create(model=embedder.name, input=texts, encoding_format="float")
+        for result in (packed, plain):
+            got = np.array([item.embedding for item in result.data], dtype=np.float32)
+            assert got.shape == (2, embedder.dimension) and np.allclose(got, expected, atol=1e-5)
+            assert result.model == embedder.name and result.usage.prompt_tokens > 10
+        query = client.embeddings.create(
+            model=embedder.name, input="battery range", extra_body={"input_type": "query"}, encoding_format="float"
+        )
+        assert np.allclose(query.data[0].embedding, embedder.embed_query("battery range"), atol=1e-5)
+        with pytest.raises(NotFoundError, match="this server embeds with"):
+            client.embeddings.create(model="text-embedding-3-small", input="x")
+
+        async def asynchronous() -> tuple[str, list[str], list[float]]:
+            aclient = AsyncOpenAI(base_url=f"{base}/v1", api_key=TOKEN, timeout=300, max_retries=0)
+            answer = await aclient.chat.completions.create(
+                model="powerhouse-rag", messages=[{"role": "user", "content": QUESTION}]
+            )
+            pieces = []
+            async for piece in await aclient.chat.completions.create(
+                model="powerhouse-rag", messages=[{"role": "user", "content": QUESTION}], stream=True
+            ):
+                pieces.append(piece.choices[0].delta.content or "")
+            vector = await aclient.embeddings.create(model=embedder.name, input=texts[0])
+            await aclient.close()
+            return answer.choices[0].message.content, pieces, vector.data[0].embedding
+
+        answer, pieces, vector = asyncio.run(asynchronous())
+        assert "aurora-e-bike-manual.md" in answer and "aurora-e-bike-manual.md" in "".join(pieces)
+        assert len([piece for piece in pieces if piece]) > 5  # streamed token by token, not in one piece
+        assert np.allclose(vector, expected[0], atol=1e-5)
 
         with pytest.raises(AuthenticationError):
             OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).models.list()
+        with pytest.raises(AuthenticationError):
+            OpenAI(base_url=f"{base}/v1", api_key="wrong", max_retries=0).embeddings.create(model="x", input="y")
     finally:
         process.terminate()
         process.wait(timeout=30)
