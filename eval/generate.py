@@ -10,8 +10,13 @@ Filters, each counted in the summary:
 
 - **answerable**: the generator model answers from the gold chunks alone and its answer matches the reference
   (eval.answer_match for figures and spans, else shared content words); an unanswerable question must be refused;
+- **standalone**: a question that points at its passage ("this study", "the passage", "according to the text")
+  instead of naming its subject cannot be searched for;
 - **not a copy**: a question that repeats a run of 8 words of its chunk, or 85 % of whose content words are one
   sentence of it, tests string matching, not retrieval;
+
+A draft rejected as not standalone or as a copy is shown to the model with the reason and written once more (a
+small model often gets it right then; counted as "rewritten").
 - **not a duplicate** of a kept question (the same content words, Jaccard ≥ 0.8).
 
 The output is the QA JSONL ``eval run`` reads (``dataset: jsonl``): `context_ids` the sources, `contexts` the gold
@@ -43,23 +48,40 @@ MIN_WORDS = 40  # a chunk with fewer words (a heading, a signature) makes a poor
 COPY_RUN = 8  # a question repeating this many words of its chunk in a row is a copy
 COPY_SHARE = 0.85
 DUPLICATE = 0.8
-CALLS_PER_ITEM = 2  # write, then answer from the gold chunks
+CALLS_PER_ITEM = 2  # write, then answer from the gold chunks (a rewrite adds one or two)
 
 _QUESTION_SCHEMA = {
     "type": "object",
     "properties": {"question": {"type": "string", "maxLength": 300}, "answer": {"type": "string", "maxLength": 300}},
     "required": ["question", "answer"],
 }
+_STANDALONE = (
+    " The question must make sense to someone searching a library who has never seen the passage: name its subject "
+    "(the drug, the disease, the product, the company, the event), never 'this study', 'the passage' or 'the "
+    "author'. The answer is short: a few words or one figure."
+)
 _INSTRUCTIONS = {
-    "fact": "Write one question a reader of this document could ask, answered by a fact stated in the passage, "
-    "and its short answer. Use your own words; do not copy a sentence.",
+    "fact": "Write one question a reader could ask, answered by a fact stated in the passage, and its short answer. "
+    "Use your own words; do not copy a sentence." + _STANDALONE,
     "number": "Write one question whose answer is a figure stated in the passage (an amount, a count, a date, a "
-    "percentage), and the answer with its unit. Use your own words; do not copy a sentence.",
+    "percentage), and the answer with its unit. Use your own words; do not copy a sentence." + _STANDALONE,
     "comparison": "Write one question that needs BOTH passages to answer (a comparison or a combination of what "
-    "each says), and its short answer.",
+    "each says), and its short answer." + _STANDALONE,
     "unanswerable": "Write one question about the same subject as the passage that the passage does NOT answer "
-    "(it asks for something the passage does not say). The answer must be exactly: not stated.",
+    "(it asks for something the passage does not say). The answer must be exactly: not stated." + _STANDALONE,
 }
+_REDO = {
+    "not standalone": "That question points at the passage instead of naming its subject. Rewrite it so that it "
+    "names the subject (the drug, disease, product, company or event) and makes sense on its own.",
+    "copies its passage": "That question copies the passage's wording. Rewrite it in other words (synonyms, another "
+    "order), keeping its subject named and its answer the same.",
+}
+# a question that points at its passage instead of naming its subject cannot be searched for
+_DEICTIC = re.compile(
+    r"\b(this|the|that) (study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)\b"
+    r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -67,6 +89,7 @@ class Planned:
     index: int
     kind: str
     chunks: list[Chunk]
+    checked: str = ""  # the generator model's answer from the gold chunks (the answerability filter's evidence)
 
 
 @dataclass
@@ -75,6 +98,7 @@ class Summary:
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
+    rewritten: int = 0  # drafts rejected as not standalone or copied, and written once more
 
     def as_dict(self) -> dict[str, Any]:
         """The counts, and the answerability yield: of the questions that reached the answerability check, the
@@ -86,6 +110,7 @@ class Summary:
             "kept": self.kept,
             "rejected": dict(self.rejected),
             "kinds": dict(self.kinds),
+            "rewritten": self.rewritten,
             "answerable yield": round(self.kept / checked, 3) if checked else 0.0,
         }
 
@@ -93,10 +118,10 @@ class Summary:
 def plan(chunks: list[Chunk], n: int, seed: int = 13) -> list[Planned]:
     """`n` items: documents drawn in proportion to their usable chunks, kinds in SHARES, all seeded."""
     rng = random.Random(seed)
-    by_source: dict[str, list[Chunk]] = defaultdict(list)
+    by_source: dict[str, list[Chunk]] = defaultdict(list)  # a document: a file, or a record of a JSON/CSV file
     for chunk in sorted(chunks, key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("chunk_index", 0)))):
         if len(chunk.text.split()) >= MIN_WORDS:
-            by_source[str(chunk.metadata.get("source"))].append(chunk)
+            by_source[_document(chunk)].append(chunk)
     pool = [chunk for group in by_source.values() for chunk in group]
     if not pool:
         return []
@@ -111,13 +136,19 @@ def plan(chunks: list[Chunk], n: int, seed: int = 13) -> list[Planned]:
             first = rng.choice(with_figures) if with_figures else first
         chosen = [first]
         if kind == "comparison":
-            group = by_source[str(first.metadata.get("source"))]
+            group = by_source[_document(first)]
             position = group.index(first)
             neighbour = group[position + 1] if position + 1 < len(group) else group[position - 1]
             chosen = [first, neighbour] if neighbour is not first else [first]
             kind = kind if len(chosen) == 2 else "fact"
         items.append(Planned(index, kind, chosen))
     return items
+
+
+def _document(chunk: Chunk) -> str:
+    """The document a chunk belongs to: its file, and its record inside a JSON Lines or CSV file."""
+    record = chunk.metadata.get("record_id", chunk.metadata.get("record"))
+    return f"{chunk.metadata.get('source')}#{record}" if record is not None else str(chunk.metadata.get("source"))
 
 
 def copied(question: str, passages: list[str]) -> bool:
@@ -158,12 +189,19 @@ def refused(answer: str) -> bool:
     return any(phrase in lowered for phrase in ("not stated", "could not find", "not mention", "does not say"))
 
 
-def write(llm: LLM, item: Planned) -> dict[str, str] | None:
+def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[str, str] | None:
+    """A drafted question and answer for `item`; with `redo` (the rejected draft and why), the model is shown its
+    first draft and the reason, and asked once more."""
     passages = "\n\n".join(f"Passage {n}:\n{c.text}" for n, c in enumerate(item.chunks, start=1))
     messages = [
         {"role": "system", "content": "You write evaluation questions for a document search system."},
         {"role": "user", "content": f"{passages}\n\n{_INSTRUCTIONS[item.kind]} Reply in JSON."},
     ]
+    if redo:
+        messages += [
+            {"role": "assistant", "content": json.dumps({"question": redo["question"], "answer": redo["answer"]})},
+            {"role": "user", "content": _REDO[redo["reason"]] + " Reply in JSON."},
+        ]
     try:
         drafted = llm.complete_json(messages, _QUESTION_SCHEMA, max_tokens=200, temperature=0.0)
     except Exception:  # a model that writes no valid JSON for this item: the item is rejected, the run goes on
@@ -188,11 +226,13 @@ def judge(llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[st
     if drafted is None:
         return None, "no question"
     texts = [c.text for c in item.chunks]
+    if _DEICTIC.search(drafted["question"]):
+        return None, "not standalone"
     if copied(drafted["question"], texts):
         return None, "copies its passage"
     if duplicate(drafted["question"], kept):
         return None, "duplicate"
-    answer = answer_from(llm, drafted["question"], item.chunks)
+    answer = item.checked = answer_from(llm, drafted["question"], item.chunks)
     unanswerable = item.kind == "unanswerable"
     if (unanswerable and not refused(answer)) or (not unanswerable and not matches(answer, drafted["answer"])):
         return None, "not answerable from its chunks" if not unanswerable else "answered although unanswerable"
@@ -230,8 +270,16 @@ def generate(chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, p
     with journal.open("a", encoding="utf-8") as handle:
         for item in items:
             if item.index not in done:
-                sample, reason = judge(llm, item, write(llm, item), [s["question"] for s in kept])
-                record = {"index": item.index, "sample": sample, "reason": reason}
+                drafted = write(llm, item)
+                sample, reason = judge(llm, item, drafted, [s["question"] for s in kept])
+                record: dict[str, Any] = {"index": item.index}
+                if reason in _REDO and drafted:  # one rewrite, told why: a small model often gets it right then
+                    record["first_draft"], record["first_reason"] = drafted, reason
+                    drafted = write(llm, item, {**drafted, "reason": reason})
+                    sample, reason = judge(llm, item, drafted, [s["question"] for s in kept])
+                record.update(sample=sample, reason=reason)
+                if reason and drafted:  # what was rejected, for whoever tunes the generator
+                    record["draft"], record["checked_answer"] = drafted, item.checked
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 handle.flush()
                 done[item.index] = record
@@ -241,6 +289,7 @@ def generate(chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, p
                 progress(item.index + 1, len(items))
     for item in items:
         record = done[item.index]
+        summary.rewritten += bool(record.get("first_reason"))
         if record.get("sample"):
             summary.kept += 1
             summary.kinds[record["sample"]["metadata"]["kind"]] += 1

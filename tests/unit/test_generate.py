@@ -125,3 +125,39 @@ def test_a_review_is_recorded_with_who_and_when_and_rejected_questions_are_left_
         review(path, "gen-9", "accepted", "ana")
     with pytest.raises(ValueError):
         review(path, "gen-0", "maybe", "ana")
+
+
+def test_a_question_that_points_at_its_passage_is_rejected_as_not_standalone():
+    from eval.generate import Planned, judge
+
+    item = Planned(0, "fact", [chunk(0, BATTERY)])
+    for question in ("What is the primary objective of this study?", "According to the text, how long is a charge?"):
+        assert judge(ScriptedLLM([]), item, {"question": question, "answer": "x"}, []) == (None, "not standalone")
+
+
+def test_comparisons_pair_chunks_of_one_record_not_neighbouring_records():
+    records = [
+        StoredChunk(
+            id=f"r{r}-{i}",
+            text=BATTERY,
+            metadata={"source": "corpus.jsonl", "record_id": f"r{r}", "chunk_index": 2 * r + i},
+        )
+        for r in range(6)
+        for i in range(2)
+    ]
+    pairs = [item.chunks for item in plan(records, 40) if item.kind == "comparison"]
+    assert pairs and all(a.metadata["record_id"] == b.metadata["record_id"] for a, b in pairs)
+
+
+def test_kendall_tau_agreement_with_a_bootstrap_interval():
+    from eval.validity import agreement
+
+    queries = [f"q{i}" for i in range(30)]
+    human = {
+        c: {"ndcg@10": {q: base + 0.01 * (i % 3) for i, q in enumerate(queries)}}
+        for c, base in (("a", 0.2), ("b", 0.4), ("c", 0.6), ("d", 0.8))
+    }
+    same = agreement(human, human, "ndcg@10", rounds=200)
+    assert same.tau == 1.0 and same.low == 1.0 and same.configs == 4
+    reversed_order = {c: {"ndcg@10": {q: 1 - v for q, v in human[c]["ndcg@10"].items()}} for c in human}
+    assert agreement(human, reversed_order, "ndcg@10", rounds=200).tau == -1.0
