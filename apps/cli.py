@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from apps.admin_cli import kb_app, users_app
 from rag.console import fail, setup_environment
 from rag.documents import location
 
@@ -281,6 +282,8 @@ models_app = typer.Typer(
     no_args_is_help=True, help="Local models that ship in packages: GGUF answerers, ONNX embedders, SPLADE."
 )
 app.add_typer(models_app, name="models")
+app.add_typer(kb_app, name="kb")
+app.add_typer(users_app, name="users")
 
 
 @models_app.command("list")

@@ -26,6 +26,11 @@ def main(
     engine: str | None = typer.Option(
         None, "--engine", help="local (threads in this process) or ray (a local Ray cluster, or ingest.ray.address)."
     ),
+    kb: str | None = typer.Option(
+        None,
+        "--kb",
+        help="Into this knowledge base (python -m rag kb create NAME first); default: the configured store",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -37,12 +42,16 @@ def main(
     from ingest.progress import RichProgress
     from ingest.report import render
     from ingest.run import ingest
-    from rag.config import load_config
+    from rag.config import knowledge_base_names, knowledge_base_settings, load_config
     from rag.errors import ConfigError, RagError
 
     console = Console(stderr=True)
     try:
         settings = load_config(config)
+        if kb:
+            if kb not in knowledge_base_names(settings):
+                raise ConfigError(f"no knowledge base {kb!r}: create it with `python -m rag kb create {kb}`")
+            settings = knowledge_base_settings(settings, kb)
         if engine:
             if engine not in ("local", "ray"):
                 raise ConfigError(f"--engine must be local or ray, not {engine!r}")

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -204,6 +205,17 @@ class ChatConfig(_Section):
     feedback: str = Field(".rag/feedback.jsonl", description="thumbs up/down with comments, one JSON line each")
 
 
+class JwtConfig(_Section):
+    """`server.jwt`: bearer JWTs verified with PyJWT (signature, exp, iss, aud); groups from one claim."""
+
+    public_key: str | None = Field(None, description="a PEM public key file")
+    jwks: str | None = Field(None, description="a JWKS JSON file (keys chosen by the token's kid)")
+    issuer: str | None = None
+    audience: str | None = None
+    groups_claim: str = "groups"
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+
+
 class ServerConfig(_Section):
     """`python -m rag serve`: the REST API."""
 
@@ -211,6 +223,14 @@ class ServerConfig(_Section):
     port: int = Field(8000, ge=1, le=65535)
     token_env: str = Field("RAG_API_TOKEN", description="the NAME of the variable holding the bearer token")
     max_request_mb: float = Field(30, gt=0, description="largest request body (uploads included)")
+    users: str | None = Field(
+        None, description="the JSON file of users and their hashed API keys (python -m rag users add); null = none"
+    )
+    jwt: JwtConfig | None = Field(None, description="accept JWT bearer tokens from an identity provider")
+    knowledge_bases: str = Field(
+        ".rag/knowledge-bases.json", description="the knowledge bases and who may read and write each"
+    )
+    audit: str | None = Field(None, description="JSON lines of who asked what and got which chunks; null = off")
 
 
 class McpConfig(_Section):
@@ -300,6 +320,30 @@ class Settings(EnvOverYaml):
     server: ServerConfig = Field(default_factory=ServerConfig)
     mcp: McpConfig = Field(default_factory=McpConfig)
     tracing: TracingConfig = Field(default_factory=TracingConfig)
+
+
+DEFAULT_KB = "default"
+
+
+def knowledge_base_settings(settings: Settings, name: str) -> Settings:
+    """The settings of knowledge base `name` (service/knowledge_bases.py): the configured store with its own
+    collection (so its own manifest, keyword and side indexes), and its own uploads folder; ``default`` is the
+    configured store as it is."""
+    if name == DEFAULT_KB:
+        return settings
+    store = settings.store.model_copy(update={"collection": f"{settings.store.collection}__{name}"})
+    uploads = settings.uploads.model_copy(update={"dir": str(Path(settings.uploads.dir) / "kb" / name)})
+    return settings.model_copy(update={"store": store, "uploads": uploads})
+
+
+def knowledge_base_names(settings: Settings) -> list[str]:
+    """The knowledge bases the registry (``server.knowledge_bases``) knows, ``default`` first."""
+    path = Path(settings.server.knowledge_bases)
+    try:
+        known = json.loads(path.read_text(encoding="utf-8")).get("knowledge_bases", {}) if path.exists() else {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"the knowledge base registry {path} cannot be read ({exc})") from None
+    return [DEFAULT_KB, *(name for name in known if name != DEFAULT_KB)]
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Settings:

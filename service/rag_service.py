@@ -19,13 +19,14 @@ from service.library import Library
 
 
 class RagService:
-    def __init__(self, settings: Settings, llm: LLM | None = None):
+    def __init__(self, settings: Settings, llm: LLM | None = None, embedder: Any = None):
         self.settings = settings
-        self.embedder = build_embedder(settings.embedding)
+        self.embedder = embedder or build_embedder(settings.embedding)
         self.library = Library(settings, self.embedder)
         self.conversations = Conversations(settings.chat)
         self._llms: dict[str, Any] = {settings.llm.model: llm} if llm is not None else {}
         self._pipelines: dict[tuple, RagPipeline] = {}
+        self._kbs: dict[str, RagService] = {}
         self._lock = threading.Lock()
 
     def pipeline(self, **overrides: Any) -> RagPipeline:
@@ -60,3 +61,20 @@ class RagService:
         for pipeline in self._pipelines.values():
             pipeline.store.close()
             break
+        for other in self._kbs.values():
+            other.close()
+
+    def for_kb(self, name: str) -> RagService:
+        """The service of knowledge base `name` (service/knowledge_bases.py): its own store collection and library,
+        this service's embedder and LLM. Access is checked by the caller (the API), not here."""
+        from rag.config import DEFAULT_KB as DEFAULT
+        from rag.config import knowledge_base_settings as kb_settings
+
+        if name == DEFAULT:
+            return self
+        with self._lock:
+            if name not in self._kbs:
+                kb = RagService(kb_settings(self.settings, name), embedder=self.embedder)
+                kb._llms = self._llms  # one model process for all knowledge bases
+                self._kbs[name] = kb
+            return self._kbs[name]

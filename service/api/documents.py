@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from service.api.auth import service_of
+from service.api.auth import audit, service_of
 from service.library import UploadRejected
 
 public = APIRouter()
@@ -46,7 +46,7 @@ def given_name(upload: UploadFile) -> str:
 
 @public.get("/health")
 def health(request: Request) -> dict[str, Any]:
-    service = service_of(request)
+    service = request.app.state.service  # the default knowledge base's counts; nothing of the others
     return {"status": "ok", "store": service.library.stats(), "llm": service.settings.llm.model}
 
 
@@ -57,10 +57,12 @@ def documents(request: Request) -> list[dict[str, Any]]:
 
 @router.delete("/documents/{document_id:path}")
 def delete_document(request: Request, document_id: str) -> dict[str, Any]:
+    service = service_of(request, write=True)
     try:
-        removed = service_of(request).library.delete(document_id)
+        removed = service.library.delete(document_id)
     except KeyError:
         raise HTTPException(404, f"no document {document_id!r}; GET /documents lists them") from None
+    audit(request, "delete", document=removed.id, chunks=removed.chunks)
     return {"deleted": removed.id, "chunks": removed.chunks}
 
 
@@ -68,7 +70,7 @@ def delete_document(request: Request, document_id: str) -> dict[str, Any]:
 async def ingest_files(request: Request) -> JSONResponse:
     """Upload files (multipart field `files`, repeated): each is checked, stored and ingested; refusals and failures
     are listed by name. Too many files is refused as the parts arrive (uploads.max_files)."""
-    service = service_of(request)
+    service = service_of(request, write=True)
     cfg = service.settings.uploads
     form = await request.form(max_files=cfg.max_files, max_fields=10)
     files = [item for item in form.getlist("files") if isinstance(item, UploadFile)]
@@ -84,5 +86,7 @@ async def ingest_files(request: Request) -> JSONResponse:
         outcome = await run_in_threadpool(service.library.add, uploads)
     except UploadRejected as exc:
         raise HTTPException(400, str(exc)) from None
+    ingested, failed = [i.get("id") for i in outcome.ingested], [f["file"] for f in outcome.failed]
+    audit(request, "upload", ingested=ingested, failed=failed)
     status = 200 if outcome.ingested or not outcome.failed else 422
     return JSONResponse(outcome.to_dict(), status_code=status)

@@ -17,15 +17,16 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from rag.errors import RagError
-from service.api.auth import service_of
-from service.api.query import ChatTurn
+from service.api.auth import principal_of, service_of
+from service.api.query import ChatTurn, audit_answer
+from service.knowledge_bases import DEFAULT
 
 router = APIRouter(prefix="/v1")
 MODEL_ID = "powerhouse-rag"
 
 
 class ChatCompletionRequest(BaseModel):
-    model: str = MODEL_ID
+    model: str = Field(MODEL_ID, description="powerhouse-rag (the default knowledge base) or powerhouse-rag:NAME")
     messages: list[ChatTurn] = Field(..., min_length=1, max_length=200)
     stream: bool = False
     temperature: float | None = None  # accepted for compatibility; the pipeline's config decides
@@ -34,12 +35,20 @@ class ChatCompletionRequest(BaseModel):
 
 @router.get("/models")
 def models(request: Request) -> dict[str, Any]:
-    """The RAG (chat completions) and the configured embedder (embeddings)."""
-    embedder = service_of(request).embedder.name
-    return {
-        "object": "list",
-        "data": [{"id": name, "object": "model", "owned_by": "powerhouse-rag"} for name in (MODEL_ID, embedder)],
-    }
+    """The knowledge bases the caller may read, as models (``powerhouse-rag`` the default one,
+    ``powerhouse-rag:NAME`` the others), and the configured embedder (embeddings)."""
+    readable = request.app.state.knowledge_bases.readable(principal_of(request))
+    names = [MODEL_ID if kb == DEFAULT else f"{MODEL_ID}:{kb}" for kb in readable]
+    names.append(request.app.state.service.embedder.name)
+    return {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "powerhouse-rag"} for name in names]}
+
+
+def kb_of_model(model: str) -> str:
+    """``powerhouse-rag`` → the default knowledge base, ``powerhouse-rag:hr`` → ``hr``."""
+    name, _, kb = model.partition(":")
+    if name != MODEL_ID:
+        raise HTTPException(404, f"no model {model!r}; GET /v1/models lists the knowledge bases you may use")
+    return kb or DEFAULT
 
 
 class EmbeddingRequest(BaseModel):
@@ -56,7 +65,7 @@ class EmbeddingRequest(BaseModel):
 
 @router.post("/embeddings")
 def embeddings(request: Request, body: EmbeddingRequest) -> dict[str, Any]:
-    embedder = service_of(request).embedder
+    embedder = request.app.state.service.embedder
     if body.model not in (embedder.name, MODEL_ID):
         raise HTTPException(404, f"no embedding model {body.model!r} here; this server embeds with {embedder.name!r}")
     texts = [body.input] if isinstance(body.input, str) else body.input
@@ -123,10 +132,13 @@ def chat_completions(request: Request, body: ChatCompletionRequest):
     if last_user is None:
         raise HTTPException(400, "messages need at least one user message")
     question, history = turns[last_user]["content"], turns[:last_user]
-    pipeline = service_of(request).pipeline()
+    kb = kb_of_model(body.model)
+    pipeline = service_of(request, kb=kb).pipeline()
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     if not body.stream:
-        return completion(completion_id, created, pipeline.ask(question, history))
+        answer = pipeline.ask(question, history)
+        audit_answer(request, answer, kb)
+        return completion(completion_id, created, answer)
     stream = pipeline.stream(question, history)  # limits checked here: a 413, not a broken stream
 
     def events() -> Iterator[str]:
@@ -134,6 +146,7 @@ def chat_completions(request: Request, body: ChatCompletionRequest):
         try:
             for token in stream:
                 yield chunk(completion_id, created, {"content": token})
+            audit_answer(request, stream.answer, kb)
             tail = sources(stream.answer)
             if tail:
                 yield chunk(completion_id, created, {"content": tail})
