@@ -352,7 +352,9 @@ def generate(
         with Progress(TextColumn("questions"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console) as bar:  # fmt: skip
             task = bar.add_task("questions", total=count)
-            summary = write_set(chunks, llm, out, count, seed, lambda done, total: bar.update(task, completed=done))
+            summary = write_set(
+                chunks, llm, out, count, seed, lambda done, total: bar.update(task, completed=done), embedder
+            )
     except RagError as exc:
         fail(console, exc, debug)
     counts = summary.as_dict()

@@ -175,13 +175,31 @@ def duplicate(question: str, kept: list[str]) -> bool:
     return False
 
 
-def matches(answer: str, reference: str) -> bool:
-    """The model's answer from the gold chunks agrees with the reference: its figures and spans (answer_match), or
-    for a sentence most of the reference's content words."""
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(f"{_UNITS} seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS |= {"half": "0.5", "a third": "0.33", "a quarter": "0.25", "three-quarters": "0.75", "two-thirds": "0.67"}
+_SPELLED = "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True))
+_NUMBER_WORD = re.compile(rf"\b({_SPELLED})\b", re.IGNORECASE)
+# what a small model's JSON sometimes puts in an answer instead of a figure: "{0.5}%", ".9%", "time:10%", a URL
+_MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d", re.IGNORECASE)
+SIMILAR = 0.85  # answers and references this close in the embedder's space say the same (paraphrases: 0.87-0.97)
+
+
+def matches(answer: str, reference: str, similarity: Any = None) -> bool:
+    """The model's answer from the gold chunks agrees with the reference: yes/no by its polarity; figures and spans
+    by answer_match (number words read as figures: "two" is 2); a sentence by most of the reference's content words,
+    or — given `similarity(a, b)`, the embedder's cosine — by meaning (≥ SIMILAR)."""
+    polarity = reference.strip().strip(".").lower()
+    if polarity in ("yes", "no"):
+        said = re.findall(r"[a-z]+", answer.lower())
+        return bool(said) and (said[0] == polarity or (polarity == "no" and said[0] in ("none", "not", "never")))
     if numbers(reference):
-        return answer_match(answer, reference) >= 0.5
+        spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
+        return answer_match(spelled, reference) >= 0.5
     gold, said = content_words(reference), content_words(answer)
-    return bool(gold) and len(gold & said) / len(gold) >= 0.6
+    if gold and len(gold & said) / len(gold) >= 0.6:
+        return True
+    return similarity is not None and similarity(answer, reference) >= SIMILAR
 
 
 def refused(answer: str) -> bool:
@@ -221,11 +239,15 @@ def answer_from(llm: LLM, question: str, chunks: list[Chunk]) -> str:
     return llm.complete(messages, max_tokens=80, temperature=0.0).text.strip()
 
 
-def judge(llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[str]) -> tuple[dict | None, str]:
+def judge(
+    llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[str], similarity: Any = None
+) -> tuple[dict | None, str]:
     """The sample for `item`, or None and the filter that rejected it."""
     if drafted is None:
         return None, "no question"
     texts = [c.text for c in item.chunks]
+    if _MALFORMED.search(drafted["answer"]):
+        return None, "malformed answer"
     if _DEICTIC.search(drafted["question"]):
         return None, "not standalone"
     if copied(drafted["question"], texts):
@@ -234,8 +256,10 @@ def judge(llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[st
         return None, "duplicate"
     answer = item.checked = answer_from(llm, drafted["question"], item.chunks)
     unanswerable = item.kind == "unanswerable"
-    if (unanswerable and not refused(answer)) or (not unanswerable and not matches(answer, drafted["answer"])):
-        return None, "not answerable from its chunks" if not unanswerable else "answered although unanswerable"
+    if unanswerable and not refused(answer):
+        return None, "answered although unanswerable"
+    if not unanswerable and not matches(answer, drafted["answer"], similarity):
+        return None, "not answerable from its chunks"
     sample = {
         "id": f"gen-{item.index:05d}",
         "question": drafted["question"],
@@ -254,8 +278,12 @@ def judge(llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[st
     return sample, ""
 
 
-def generate(chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, progress: Any = None) -> Summary:
-    """Write the kept samples to `out` (JSONL), resuming from its journal; returns the filters' counts."""
+def generate(
+    chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, progress: Any = None, embedder: Any = None
+) -> Summary:
+    """Write the kept samples to `out` (JSONL), resuming from its journal; returns the filters' counts. With
+    `embedder`, an answer that says the reference in other words passes the answerability check."""
+    similarity = _cosine(embedder) if embedder is not None else None
     items = plan(chunks, n, seed)
     journal = out.with_suffix(out.suffix + ".journal")
     done: dict[int, dict] = {}
@@ -271,12 +299,12 @@ def generate(chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, p
         for item in items:
             if item.index not in done:
                 drafted = write(llm, item)
-                sample, reason = judge(llm, item, drafted, [s["question"] for s in kept])
+                sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity)
                 record: dict[str, Any] = {"index": item.index}
                 if reason in _REDO and drafted:  # one rewrite, told why: a small model often gets it right then
                     record["first_draft"], record["first_reason"] = drafted, reason
                     drafted = write(llm, item, {**drafted, "reason": reason})
-                    sample, reason = judge(llm, item, drafted, [s["question"] for s in kept])
+                    sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity)
                 record.update(sample=sample, reason=reason)
                 if reason and drafted:  # what was rejected, for whoever tunes the generator
                     record["draft"], record["checked_answer"] = drafted, item.checked
@@ -299,6 +327,17 @@ def generate(chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, p
         for sample in kept:
             handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
     return summary
+
+
+def _cosine(embedder: Any):
+    import numpy as np
+
+    def similarity(a: str, b: str) -> float:
+        vectors = np.asarray(embedder.embed_documents([a, b]), dtype=float)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return float(vectors[0] @ vectors[1])
+
+    return similarity
 
 
 def review(path: Path, sample_id: str, state: str, who: str, reference: str | None = None) -> dict:
