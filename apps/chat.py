@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `streamlit ru
 
 import streamlit as st
 
-from apps.ui import chat_tab, documents_tab, evaluation_tab, sidebar
+from apps.ui import chat_tab, documents_tab, evaluation_tab, sidebar, state
 
 STYLE = """<style>
 .rag-draft { color: #6b7280; white-space: pre-wrap; }
@@ -28,6 +28,17 @@ STYLE = """<style>
 
 st.set_page_config(page_title="PowerHouse RAG", page_icon="📚", layout="wide")
 st.markdown(STYLE, unsafe_allow_html=True)
+if state.principal() is None:  # users are configured (server.users / server.jwt) and nobody is signed in yet
+    st.title("PowerHouse RAG")
+    with st.form("login"):
+        credential = st.text_input("API key", type="password", help="from `python -m rag users add NAME`")
+        if st.form_submit_button("Sign in", type="primary"):
+            problem = state.log_in(credential.strip())
+            if problem:
+                st.error(f"Not signed in: {problem}")
+            else:
+                st.rerun()
+    st.stop()
 sidebar.render()
 chat, documents, evaluation = st.tabs(["Chat", "Documents", "Evaluation"])
 with documents:

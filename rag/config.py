@@ -231,6 +231,10 @@ class ServerConfig(_Section):
         ".rag/knowledge-bases.json", description="the knowledge bases and who may read and write each"
     )
     audit: str | None = Field(None, description="JSON lines of who asked what and got which chunks; null = off")
+    proxy_user_header: str | None = Field(
+        None, description="the app behind an authenticating proxy: the header naming the user (trusted as is)"
+    )
+    proxy_groups_header: str | None = Field(None, description="the proxy's header of comma-separated groups")
 
 
 class McpConfig(_Section):

@@ -53,6 +53,9 @@ def render_tab() -> None:
     else:
         if parts:
             st.caption(f"{len(parts)} parts: " + " · ".join(parts[:60]) + (" …" if len(parts) > 60 else ""))
+    if not state.may_write():
+        st.caption(f"Read-only: you may not delete from {state.knowledge_base()}.")
+        return
     if st.button(f"Delete {choice.rsplit('/', 1)[-1]} …", key="delete"):
         session["confirm_delete"] = choice
     if session.get("confirm_delete") != choice:

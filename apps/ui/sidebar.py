@@ -37,12 +37,40 @@ class _Counter(Progress):
         self.pages = f" · reading {source.rsplit('/', 1)[-1]}: page {done} of {total}" if done < total else ""
 
 
+def render_identity() -> None:
+    """Who is logged in and the knowledge base picker (only what they may read); nothing for a local single user
+    with one knowledge base."""
+    who = state.principal()
+    choices = state.readable() if who else []
+    if state.login_required() and who is not None and who.via != "local":
+        st.caption(f"Signed in as **{who.name}** ({', '.join(sorted(who.groups)) or 'no groups'})")
+        if who.via != "proxy" and st.button("Sign out", key="sign_out"):
+            st.session_state.pop("principal", None)
+            st.rerun()
+    if len(choices) > 1:
+        st.selectbox("Knowledge base", choices, key="kb", help="what you search and add to (only those you may read)")
+
+
+def render_upload(service, cfg, session) -> None:
+    types = ", ".join(t.lstrip(".") for t in service.library.accepted_types())
+    files = st.file_uploader(
+        f"Up to {cfg.uploads.max_file_mb:g} MB each",
+        accept_multiple_files=True,  # every file is sent: one the library refuses is listed with the reason
+        help=f"Read here: {types}",
+        key=f"uploader-{session.get('uploader_round', 0)}",
+    )
+    if files and st.button("Ingest", type="primary", key="ingest"):
+        ingest_uploads([(f.name, f.getvalue()) for f in files])
+
+
 def render() -> None:
+    state.knowledge_base()  # settle the session's choice before any widget reads it
     service = state.service()
     cfg = service.settings
     session = state.session()
     with st.sidebar:
         st.header("PowerHouse RAG")
+        render_identity()
         render_conversations()
         try:
             stats = service.library.stats()
@@ -56,15 +84,10 @@ def render() -> None:
         st.caption(f"Last ingest: {ago(stats['last_ingest'])}", help=str(stats["last_ingest"] or ""))
 
         st.subheader("Add documents")
-        types = ", ".join(t.lstrip(".") for t in service.library.accepted_types())
-        files = st.file_uploader(
-            f"Up to {cfg.uploads.max_file_mb:g} MB each",
-            accept_multiple_files=True,  # every file is sent: one the library refuses is listed with the reason
-            help=f"Read here: {types}",
-            key=f"uploader-{session.get('uploader_round', 0)}",
-        )
-        if files and st.button("Ingest", type="primary", key="ingest"):
-            ingest_uploads([(f.name, f.getvalue()) for f in files])
+        if not state.may_write():
+            st.caption(f"Read-only: you may not add documents to {state.knowledge_base()}.")
+        else:
+            render_upload(service, cfg, session)
         render_outcomes()
 
         st.subheader("Retrieval")

@@ -12,9 +12,11 @@ from typing import Any
 
 import streamlit as st
 
-from rag.config import Settings, load_config
+from rag.config import DEFAULT_KB, Settings, load_config
 from rag.console import setup_environment
 from service.conversations import new_key, valid_key
+from service.identity import LOCAL_ADMIN, Identity, Principal, Unauthorized
+from service.knowledge_bases import KnowledgeBases
 from service.rag_service import RagService
 
 
@@ -30,12 +32,77 @@ def _service(key: str) -> RagService:
     return RagService(load_config(os.environ.get("RAG_CONFIG") or None))
 
 
-def service() -> RagService:
+def base() -> RagService:
+    """The service of the configured store (the default knowledge base), shared by every session."""
     return _service(config_key())
 
 
+def service() -> RagService:
+    """The service of the knowledge base this session has chosen (service/knowledge_bases.py)."""
+    return base().for_kb(knowledge_base())
+
+
 def settings() -> Settings:
-    return service().settings
+    return base().settings
+
+
+# -- who is using the app, and which knowledge base ----------------------------------------------------------------
+
+
+def login_required() -> bool:
+    """A login only where users are configured (server.users or server.jwt); a local single-user app has none."""
+    cfg = settings().server
+    return bool(cfg.users or cfg.jwt)
+
+
+def principal() -> Principal | None:
+    """This session's principal: the local admin without users; else who logged in (or who the trusted proxy
+    header names, server.proxy_user_header), or None until then."""
+    if not login_required():
+        return LOCAL_ADMIN
+    cfg = settings().server
+    if cfg.proxy_user_header:
+        headers = st.context.headers
+        user = headers.get(cfg.proxy_user_header)
+        if user:
+            groups = headers.get(cfg.proxy_groups_header or "", "")
+            return Principal(user, frozenset(g.strip() for g in groups.split(",") if g.strip()), via="proxy")
+    return st.session_state.get("principal")
+
+
+def log_in(credential: str) -> str | None:
+    """Check an API key (or the admin token, or a JWT); None when it worked, else why not."""
+    cfg = settings().server
+    try:
+        st.session_state["principal"] = Identity(cfg, os.environ.get(cfg.token_env)).principal(f"Bearer {credential}")
+    except Unauthorized as exc:
+        return str(exc)
+    st.session_state.pop("kb", None)
+    return None
+
+
+def knowledge_bases() -> KnowledgeBases:
+    return KnowledgeBases(settings().server.knowledge_bases)
+
+
+def readable() -> list[str]:
+    who = principal()
+    return knowledge_bases().readable(who) if who else []
+
+
+def knowledge_base() -> str:
+    """The knowledge base on screen: the session's choice while it may still read it, else its first readable."""
+    choices = readable() if login_required() or len(knowledge_bases().all()) > 1 else [DEFAULT_KB]
+    chosen = st.session_state.get("kb")
+    if chosen not in choices:
+        chosen = choices[0] if choices else DEFAULT_KB
+        st.session_state["kb"] = chosen
+    return chosen
+
+
+def may_write() -> bool:
+    who = principal()
+    return bool(who) and knowledge_bases().may_write(who, knowledge_base())
 
 
 def session() -> dict[str, Any]:

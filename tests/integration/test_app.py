@@ -256,3 +256,43 @@ def test_a_conversation_is_renamed_exported_and_deleted_after_a_confirmation(app
     at.sidebar.button(key="confirm_delete_conversation_button").click()
     at.run()
     assert store.load(owner, key) is None and at.session_state["messages"] == []
+
+
+@pytest.mark.slow
+def test_with_users_the_app_asks_for_a_key_and_shows_only_readable_knowledge_bases(app_env, monkeypatch, embedder):
+    from ingest.run import ingest
+    from rag.config import knowledge_base_settings, load_config
+    from service.identity import KeyFile
+    from service.knowledge_bases import KnowledgeBases
+
+    monkeypatch.setenv("RAG__SERVER__USERS", str(app_env / "users.json"))
+    monkeypatch.setenv("RAG__SERVER__KNOWLEDGE_BASES", str(app_env / "kbs.json"))
+    settings = load_config()
+    kbs = KnowledgeBases(settings.server.knowledge_bases)
+    for team, source in (("hr", "northwind-support-faq.txt"), ("eng", "aurora-e-bike-manual.md")):
+        kbs.create(team, read=[team], write=[team])
+        folder = app_env / team
+        folder.mkdir()
+        (folder / source).write_bytes((EXAMPLES / source).read_bytes())
+        assert ingest([folder], knowledge_base_settings(settings, team)).exit_code == 0
+    key = KeyFile(settings.server.users).add("alice", ["hr"])
+
+    at = start()
+    assert not at.sidebar.selectbox and not at.tabs  # nothing but the sign-in form
+    at.text_input[0].set_value("phr_not-a-key")
+    at.button[0].click()
+    at.run()
+    assert "Not signed in: unknown or revoked API key" in at.error[0].value
+    at.text_input[0].set_value(key)
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Signed in as **alice** (hr)" in c.value for c in at.sidebar.caption)
+    picker = at.sidebar.selectbox(key="kb")
+    assert picker.options == ["default", "hr"]  # eng is not offered
+    assert any("Read-only: you may not add documents to default" in c.value for c in at.sidebar.caption)
+    picker.set_value("hr")
+    at.run()
+    assert len(at.sidebar.file_uploader) == 1 and metric(at, "Documents") == "1"  # hr: alice may upload
+    listed = at.dataframe[0].value["document"].tolist()
+    assert listed == ["northwind-support-faq.txt"]  # hr's document; nothing of eng's

@@ -161,3 +161,21 @@ def test_kendall_tau_agreement_with_a_bootstrap_interval():
     assert same.tau == 1.0 and same.low == 1.0 and same.configs == 4
     reversed_order = {c: {"ndcg@10": {q: 1 - v for q, v in human[c]["ndcg@10"].items()}} for c in human}
     assert agreement(human, reversed_order, "ndcg@10", rounds=200).tau == -1.0
+
+
+def test_paraphrased_spelled_out_and_yes_no_answers_match_and_malformed_references_are_rejected():
+    from eval.generate import Planned, judge
+
+    assert matches("Two distinct archaeal groups mediate methane oxidation.", "2")
+    assert not matches("Three distinct archaeal groups mediate methane oxidation.", "2")
+    assert matches("No randomized trials have tested it.", "No") and not matches("Yes, two trials did.", "No")
+    paraphrase = ("AMPK positively influences Nrf2 signalling.", "AMPK exerts a positive influence on Nrf2.")
+    assert not matches(*paraphrase)
+    assert matches(*paraphrase, similarity=lambda a, b: 0.97) and not matches(*paraphrase, similarity=lambda a, b: 0.7)
+    item = Planned(0, "number", [chunk(0, BATTERY)])
+    for reference in ("{0.5}%", ".9%", "time:10%", "http://example.com/figure.png (50%)"):
+        drafted = {
+            "question": "How many charge cycles does the Aurora battery keep 80 percent over?",
+            "answer": reference,
+        }
+        assert judge(ScriptedLLM([]), item, drafted, []) == (None, "malformed answer")
