@@ -10,17 +10,21 @@ Tools, each with a typed schema:
 Resources: ``doc://{id}`` for every indexed document (its text rebuilt from its chunks, in order), so a client can
 open a cited source.
 
+Knowledge bases: every tool takes ``knowledge_base`` (default: the configured store). Over stdio the caller is the
+local user who launched the server; over HTTP each request's ``Authorization`` names the principal (the admin token,
+an API key or a JWT: service/identity.py) and the knowledge base's read or write rule is checked before the tool
+runs (a tool error naming the rule, never a document).
+
 Expected failures (an unknown filter field, an empty store, the model process crashing mid-answer) are tool errors
 with a message a person can act on; the server stays up and the next call starts the model again. Over stdio
 (the default, what desktop assistants launch) the SDK points fd 1 at stderr while serving, so nothing but the
 protocol reaches stdout. ``--http`` serves streamable HTTP on ``server.host`` (loopback by default), behind
-``Authorization: Bearer`` with the token in ``server.token_env`` when it is set.
+``Authorization: Bearer`` once a token, users or JWT verification is configured (401 otherwise).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -32,7 +36,10 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp_types import Resource, ToolAnnotations
 from pydantic import Field
 
+from rag.config import DEFAULT_KB
 from rag.errors import RagError
+from service.identity import LOCAL_ADMIN, Identity, Principal, Unauthorized
+from service.knowledge_bases import Forbidden, KnowledgeBases, UnknownKnowledgeBase
 from service.mcp_server.tools import (
     READ_ONLY,
     AskResult,
@@ -75,18 +82,56 @@ _SAID = {
 }
 
 
-class RagMCPServer(MCPServer):
-    """MCPServer whose resource list includes one ``doc://`` resource per indexed document."""
+KB = Annotated[str, Field(description="the knowledge base (python -m rag kb list); default: the configured store")]
 
-    def __init__(self, tools: RagTools, **kwargs: Any):
+
+class Access:
+    """Who is calling and which knowledge bases they may use. Over stdio the caller is the local user who launched
+    the server (the local admin); over HTTP with users, keys or a JWT configured, each request's Authorization
+    header names the principal, and every tool checks the knowledge base's read (or write) rule first."""
+
+    def __init__(self, service: RagService, identity: Identity | None):
+        self.service, self.identity = service, identity
+        self.rules = KnowledgeBases(service.settings.server.knowledge_bases)
+        self._views: dict[str, RagTools] = {}
+
+    def principal(self, ctx: Context | None) -> Principal:
+        if self.identity is None or self.identity.open:
+            return LOCAL_ADMIN
+        headers = (ctx.headers if ctx is not None else None) or {}
+        try:
+            return self.identity.principal(headers.get("authorization"))
+        except Unauthorized as exc:
+            raise ToolError(str(exc)) from None
+
+    def tools(self, ctx: Context | None, kb: str = DEFAULT_KB, write: bool = False) -> RagTools:
+        try:
+            self.rules.check(self.principal(ctx), kb, write=write)
+        except (Forbidden, UnknownKnowledgeBase) as exc:
+            raise ToolError(str(exc)) from None
+        if kb not in self._views:
+            self._views[kb] = RagTools(self.service.for_kb(kb))
+        return self._views[kb]
+
+    def everyone_reads_default(self) -> bool:
+        return self.identity is None or self.identity.open or "*" in self.rules.rule(DEFAULT_KB)["read"]
+
+
+class RagMCPServer(MCPServer):
+    """MCPServer whose resource list includes one ``doc://`` resource per document of the default knowledge base
+    (when everyone may read it; resources are listed without a caller to check)."""
+
+    def __init__(self, access: Access, **kwargs: Any):
         super().__init__(**kwargs)
-        self.rag = tools
+        self.access = access
 
     async def list_resources(self):
         listed = await super().list_resources()
+        if not self.access.everyone_reads_default():
+            return listed
         try:
-            documents = await anyio.to_thread.run_sync(self.rag.documents)
-        except RagError as exc:
+            documents = await anyio.to_thread.run_sync(self.access.tools(None).documents)
+        except (RagError, ToolError) as exc:
             log.warning("could not list the documents as resources: %s", exc)
             return listed
         listed += [
@@ -101,14 +146,16 @@ class RagMCPServer(MCPServer):
         return listed
 
 
-def build_server(service: RagService) -> RagMCPServer:
-    """The MCP server over `service`: its tools and the documents as resources."""
-    tools = RagTools(service)
-    server = RagMCPServer(tools, name="powerhouse-rag", instructions=INSTRUCTIONS, version="0.1.0")
+def build_server(service: RagService, identity: Identity | None = None) -> RagMCPServer:
+    """The MCP server over `service`: its tools and the documents as resources; with `identity` (HTTP), each call
+    is checked against the knowledge bases' rules."""
+    access = Access(service, identity)
+    server = RagMCPServer(access, name="powerhouse-rag", instructions=INSTRUCTIONS, version="0.1.0")
 
     @server.tool(annotations=READ_ONLY)
     async def search(
         query: Annotated[str, Field(min_length=1, description="what to look for, in words")],
+        ctx: Context,
         k: Annotated[int, Field(ge=1, description="how many passages")] = 5,
         filter: Annotated[
             dict[str, FilterValue] | None,
@@ -117,9 +164,10 @@ def build_server(service: RagService) -> RagMCPServer:
         strategy: Annotated[
             str | None, Field(description="a retrieval strategy (dense, bm25, hybrid, …); default: the config's")
         ] = None,
+        knowledge_base: KB = DEFAULT_KB,
     ) -> SearchResult:
         """Search the user's documents: the passages that best match the query, with where each comes from."""
-        return await _in_thread(tools.search, query, k, filter, strategy)
+        return await _in_thread(access.tools(ctx, knowledge_base).search, query, k, filter, strategy)
 
     @server.tool(annotations=READ_ONLY)
     async def ask(
@@ -128,9 +176,11 @@ def build_server(service: RagService) -> RagMCPServer:
         history: Annotated[
             list[Turn] | None, Field(description="the conversation so far, oldest first (for follow-up questions)")
         ] = None,
+        knowledge_base: KB = DEFAULT_KB,
     ) -> AskResult:
         """Answer a question from the user's documents, with numbered citations checked against the passages.
         Says so when the documents do not hold the answer. Sends progress while the local model works."""
+        tools = access.tools(ctx, knowledge_base)
 
         def on_stage(stage: str, detail: dict[str, Any]) -> None:
             message = _SAID.get(stage, stage).format(passages=detail.get("passages", "the"))
@@ -141,27 +191,31 @@ def build_server(service: RagService) -> RagMCPServer:
         return result
 
     @server.tool(annotations=READ_ONLY)
-    async def list_documents() -> list[DocumentInfo]:
+    async def list_documents(ctx: Context, knowledge_base: KB = DEFAULT_KB) -> list[DocumentInfo]:
         """The documents in the index: id, number of chunks, when each was ingested, and its doc:// link."""
-        return await _in_thread(tools.documents)
+        return await _in_thread(access.tools(ctx, knowledge_base).documents)
 
     @server.tool(annotations=READ_ONLY)
     async def get_chunk(
         id: Annotated[str, Field(min_length=1, description="a chunk id from search (passages[].id)")],
+        ctx: Context,
         neighbours: Annotated[int, Field(ge=0, le=10, description="chunks to add on each side")] = 1,
+        knowledge_base: KB = DEFAULT_KB,
     ) -> ChunkWindow:
         """One passage by its chunk id, with the chunks just before and after it in its document."""
-        return await _in_thread(tools.chunk, id, neighbours)
+        return await _in_thread(access.tools(ctx, knowledge_base).chunk, id, neighbours)
 
     if service.settings.mcp.ingest:
 
         @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False))
         async def ingest(
             files: Annotated[list[FileUpload], Field(min_length=1, description="the files to add to the index")],
+            ctx: Context,
+            knowledge_base: KB = DEFAULT_KB,
         ) -> IngestResult:
             """Add files to the index (the same checks as uploads: types, sizes, names). Each file is listed as
             ingested or failed, with the reason."""
-            return await _in_thread(tools.ingest, files)
+            return await _in_thread(access.tools(ctx, knowledge_base, write=True).ingest, files)
 
     @server.custom_route("/health", methods=["GET"])
     async def health(request: Any) -> Any:
@@ -170,31 +224,33 @@ def build_server(service: RagService) -> RagMCPServer:
         return JSONResponse({"status": "ok"})
 
     @server.resource("doc://{document}", name="document", mime_type="text/plain")
-    async def document(document: str) -> str:
-        """An indexed document's text, rebuilt from its chunks (the id as list_documents gives it, URL-quoted)."""
+    async def document(document: str, ctx: Context) -> str:
+        """A document of the default knowledge base, its text rebuilt from its chunks (the id as list_documents gives
+        it, URL-quoted)."""
         try:
+            tools = access.tools(ctx)
             return await anyio.to_thread.run_sync(tools.document_text, unquote(document))
-        except RagError as exc:
+        except (RagError, ToolError) as exc:
             raise ResourceNotFoundError(str(exc)) from None
 
     return server
 
 
-class BearerToken:
-    """ASGI middleware: 401 unless ``Authorization: Bearer <token>`` (constant-time compare)."""
+class IdentityGate:
+    """ASGI middleware: 401 unless the request's credentials verify (service/identity.py); /health stays open."""
 
-    def __init__(self, app: Any, token: str):
-        self.app, self.expected = app, f"Bearer {token}".encode()
+    def __init__(self, app: Any, identity: Identity):
+        self.app, self.identity = app, identity
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope.get("path") != "/health":
-            given = dict(scope.get("headers") or []).get(b"authorization", b"")
-            if not secrets.compare_digest(given, self.expected):
+            given = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+            try:
+                self.identity.principal(given)
+            except Unauthorized as exc:
                 from starlette.responses import JSONResponse
 
-                response = JSONResponse(
-                    {"detail": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-                )
+                response = JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -204,15 +260,15 @@ def serve(settings, http: bool = False, host: str | None = None, port: int | Non
     """Run the server (blocking): stdio, or streamable HTTP with `http`."""
     import os
 
-    server = build_server(RagService(settings))
     if not http:
-        server.run("stdio")
+        build_server(RagService(settings)).run("stdio")
         return
     import uvicorn
 
+    identity = Identity(settings.server, os.environ.get(settings.server.token_env))
+    server = build_server(RagService(settings), identity)
     host = host or settings.server.host
     app: Any = server.streamable_http_app(streamable_http_path=settings.mcp.path, host=host)
-    token = os.environ.get(settings.server.token_env)
-    if token:
-        app = BearerToken(app, token)
+    if not identity.open:
+        app = IdentityGate(app, identity)
     uvicorn.run(app, host=host, port=port or settings.mcp.port, log_level="warning")

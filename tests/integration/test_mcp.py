@@ -207,3 +207,58 @@ async def check_every_tool_with_ingest(client: Client) -> None:
     answer = await client.call_tool("ask", {"question": "How fast does the Zephyr kettle boil a litre?"})
     assert not answer.is_error and "94" in answer.structured_content["answer"], text_of(answer)
     assert time.perf_counter() - started < 300
+
+
+def test_over_http_each_user_reaches_only_the_knowledge_bases_they_may_read(tmp_path, monkeypatch, embedder):
+    from rag.config import knowledge_base_settings
+    from service.identity import KeyFile
+    from service.knowledge_bases import KnowledgeBases
+
+    files = {"RAG__SERVER__USERS": str(tmp_path / "users.json"), "RAG__SERVER__KNOWLEDGE_BASES": str(tmp_path / "kbs")}
+    env = app_environment(tmp_path, **files)
+    for key in ("RAG__STORE__PATH", "RAG__SERVER__USERS", "RAG__SERVER__KNOWLEDGE_BASES"):
+        monkeypatch.setenv(key, env[key])
+    settings = load_config()
+    rules = KnowledgeBases(settings.server.knowledge_bases)
+    for team, source in (("hr", "northwind-support-faq.txt"), ("eng", "aurora-e-bike-manual.md")):
+        rules.create(team, read=[team], write=[team])
+        (tmp_path / team).mkdir()
+        (tmp_path / team / source).write_bytes((EXAMPLES / source).read_bytes())
+        assert ingest([tmp_path / team], knowledge_base_settings(settings, team), embedder=embedder).exit_code == 0
+    alice = KeyFile(settings.server.users).add("alice", ["hr"])
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    process = start_process(["-m", "rag", "mcp", "--http", "--port", str(port)], env, f"http://127.0.0.1:{port}/health")
+
+    async def main():
+        import httpx2
+        from mcp.client.streamable_http import streamable_http_client
+
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {alice}"}, timeout=120) as http,
+            Client(streamable_http_client(url, http_client=http), read_timeout_seconds=120) as client,
+        ):
+            own = await client.call_tool("search", {"query": "battery warranty", "knowledge_base": "hr"})
+            assert not own.is_error, text_of(own)
+            assert {p["source"] for p in own.structured_content["passages"]} == {"hr/northwind-support-faq.txt"}
+            for tool, arguments in (
+                ("search", {"query": "Aurora battery", "knowledge_base": "eng"}),
+                ("list_documents", {"knowledge_base": "eng"}),
+                ("get_chunk", {"id": "x", "knowledge_base": "eng"}),
+                ("ask", {"question": "How long does the Aurora battery last?", "knowledge_base": "eng"}),
+            ):
+                refused = await client.call_tool(tool, arguments)
+                assert refused.is_error and "alice may not read the knowledge base 'eng'" in text_of(refused)
+                assert "aurora" not in text_of(refused).lower()
+            default = await client.call_tool("list_documents", {})
+            assert default.structured_content["result"] == []  # the default base: readable, and empty here
+
+    try:
+        assert httpx.post(url, json={}, headers={"Authorization": "Bearer phr_forged"}, timeout=10).status_code == 401
+        anyio.run(main)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except Exception:
+            process.kill()
