@@ -191,7 +191,43 @@ class CypherQA:
         unknown = [n.description for n in summary.notifications or [] if "Unknown" in (n.code or "")]
         if unknown:  # a label, property or relationship the graph does not have: a wrong query, to repair
             raise CypherInvalid(" ".join(unknown)[:400])
+        outside = self.outside_collection(summary.plan or {})
+        if outside:
+            raise CypherRefused(f"the query must start from this collection's labels; it reads {outside}")
         return query
+
+    def outside_collection(self, plan: dict[str, Any]) -> str:
+        """What in the planner's plan could read nodes of another collection (a knowledge base) in the same
+        database: a scan of all nodes, a node by id, a relationship scan, a procedure, or a label that is not this
+        collection's. Queries that start from this collection's labels and follow its relationships stay inside
+        it (ingest never links two collections). "" when the plan is confined."""
+        ours = {self.store.document_label, self.store.chunk_label, self.store.entity_label}
+        operator = str(plan.get("operatorType", "")).split("@")[0]
+        arguments = plan.get("args") or plan.get("arguments") or {}
+        details = str(arguments.get("Details", ""))
+        if operator.startswith("ProcedureCall") or (
+            ("Scan" in operator or "Seek" in operator)
+            and not operator.startswith(
+                (
+                    "NodeByLabel",
+                    "NodeIndex",
+                    "NodeUniqueIndex",
+                    "IntersectionNodeByLabels",
+                    "UnionNodeByLabels",
+                    "PartitionedNodeByLabel",
+                )
+            )
+        ):
+            return f"{operator} {details}".strip()
+        if "Scan" in operator or "Seek" in operator:
+            labels = set(re.findall(r"[:&|]\s*`?([A-Za-z_]\w*)`?", details.split(" WHERE ")[0]))
+            if not labels or labels - ours:
+                return f"{operator} {details}".strip()
+        for child in plan.get("children") or []:
+            found = self.outside_collection(child)
+            if found:
+                return found
+        return ""
 
     def run(self, cypher: str) -> list[dict[str, Any]]:
         """Run a checked query in a read transaction (at most MAX_ROWS rows)."""

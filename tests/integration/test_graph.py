@@ -224,3 +224,40 @@ def test_the_router_picks_cypher_graph_or_vector_and_the_answer_says_which(peopl
     assert answer.retrieval["cypher"]["error"] is None and answer.retrieval["cypher"]["rows"] >= 1
     assert answer.contexts[0].metadata["source"] == "graph query" and "Graph query:" in answer.contexts[0].text
     assert "2" in answer.text or "two" in answer.text.lower()
+
+
+def test_text_to_cypher_stays_inside_its_collection(people, settings_for, embedder, tmp_path):
+    """Two knowledge bases on one Neo4j server are two collections in one database: a query may only start from
+    its own collection's labels (the planner's plan is read), so it cannot reach the other's nodes."""
+    from rag.graph.cypher import CypherQA, CypherRefused
+
+    _, store = people
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "secret.md").write_text("# Payroll\n\nThe payroll of Project Helios is kept by Ingrid Solberg.")
+    other_settings = settings_for("neo4j", ingest={"entities": {"extractor": "fast"}})
+    assert ingest([folder], other_settings, embedder=embedder).exit_code == 0
+    other = base_store(build_store(other_settings.store, embedder.name, embedder.dimension))
+    graph = base_store(store)
+    qa = CypherQA(graph, llm=None)
+    inside = [
+        f"MATCH (c:`{graph.chunk_label}`) RETURN c.text AS text LIMIT 3",
+        f"MATCH (c:`{graph.chunk_label}`)-[:MENTIONS]->(e:`{graph.entity_label}`) RETURN e.name AS name, count(c) AS n",
+        f"MATCH (e:`{graph.entity_label}`) WHERE e.name CONTAINS 'Helios' RETURN e.name AS name",
+    ]
+    for query in inside:
+        rows = qa.run(query)
+        assert all("Ingrid" not in str(row) and "payroll" not in str(row).lower() for row in rows)
+    assert qa.run(inside[0])
+    outside = [
+        "MATCH (n) RETURN n.text AS text",
+        f"MATCH (c:`{other.chunk_label}`) RETURN c.text AS text",
+        "MATCH ()-[:MENTIONS]->(e) RETURN e.name AS name",
+        "MATCH (n) WHERE elementId(n) = '4:x:1' RETURN n",
+        "CALL db.labels() YIELD label RETURN label",
+        f"MATCH (c:`{graph.chunk_label}`) MATCH (x) RETURN x.text AS text",
+    ]
+    for query in outside:
+        with pytest.raises(CypherRefused, match="must start from this collection's labels"):
+            qa.run(query)
+    other.close()
