@@ -68,7 +68,7 @@ def main() -> None:
         from rag.llms import build_llm
 
         llm = build_llm(settings.llm)
-        summary = generate(store.get(), llm, options.generated, options.generate)
+        summary = generate(store.get(), llm, options.generated, options.generate, embedder=embedder)
         console.print(f"generated: {json.dumps(summary.as_dict())}")
     generated = generated_dataset(options.generated, store)
     documents = len({c.metadata.get("record_id") for c in store.get()})

@@ -4,8 +4,9 @@ configured LLM (grammar-constrained JSON), kept only when they pass the filters.
     python -m eval generate docs/ --out sets/mine.jsonl -n 100
 
 Plan: chunks with enough text are drawn from every document in proportion to its size (seeded); each gets a
-kind — a fact, a number (a chunk with figures), a comparison (two chunks: neighbours in a document), or a question
-the documents do not answer (about the chunk's subject, asking what it does not say: it measures refusals).
+kind — a fact, a number (a chunk with figures), a comparison (two chunks: neighbours in a document, or, for half
+of them, chunks of two documents that name the same rare entity), or a question the documents do not answer
+(about the chunk's subject, asking what it does not say: it measures refusals).
 Filters, each counted in the summary:
 
 - **answerable**: the generator model answers from the gold chunks alone and its answer matches the reference
@@ -48,6 +49,8 @@ MIN_WORDS = 40  # a chunk with fewer words (a heading, a signature) makes a poor
 COPY_RUN = 8  # a question repeating this many words of its chunk in a row is a copy
 COPY_SHARE = 0.85
 DUPLICATE = 0.8
+BRIDGE_SHARE = 0.5  # of comparisons: two documents that name the same rare entity, else two neighbouring chunks
+RARE_DOCUMENTS = 5
 CALLS_PER_ITEM = 2  # write, then answer from the gold chunks (a rewrite adds one or two)
 
 _QUESTION_SCHEMA = {
@@ -90,6 +93,7 @@ class Planned:
     kind: str
     chunks: list[Chunk]
     checked: str = ""  # the generator model's answer from the gold chunks (the answerability filter's evidence)
+    bridge: str = ""  # a two-document question: the rare entity both chunks name
 
 
 @dataclass
@@ -129,20 +133,48 @@ def plan(chunks: list[Chunk], n: int, seed: int = 13) -> list[Planned]:
     kinds = (kinds + ["fact"] * n)[:n]
     rng.shuffle(kinds)
     items = []
+    rare: dict[str, list[Chunk]] | None = None  # built on the first two-document question
     for index, kind in enumerate(kinds):
         first = rng.choice(pool)  # a draw over all usable chunks: each document in proportion to its size
         if kind == "number" and not numbers(first.text):
             with_figures = [c for c in pool if numbers(c.text)]
             first = rng.choice(with_figures) if with_figures else first
-        chosen = [first]
-        if kind == "comparison":
+        chosen, bridge = [first], ""
+        if kind == "comparison" and rng.random() < BRIDGE_SHARE:
+            rare = rare if rare is not None else _rare_entities(pool)
+            chosen, bridge = _bridged(first, rare, rng)
+        if kind == "comparison" and not bridge:
             group = by_source[_document(first)]
             position = group.index(first)
             neighbour = group[position + 1] if position + 1 < len(group) else group[position - 1]
             chosen = [first, neighbour] if neighbour is not first else [first]
             kind = kind if len(chosen) == 2 else "fact"
-        items.append(Planned(index, kind, chosen))
+        items.append(Planned(index, kind, chosen, bridge=bridge))
     return items
+
+
+def _rare_entities(pool: list[Chunk]) -> dict[str, list[Chunk]]:
+    """Entities named in 2 to RARE_DOCUMENTS documents (the graph's fast extractor: proper names, acronyms, codes),
+    with the chunks that name them: what links two documents a question can need together."""
+    from rag.graph.entities import FastExtractor
+
+    chunks: dict[str, list[Chunk]] = defaultdict(list)
+    documents: dict[str, set[str]] = defaultdict(set)
+    for chunk, found in zip(pool, FastExtractor().extract([c.text for c in pool]), strict=True):
+        for entity in found.entities:
+            chunks[entity["key"]].append(chunk)
+            documents[entity["key"]].add(_document(chunk))
+    return {key: found for key, found in chunks.items() if 2 <= len(documents[key]) <= RARE_DOCUMENTS}
+
+
+def _bridged(first: Chunk, rare: dict[str, list[Chunk]], rng: random.Random) -> tuple[list[Chunk], str]:
+    """`first` and a chunk of another document naming one of its rare entities, and that entity ("" if none)."""
+    shared = sorted(key for key, found in rare.items() if any(c.id == first.id for c in found))
+    if not shared:
+        return [first], ""
+    key = rng.choice(shared)
+    partners = [c for c in rare[key] if _document(c) != _document(first)]
+    return ([first, rng.choice(partners)], key) if partners else ([first], "")
 
 
 def _document(chunk: Chunk) -> str:
@@ -270,6 +302,7 @@ def judge(
         "metadata": {
             "kind": item.kind,
             "chunk_ids": [c.id for c in item.chunks],
+            **({"bridge": item.bridge} if item.bridge else {}),
             "generated_by": getattr(llm, "name", "") or type(llm).__name__,
             "checked_answer": answer,
             "reviewed": None,

@@ -47,7 +47,9 @@ class ChunkMaker:
     ):
         self.settings = settings
         self.on_pages = on_pages
-        self.splitter = Splitter(settings.splitter, embedder.count_tokens, embedder.max_tokens)
+        self.splitter = Splitter(
+            settings.splitter, embedder.count_tokens, embedder.max_tokens, getattr(embedder, "token_starts", None)
+        )
         self.ingested_at = ingested_at or datetime.now(UTC).isoformat(timespec="seconds")
 
     def chunks(self, job: Job):

@@ -14,9 +14,10 @@ fuller chunks that keep a heading with its text — and every chunk is an exact 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from rag.config import SplitterConfig
@@ -29,6 +30,9 @@ _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _UNIT_TOKENS = 48  # the largest piece packing works with: small enough to balance, big enough to be cheap
 _CHARS_PER_TOKEN = 4
+# A chunk counted from its section's token offsets this far under the size is taken as it is; nearer the size it is
+# tokenized again on its own (a slice cut inside a word can tokenize a token or two longer than in its section).
+_RECOUNT_MARGIN = 4
 # A section longer than this is split a segment at a time (cut at its strongest boundary near the size), so a
 # 100 MB single-line file never sits tokenized whole in memory: peak memory is a segment's, not the file's.
 _SEGMENT_CHARS = 200_000
@@ -55,7 +59,15 @@ class Section:
 class Splitter:
     """Token-aware recursive splitting, header-aware for Markdown-shaped documents."""
 
-    def __init__(self, cfg: SplitterConfig, count_tokens: Callable[[str], int], max_tokens: int):
+    def __init__(
+        self,
+        cfg: SplitterConfig,
+        count_tokens: Callable[[str], int],
+        max_tokens: int,
+        token_starts: Callable[[str], Sequence[int]] | None = None,
+    ):
+        """`token_starts` (the embedder's, when it has one): where each token of a text starts, so one tokenizer
+        call per section counts every unit and chunk of it (instead of a call per unit and per chunk)."""
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         size = cfg.chunk_size or max_tokens
@@ -73,6 +85,7 @@ class Splitter:
         self.truncate = cfg.truncate
         self.table_headers = cfg.table_header
         self.count_tokens = count_tokens
+        self.token_starts = token_starts
         unit_tokens = max(8, min(_UNIT_TOKENS, size // 2, self.chunk_overlap or _UNIT_TOKENS))
         self._units = RecursiveCharacterTextSplitter(
             # Units no larger than the overlap, so that the overlap can be filled with whole units.
@@ -141,7 +154,8 @@ class Splitter:
         """Character spans of the chunks of one section."""
         if not text.strip():
             return []
-        total = self.count_tokens(text)
+        starts = self.token_starts(text) if self.token_starts is not None else None
+        total = len(starts) if starts is not None else self.count_tokens(text)
         if total <= self.chunk_size:  # most sections fit whole: one tokenizer call
             return [(0, len(text))]
         units: list[tuple[int, int, int]] = []  # (start, end, tokens)
@@ -151,10 +165,13 @@ class Splitter:
             if start < 0 or not unit.strip():
                 continue
             cursor = start + len(unit)
-            units.append((start, cursor, self.count_tokens(unit)))
-        return self._pack(text, units, total)
+            tokens = _tokens_in(starts, start, cursor) if starts is not None else self.count_tokens(unit)
+            units.append((start, cursor, tokens))
+        return self._pack(text, units, total, starts)
 
-    def _pack(self, text: str, units: list[tuple[int, int, int]], total: int) -> list[tuple[int, int]]:
+    def _pack(
+        self, text: str, units: list[tuple[int, int, int]], total: int, starts: Sequence[int] | None = None
+    ) -> list[tuple[int, int]]:
         count = -(-total // self.chunk_size)
         target = -(-total // count)  # balanced: the fewest chunks, each about the same size
         spans: list[tuple[int, int]] = []
@@ -173,15 +190,19 @@ class Splitter:
                         best = (rank, stop)
             if best is not None and stop < len(units):
                 stop = best[1]
-            start, end, stop = self._close(text, units, first, stop)
+            start, end, stop = self._close(text, units, first, stop, starts)
             spans.append((start, end))
             if stop >= len(units):
                 break
             first = self._overlap_start(units, first, stop)
         return spans
 
-    def _close(self, text: str, units: list[tuple[int, int, int]], first: int, stop: int) -> tuple[int, int, int]:
+    def _close(
+        self, text: str, units: list[tuple[int, int, int]], first: int, stop: int, starts: Sequence[int] | None = None
+    ) -> tuple[int, int, int]:
         start, end = units[first][0], units[stop - 1][1]
+        if starts is not None and _tokens_in(starts, start, end) <= self.chunk_size - _RECOUNT_MARGIN:
+            return start, end, stop
         # Joined units can tokenize a little longer than their sum; never hand the model more.
         while stop - first > 1 and self.count_tokens(text[start:end]) > self.chunk_size:
             stop -= 1
@@ -195,6 +216,11 @@ class Splitter:
             budget -= units[start - 1][2]
             start -= 1
         return start
+
+
+def _tokens_in(starts: Sequence[int], start: int, end: int) -> int:
+    """How many of a text's tokens (their start offsets, ascending) begin inside [start, end)."""
+    return bisect.bisect_left(starts, end) - bisect.bisect_left(starts, start)
 
 
 def _segment_end(text: str, start: int, size: int) -> int:

@@ -188,6 +188,11 @@ class OnnxEmbedder:
         self.warm_up()
         return len(self._counter.encode(text, add_special_tokens=False).ids)
 
+    def token_starts(self, text: str) -> list[int]:
+        """Where each token of `text` starts (character offsets): the splitter counts any span of it from these."""
+        self.warm_up()
+        return [start for start, _ in self._counter.encode(text, add_special_tokens=False).offsets]
+
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         return self._embed([self.spec.document_prefix + text for text in texts])
 

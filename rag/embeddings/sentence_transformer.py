@@ -121,6 +121,10 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._token_counter().encode(text, add_special_tokens=False).ids)
 
+    def token_starts(self, text: str) -> list[int]:
+        """Where each token of `text` starts (character offsets): the splitter counts any span of it from these."""
+        return [start for start, _ in self._token_counter().encode(text, add_special_tokens=False).offsets]
+
     def _token_counter(self):
         """A private tokenizer for counting, loaded without the model weights (fast).
 

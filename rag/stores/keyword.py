@@ -94,7 +94,9 @@ class BM25Index(ChunkIndex):
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         if not chunks:
             return
-        tokens = self.tokenize([indexed_text(chunk.text, chunk.metadata) for chunk in chunks])
+        # With a context window the matrix is built from windows of text, never from these tokens: not made here.
+        texts = [indexed_text(chunk.text, chunk.metadata) for chunk in chunks] if self.context == 0 else []
+        tokens = self.tokenize(texts) if texts else [[] for _ in chunks]
         rows = []
         for chunk, words in zip(chunks, tokens, strict=True):
             meta = chunk.metadata
@@ -164,7 +166,14 @@ class BM25Index(ChunkIndex):
         if not rows:
             self._matrix = None
             return
-        corpus = self.tokenize(_windows(rows, self.context)) if self.context > 0 else [row[2].split() for row in rows]
+        if self.context > 0:
+            corpus = self.tokenize(_windows(rows, self.context))
+        else:  # rows written while a context window was set have no tokens of their own: made now
+            corpus = [row[2].split() for row in rows]
+            missing = [i for i, row in enumerate(rows) if not row[2]]
+            made = self.tokenize([indexed_text(rows[i][4], json.loads(rows[i][1])) for i in missing]) if missing else []
+            for i, words in zip(missing, made, strict=True):
+                corpus[i] = words
         matrix = bm25s.BM25(**self.params)
         matrix.index(corpus, show_progress=False)
         self._matrix = matrix

@@ -133,7 +133,11 @@ def leaks(payload: object, marks: list[str], asked: str = "") -> list[str]:
     flat = json.dumps(payload, ensure_ascii=False)
     words = " ".join(re.findall(r"\w+", flat))
     typed = " ".join(re.findall(r"\w+", asked))
-    return [mark for mark in marks if (mark in flat or (" " in mark and mark in words)) and mark not in typed]
+    return [
+        mark
+        for mark in marks
+        if (mark in flat or (" " in mark and mark in words)) and " ".join(re.findall(r"\w+", mark)) not in typed
+    ]
 
 
 @pytest.fixture(scope="module")

@@ -179,3 +179,14 @@ def test_paraphrased_spelled_out_and_yes_no_answers_match_and_malformed_referenc
             "answer": reference,
         }
         assert judge(ScriptedLLM([]), item, drafted, []) == (None, "malformed answer")
+
+
+def test_half_the_comparisons_join_two_documents_through_a_rare_entity():
+    trial = "The Vantor-7 inhibitor was given to every patient of the cohort for twelve weeks before surgery. "
+    plain = "A plain record of routine visits to the clinic by ordinary patients. "
+    chunks = [chunk(0, (trial if n < 2 else plain) + WARRANTY, source=f"d{n}.md") for n in range(8)]
+    comparisons = [item for item in plan(chunks, 80) if item.kind == "comparison"]
+    bridged = [item for item in comparisons if item.bridge]
+    assert bridged, comparisons
+    for item in bridged:  # "Northwind Cycles" is in every document: not rare, never a bridge
+        assert item.bridge == "vantor 7" and {c.metadata["source"] for c in item.chunks} == {"d0.md", "d1.md"}

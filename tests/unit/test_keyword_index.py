@@ -77,6 +77,16 @@ def test_indexes_with_other_parameters_keep_their_own_matrix(tmp_path):
     assert len(list(tmp_path.glob("kw.*.bm25s"))) == 2
 
 
+def test_chunks_written_with_a_window_are_found_by_their_own_terms_without_one(tmp_path):
+    path = tmp_path / "kw.sqlite"
+    wide = BM25Index(path, context=1)  # writes no per-chunk tokens: the window matrix never reads them
+    wide.upsert([chunk(0, "alpha beta", 0), chunk(1, "gamma delta", 11, context="Greek letters")])
+    narrow = BM25Index(path, context=0)  # made from the stored texts and headers when first searched
+    assert [h.id for h in narrow.search("alpha", 5)] == ["a.md-0"]
+    assert [h.id for h in narrow.search("greek", 5)] == ["a.md-1"]
+    assert {h.id for h in wide.search("alpha", 5)} == {"a.md-0", "a.md-1"}
+
+
 def test_an_index_of_another_version_is_emptied(tmp_path):
     import sqlite3
 

@@ -1,0 +1,221 @@
+"""Ingest at the store's speed: the store's raw write, stock LangChain and ours, side by side in one run (issue 31).
+
+    .venv/bin/python bench/pipeline_bench.py                      # Chroma and the Milvus server, instant model
+    .venv/bin/python bench/pipeline_bench.py --real 1000          # + the default embedder on the first 1,000 docs
+    .venv/bin/python bench/pipeline_bench.py --rows ours-chroma   # one row (for a profiler)
+
+The corpus is SciFact (5,183 abstracts in one JSONL file, ../shared/datasets/scifact). The instant embedder
+(bench/gpu_bench.py) turns a text into a vector from its hash, so every row measures what is around the model:
+  raw-chroma     chromadb `add` of our chunks with ready vectors, in the store's largest batches
+  lc-chroma      stock LangChain: Documents -> RecursiveCharacterTextSplitter(1000, 0) -> Chroma.from_documents
+  ours-chroma    `ingest()` (python -m ingest's code path) with chunks of 256 model tokens into Chroma
+  raw-milvus     pymilvus `insert` of the same chunks into the Milvus server (PyPI `milvus` 2.3.5, started here)
+  ours-milvus    `ingest()` into the same server
+With --real N, two more rows on the first N abstracts with the configured embedder: the model alone
+(`embed_documents` on our chunks) and `ingest()` end to end. Each ratio is against its anchor in the same run.
+Stock LangChain comes from the `bench` extra (langchain-chroma), never a runtime dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from gpu_bench import InstantEmbedder  # noqa: E402
+
+SCIFACT = REPO.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
+ROWS = ("raw-chroma", "lc-chroma", "ours-chroma", "raw-milvus", "ours-milvus")
+
+
+def settings_for(store: dict, window: int = 2048):
+    from rag.config import Settings
+
+    return Settings(
+        splitter={"chunk_size": 256, "chunk_overlap": 0},
+        store=store,
+        ingest={"window": window},
+        loaders={"json": {"text_fields": ["title", "text"], "metadata_fields": [], "id_field": "_id"}},
+    )
+
+
+def our_chunks(corpus: Path, embedder) -> list:
+    """The chunks ingest() makes of the corpus (the raw rows write exactly these)."""
+    from ingest.chunking import ChunkMaker, Job
+    from ingest.discover import discover
+
+    settings = settings_for({"kind": "chroma"})
+    maker = ChunkMaker(settings, embedder)
+    files = discover([corpus], settings.loaders).files
+    return [chunk for file in files for chunk in maker.chunks(Job(file, "hash", "new"))]
+
+
+def raw_chroma(work: Path, chunks: list, vectors: np.ndarray) -> float:
+    import chromadb
+    from chromadb.config import Settings
+
+    client = chromadb.PersistentClient(path=str(work / "raw-chroma"), settings=Settings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection("raw-add", metadata={"hnsw:space": "cosine"}, embedding_function=None)
+    size = client.get_max_batch_size()
+    started = time.perf_counter()
+    for start in range(0, len(chunks), size):
+        part = chunks[start : start + size]
+        collection.add(
+            ids=[c.id for c in part],
+            embeddings=vectors[start : start + size],
+            documents=[c.text for c in part],
+            metadatas=[c.metadata for c in part],
+        )
+    return time.perf_counter() - started
+
+
+def langchain_chroma(work: Path, corpus: Path, like) -> tuple[int, float]:
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_core.embeddings import Embeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    instant = InstantEmbedder(like)
+
+    class Instant(Embeddings):
+        def embed_documents(self, texts):
+            return instant.embed_documents(texts).tolist()
+
+        def embed_query(self, text):
+            return instant.embed_documents([text])[0].tolist()
+
+    started = time.perf_counter()
+    documents = []
+    with corpus.open(encoding="utf-8") as source:
+        for line in source:
+            row = json.loads(line)
+            text = f"{row['title']}\n\n{row['text']}"
+            documents.append(Document(page_content=text, metadata={"id": row["_id"]}))
+    pieces = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=0).split_documents(documents)
+    Chroma.from_documents(
+        pieces, Instant(), persist_directory=str(work / "lc-chroma"), collection_name="stock-langchain"
+    )
+    return len(pieces), time.perf_counter() - started
+
+
+def ours(work: Path, corpus: Path, store: dict, embedder) -> tuple[int, float]:
+    from ingest.run import ingest
+
+    settings = settings_for(store)
+    started = time.perf_counter()
+    report = ingest([corpus], settings, embedder=embedder)
+    return report.chunks_written, time.perf_counter() - started
+
+
+def raw_milvus(uri: str, chunks: list, vectors: np.ndarray, dimension: int) -> float:
+    from pymilvus import DataType, MilvusClient
+
+    client = MilvusClient(uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+    schema.add_field("text", DataType.VARCHAR, max_length=65535)
+    schema.add_field("source", DataType.VARCHAR, max_length=4096)
+    schema.add_field("metadata", DataType.JSON)
+    params = client.prepare_index_params()
+    params.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
+    client.create_collection("raw", schema=schema, index_params=params)
+    started = time.perf_counter()
+    rows = [
+        {"id": c.id, "vector": v.tolist(), "text": c.text, "source": c.metadata["source"], "metadata": c.metadata}
+        for c, v in zip(chunks, vectors, strict=True)
+    ]
+    for start in range(0, len(rows), 1000):
+        client.insert("raw", rows[start : start + 1000])
+    client.flush("raw")
+    return time.perf_counter() - started
+
+
+def start_milvus(work: Path):
+    from milvus import MilvusServer
+
+    server = MilvusServer()
+    server.set_base_dir(str(work / "milvus-server"))
+    server.config.set("listen_host", "127.0.0.1") if "listen_host" in server.config_keys else None
+    server.start()
+    return server, f"http://127.0.0.1:{server.listen_port}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default=",".join(ROWS), help="which instant-model rows: " + ", ".join(ROWS))
+    parser.add_argument("--real", type=int, default=0, help="also the configured embedder on the first N abstracts")
+    options = parser.parse_args()
+    rows_wanted = {r.strip() for r in options.rows.split(",") if r.strip()}
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from rag.config import load_config
+    from rag.console import setup_environment
+    from rag.embeddings import build_embedder
+
+    setup_environment()
+    console = Console(width=150)
+    model = build_embedder(load_config().embedding)
+    instant = InstantEmbedder(model)
+    work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+    corpus = work / "corpus" / "scifact.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_bytes(SCIFACT.read_bytes())
+
+    results: dict[str, tuple[int, float]] = {}
+    chunks = our_chunks(corpus, instant) if rows_wanted & {"raw-chroma", "raw-milvus"} else []
+    vectors = instant.embed_documents([c.text for c in chunks]) if chunks else None
+    if "raw-chroma" in rows_wanted:
+        results["raw-chroma"] = (len(chunks), raw_chroma(work, chunks, vectors))
+    if "lc-chroma" in rows_wanted:
+        results["lc-chroma"] = langchain_chroma(work, corpus, model)
+    if "ours-chroma" in rows_wanted:
+        results["ours-chroma"] = ours(work, corpus, {"kind": "chroma", "path": str(work / "ours-chroma")}, instant)
+    if rows_wanted & {"raw-milvus", "ours-milvus"}:
+        server, uri = start_milvus(work)
+        try:
+            if "raw-milvus" in rows_wanted:
+                results["raw-milvus"] = (len(chunks), raw_milvus(uri, chunks, vectors, instant.dimension))
+            if "ours-milvus" in rows_wanted:
+                milvus = {"kind": "milvus", "uri": uri, "collection": "ours"}
+                results["ours-milvus"] = ours(work, corpus, milvus, instant)
+        finally:
+            server.stop()
+    if options.real:
+        part = work / "real" / "scifact-part.jsonl"
+        part.parent.mkdir()
+        with SCIFACT.open(encoding="utf-8") as source:
+            part.write_text("".join(line for _, line in zip(range(options.real), source, strict=False)))
+        texts = [c.text for c in our_chunks(part, model)]
+        model.embed_documents(texts[:64])  # warm
+        started = time.perf_counter()
+        model.embed_documents(texts)
+        results["real-encode"] = (len(texts), time.perf_counter() - started)
+        results["real-ours"] = ours(work, part, {"kind": "chroma", "path": str(work / "real-chroma")}, model)
+
+    anchors = {"lc-chroma": "raw-chroma", "ours-chroma": "raw-chroma", "ours-milvus": "raw-milvus",
+               "real-ours": "real-encode"}  # fmt: skip
+    table = Table(title=f"SciFact ({SCIFACT.stat().st_size // 1024} KiB, one JSONL file), {os.cpu_count()} CPUs")
+    for column in ("row", "chunks", "seconds", "chunks/s", "of anchor", "of stock LangChain"):
+        table.add_column(column, justify="right")
+    rate = {name: count / seconds for name, (count, seconds) in results.items()}
+    for name, (count, seconds) in results.items():
+        anchor = anchors.get(name)
+        of_anchor = f"{rate[name] / rate[anchor]:.2f}× {anchor}" if anchor in rate else ""
+        of_lc = f"{rate[name] / rate['lc-chroma']:.2f}×" if "lc-chroma" in rate and name.endswith("chroma") else ""
+        table.add_row(name, f"{count:,}", f"{seconds:.1f}", f"{rate[name]:,.0f}", of_anchor, of_lc)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
