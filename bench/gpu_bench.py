@@ -34,6 +34,7 @@ class InstantEmbedder:
         self.name, self.dimension, self.max_tokens = "instant", like.dimension, like.max_tokens
         self.count_tokens = like.count_tokens
         self.token_starts = getattr(like, "token_starts", None)
+        self.tokenizer = getattr(like, "tokenizer", None)
         rows = np.random.default_rng(0).standard_normal((4096, self.dimension))
         self._rows = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 

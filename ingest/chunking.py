@@ -13,7 +13,7 @@ from typing import Any
 
 from ingest.discover import SourceFile
 from ingest.loaders import load, page_progress
-from ingest.sandbox import sandbox_for
+from ingest.sandbox import SplitPlan, sandbox_for
 from ingest.splitters import Splitter
 from rag.config import Settings
 from rag.documents import Chunk, Document, chunk_id, content_hash
@@ -46,6 +46,7 @@ class ChunkMaker:
         on_pages: Callable[[str, int, int], None] | None = None,
     ):
         self.settings = settings
+        self.embedder = embedder
         self.on_pages = on_pages
         self.splitter = Splitter(
             settings.splitter, embedder.count_tokens, embedder.max_tokens, getattr(embedder, "token_starts", None)
@@ -59,8 +60,8 @@ class ChunkMaker:
         index = 0
         document: Document
         cap = self.settings.ingest.max_chunks_per_file
-        for document in self._documents(job):
-            for piece in self.splitter.split(document):
+        for document, pieces in self._split_documents(job):
+            for piece in pieces:
                 if index >= cap:
                     raise LoaderError(
                         str(job.file.path),
@@ -91,14 +92,29 @@ class ChunkMaker:
                 yield Chunk(id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata)
                 index += 1
 
-    def _documents(self, job: Job):
+    def _split_documents(self, job: Job):
+        """(document, its pieces) for each document of the file: parsed and split in the parse child when there is
+        one (splitting then runs beside this process's embedding and writes), else here."""
         pages = (lambda done, total: self.on_pages(job.file.source, done, total)) if self.on_pages else None
         sandbox = sandbox_for(self.settings.loaders)
         if sandbox is not None:
-            yield from sandbox.load(job.file.path, self.settings.loaders, job.warnings, pages)
+            plan = self._split_plan()
+            found = sandbox.load(job.file.path, self.settings.loaders, job.warnings, pages, plan)
+            yield from (found if plan is not None else ((d, self.splitter.split(d)) for d in found))
             return
         with page_progress(pages):
-            yield from load(job.file.path, self.settings.loaders, job.warnings)
+            for document in load(job.file.path, self.settings.loaders, job.warnings):
+                yield document, self.splitter.split(document)
+
+    def _split_plan(self) -> SplitPlan | None:
+        """What the parse child splits with: the embedder's own tokenizer (None for a model without one, such as a
+        remote API's, whose tokens are estimated here)."""
+        tokenizer = getattr(self.embedder, "tokenizer", None)
+        if tokenizer is None:
+            return None
+        cfg = self.settings.splitter.model_dump()
+        key = f"{self.embedder.name}|{self.embedder.max_tokens}|{sorted(cfg.items())}"
+        return SplitPlan(key, cfg, tokenizer(), self.embedder.max_tokens)
 
     def _context_header(self, source: str, metadata: dict, piece: Any) -> str:
         """The contextual header indexed with a chunk: a real title (not just the file name), the section path,

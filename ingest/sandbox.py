@@ -19,12 +19,12 @@ import multiprocessing.spawn
 import os
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ingest.loaders import REGISTRY
 from rag.config import LoaderConfig
-from rag.documents import Document
 from rag.errors import LoaderError
 
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -75,28 +75,51 @@ def resident_mb(pid: int) -> float | None:
         return None
 
 
+@dataclass(frozen=True)
+class SplitPlan:
+    """What the child needs to split the documents it parses, so splitting runs beside the parent's embedding and
+    store writes instead of competing with them for the interpreter: the splitter's settings, the embedding model's
+    tokenizer (a picklable ``tokenizers.Tokenizer``) and window. ``key`` names the plan: it crosses once per child."""
+
+    key: str
+    cfg: dict
+    tokenizer: Any
+    max_tokens: int
+
+
 def _serve(connection: Any, memory_mb: int) -> None:
-    """The child: cap memory, then parse the files the parent sends until the pipe closes."""
+    """The child: cap memory, then parse (and, given a split plan, split) the files the parent sends until the pipe
+    closes."""
     import resource
 
     from ingest.loaders import load, page_progress, register
+    from ingest.splitters import Splitter
+    from rag.config import SplitterConfig
 
     if memory_mb:
         limit = outer_bound_mb(memory_mb) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    splitters: dict[str, Splitter] = {}
     while True:
         try:
-            path, cfg, entry = connection.recv()
+            path, cfg, entry, split = connection.recv()
         except (EOFError, OSError):  # the parent is gone
             return
         if entry:  # a loader registered in the parent (a plugin) is registered here too
             register(Path(path).suffix, entry)
+        splitter = None
+        if split is not None:
+            key, plan = split
+            if plan is not None:
+                splitters[key] = Splitter.from_tokenizer(SplitterConfig.model_validate(plan.cfg), plan.tokenizer,
+                                                         plan.max_tokens)  # fmt: skip
+            splitter = splitters[key]
         warnings: list[str] = []
         try:
-            batch: list[Document] = []
+            batch: list[Any] = []
             with page_progress(lambda done, total: connection.send(("pages", (done, total), []))):
                 for document in load(Path(path), LoaderConfig.model_validate(cfg), warnings):
-                    batch.append(document)
+                    batch.append(document if splitter is None else (document, list(splitter.split(document))))
                     if len(batch) >= _BATCH:  # streamed: a large file never sits in either process whole
                         connection.send(("documents", batch, []))
                         batch = []
@@ -123,6 +146,7 @@ class ParseSandbox:
         self._connection: Any = None
         self._lock = threading.Lock()
         self._over: float | None = None  # the resident MB at which the watchdog stopped the child
+        self._plans: set[str] = set()  # the split plans the current child holds
 
     def load(
         self,
@@ -130,11 +154,17 @@ class ParseSandbox:
         cfg: LoaderConfig,
         warnings: list[str],
         on_pages: Callable[[int, int], None] | None = None,
-    ) -> Iterator[Document]:
+        split: SplitPlan | None = None,
+    ) -> Iterator[Any]:
+        """The file's Documents; with `split`, (Document, its pieces) pairs, split in the child."""
         with self._lock:  # one file at a time per child
             connection = self._child()
             entry = REGISTRY.get(path.suffix.lower())
-            connection.send((str(path), cfg.model_dump(by_alias=True), entry if isinstance(entry, str) else None))
+            plan = None
+            if split is not None:
+                plan = (split.key, None if split.key in self._plans else split)
+                self._plans.add(split.key)
+            connection.send((str(path), cfg.model_dump(by_alias=True), entry if isinstance(entry, str) else None, plan))
             finished = False
             try:
                 while True:
@@ -187,6 +217,7 @@ class ParseSandbox:
             child.close()
             self._connection = parent
             self._over = None
+            self._plans = set()
             if self.memory_mb:
                 watchdog = threading.Thread(
                     target=self._watch, args=(self._process,), name="ingest-parser-watchdog", daemon=True

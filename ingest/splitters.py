@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rag.config import SplitterConfig
 from rag.documents import Document
@@ -97,6 +98,18 @@ class Splitter:
             keep_separator="end",
             strip_whitespace=False,
         )
+
+    @classmethod
+    def from_tokenizer(cls, cfg: SplitterConfig, tokenizer: Any, max_tokens: int) -> Splitter:
+        """A splitter counting with a ``tokenizers.Tokenizer`` (what an embedder's ``tokenizer()`` gives)."""
+
+        def count(text: str) -> int:
+            return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+        def starts(text: str) -> list[int]:
+            return [start for start, _ in tokenizer.encode(text, add_special_tokens=False).offsets]
+
+        return cls(cfg, count, max_tokens, starts)
 
     def split(self, document: Document) -> Iterator[Piece]:
         if self.truncate:

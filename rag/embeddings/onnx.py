@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field, field_validator
@@ -187,6 +187,11 @@ class OnnxEmbedder:
     def count_tokens(self, text: str) -> int:
         self.warm_up()
         return len(self._counter.encode(text, add_special_tokens=False).ids)
+
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (a picklable ``tokenizers.Tokenizer``, no truncation): the parse child splits."""
+        self.warm_up()
+        return self._counter
 
     def token_starts(self, text: str) -> list[int]:
         """Where each token of `text` starts (character offsets): the splitter counts any span of it from these."""

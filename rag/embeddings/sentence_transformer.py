@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -120,6 +120,10 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(self._token_counter().encode(text, add_special_tokens=False).ids)
+
+    def tokenizer(self) -> Any:
+        """The model's tokenizer (a picklable ``tokenizers.Tokenizer``, no truncation): the parse child splits."""
+        return self._token_counter()
 
     def token_starts(self, text: str) -> list[int]:
         """Where each token of `text` starts (character offsets): the splitter counts any span of it from these."""

@@ -20,7 +20,7 @@ import itertools
 import json
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,7 +167,7 @@ class BM25Index(ChunkIndex):
             self._matrix = None
             return
         if self.context > 0:
-            corpus = self.tokenize(_windows(rows, self.context))
+            corpus = _window_tokens(rows, self.context, self.tokenize)
         else:  # rows written while a context window was set have no tokens of their own: made now
             corpus = [row[2].split() for row in rows]
             missing = [i for i, row in enumerate(rows) if not row[2]]
@@ -218,6 +218,37 @@ def _windows(rows: list[tuple], context: int) -> list[str]:
             texts.append(indexed_text(" ".join(parts), json.loads(group[i][1])))
         start = end
     return texts
+
+
+def _window_tokens(
+    rows: list[tuple], context: int, tokenize: Callable[[list[str]], list[list[str]]]
+) -> list[list[str]]:
+    """The tokens of ``_windows(rows, context)``, each text tokenized once instead of once per window it is in:
+    the tokenizer finds words, so a window's tokens are its header's, then its parts' in order."""
+    texts: dict[str, int] = {}  # each distinct header, chunk text and chunk tail, tokenized once
+
+    def ref(text: str) -> int:
+        return texts.setdefault(text, len(texts))
+
+    plans: list[list[int]] = []
+    start = 0
+    while start < len(rows):
+        end = start
+        while end < len(rows) and rows[end][3] == rows[start][3]:
+            end += 1
+        group = rows[start:end]
+        whole = [ref(row[4]) for row in group]
+        tails = [whole[0]]
+        for previous, row in itertools.pairwise(group):
+            overlap = (previous[6] - row[5]) if None not in (previous[6], row[5]) else 0
+            tails.append(ref(row[4][overlap:]) if 0 < overlap < len(row[4]) else ref(row[4]))
+        for i in range(len(group)):
+            first = max(0, i - context)
+            header = json.loads(group[i][1]).get("context")
+            plans.append(([ref(header)] if header else []) + [whole[first]] + tails[first + 1 : i + context + 1])
+        start = end
+    tokens = tokenize(list(texts))
+    return [[token for part in plan for token in tokens[part]] for plan in plans]
 
 
 class KeywordIndexedStore:

@@ -3,7 +3,7 @@
 import json
 
 from rag.documents import Chunk
-from rag.stores.keyword import BM25Index, _windows
+from rag.stores.keyword import BM25Index, Tokenizer, _window_tokens, _windows
 
 
 def chunk(i, text, start, source="a.md", **meta):
@@ -75,6 +75,19 @@ def test_indexes_with_other_parameters_keep_their_own_matrix(tmp_path):
     assert {h.id for h in wide.search("alpha", 5)} == {"a.md-0", "a.md-1"}
     assert {h.id for h in narrow.search("alpha", 5)} == {"a.md-0"}
     assert len(list(tmp_path.glob("kw.*.bm25s"))) == 2
+
+
+def test_window_tokens_are_the_tokens_of_the_stitched_windows():
+    text = "Alpha bravo, charlie's delta-echo. Foxtrot golf hotel india juliett kilo lima mike."
+    rows = [
+        ("1", json.dumps({"context": "Phonetic alphabet"}), "", "p", text[0:20], 0, 20),
+        ("2", json.dumps({"context": "Phonetic alphabet"}), "", "p", text[13:50], 13, 50),  # overlaps by 7
+        ("3", "{}", "", "p", text[50:], 50, len(text)),
+        ("4", json.dumps({"context": "Another"}), "", "q", "November oscar papa", 0, 19),
+    ]
+    tokenize = Tokenizer()
+    for context in (1, 2):
+        assert _window_tokens(rows, context, tokenize) == tokenize(_windows(rows, context))
 
 
 def test_chunks_written_with_a_window_are_found_by_their_own_terms_without_one(tmp_path):
