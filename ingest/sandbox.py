@@ -19,7 +19,7 @@ import multiprocessing.spawn
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ if not getattr(multiprocessing.spawn.get_preparation_data, "_sandbox", False):
     multiprocessing.spawn.get_preparation_data = _without_parent_main(multiprocessing.spawn.get_preparation_data)
     multiprocessing.spawn.get_preparation_data._sandbox = True  # type: ignore[attr-defined]
 _BATCH = 256  # documents per message from the parser
+_PIECES = 512  # most pieces of one document per message
 _WATCH_S = 0.05  # how often the watchdog reads the child's resident memory
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -119,7 +120,16 @@ def _serve(connection: Any, memory_mb: int) -> None:
             batch: list[Any] = []
             with page_progress(lambda done, total: connection.send(("pages", (done, total), []))):
                 for document in load(Path(path), LoaderConfig.model_validate(cfg), warnings):
-                    batch.append(document if splitter is None else (document, list(splitter.split(document))))
+                    if splitter is None:
+                        batch.append(document)
+                    else:  # the pieces carry the text: the document goes back without it, in runs of pieces
+                        head, pieces = replace(document, text=""), []
+                        for piece in splitter.split(document):
+                            pieces.append(piece)
+                            if len(pieces) >= _PIECES:  # a huge document streams too (and meets the chunk cap early)
+                                connection.send(("documents", [*batch, (head, pieces)], []))
+                                batch, pieces = [], []
+                        batch.append((head, pieces))
                     if len(batch) >= _BATCH:  # streamed: a large file never sits in either process whole
                         connection.send(("documents", batch, []))
                         batch = []
