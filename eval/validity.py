@@ -61,7 +61,9 @@ def agreement(
     for _ in range(rounds):
         hs = h[:, rng.integers(0, h.shape[1], h.shape[1])].mean(axis=1)
         gs = g[:, rng.integers(0, g.shape[1], g.shape[1])].mean(axis=1)
-        value = kendalltau(hs, gs).statistic
-        taus.append(0.0 if np.isnan(value) else float(value))
-    low, high = np.percentile(taus, [2.5, 97.5])
+        taus.append(float(kendalltau(hs, gs).statistic))
+    # τ is undefined (NaN) when one set scores every configuration alike (a set too easy to rank anything); the
+    # interval is then over the rounds where it is defined, and NaN when there are none
+    defined = [value for value in taus if not np.isnan(value)]
+    low, high = np.percentile(defined, [2.5, 97.5]) if defined else (float("nan"), float("nan"))
     return Agreement(measure, tau, float(low), float(high), len(configs))

@@ -4,6 +4,7 @@ model writes a set in tests/integration/test_generate.py."""
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 
 from eval.datasets import load_qa
@@ -161,6 +162,10 @@ def test_kendall_tau_agreement_with_a_bootstrap_interval():
     assert same.tau == 1.0 and same.low == 1.0 and same.configs == 4
     reversed_order = {c: {"ndcg@10": {q: 1 - v for q, v in human[c]["ndcg@10"].items()}} for c in human}
     assert agreement(human, reversed_order, "ndcg@10", rounds=200).tau == -1.0
+    # a set every configuration aces (SciFact's generated questions did) ranks nothing: τ undefined, not 0
+    aced = {c: {"ndcg@10": dict.fromkeys(queries, 1.0)} for c in human}
+    undefined = agreement(human, aced, "ndcg@10", rounds=50)
+    assert math.isnan(undefined.tau) and math.isnan(undefined.low) and math.isnan(undefined.high)
 
 
 def test_paraphrased_spelled_out_and_yes_no_answers_match_and_malformed_references_are_rejected():
