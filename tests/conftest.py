@@ -171,9 +171,11 @@ def _progress(line: str) -> None:
             handle.write(line + "\n")
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def no_network():
-    """Fail any test that opens a socket to a non-loopback address."""
+    """Fail any test that opens a socket to a non-loopback address. Set before every test, not once a session:
+    pytest-socket (which langchain-tests brings) puts the real ``connect`` back after each test, and a session
+    guard was silently gone from the second test of each worker on."""
     original = socket.socket.connect
 
     def guarded(self, address):
