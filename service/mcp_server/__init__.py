@@ -109,6 +109,10 @@ class Access:
             self.rules.check(self.principal(ctx), kb, write=write)
         except (Forbidden, UnknownKnowledgeBase) as exc:
             raise ToolError(str(exc)) from None
+        return self.view(kb)
+
+    def view(self, kb: str = DEFAULT_KB) -> RagTools:
+        """The tools over knowledge base `kb`, unchecked: for callers that checked already (or need no caller)."""
         if kb not in self._views:
             self._views[kb] = RagTools(self.service.for_kb(kb))
         return self._views[kb]
@@ -130,7 +134,8 @@ class RagMCPServer(MCPServer):
         if not self.access.everyone_reads_default():
             return listed
         try:
-            documents = await anyio.to_thread.run_sync(self.access.tools(None).documents)
+            # no caller here (resources are listed per session): the default base is readable by everyone
+            documents = await anyio.to_thread.run_sync(self.access.view(DEFAULT_KB).documents)
         except (RagError, ToolError) as exc:
             log.warning("could not list the documents as resources: %s", exc)
             return listed
