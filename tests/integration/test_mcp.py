@@ -129,9 +129,12 @@ def test_every_tool_over_stdio_with_progress_and_a_model_crash_mid_answer(enviro
 
             async def kill_the_model(done: float, total: float | None, message: str | None) -> None:
                 if message and "writing the answer" in message and not killed:
+                    # the MCP server's own model process (a worker's session-wide model may be running too)
+                    servers = [p for p in psutil.Process().children() if "rag mcp" in " ".join(p.cmdline())]
                     (model,) = [
                         p
-                        for p in psutil.Process().children(recursive=True)
+                        for server in servers
+                        for p in server.children(recursive=True)
                         if "rag.llms.worker" in " ".join(p.cmdline()) or "llama_cpp" in " ".join(p.cmdline())
                     ]
                     await anyio.sleep(0.5)  # into the generation
