@@ -12,22 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-CONFIGS = [
-    "configured",
-    "dense",
-    "bm25_context0",
-    "bm25",
-    "bm25_flat",
-    "hybrid_context0",
-    "hybrid",
-    "hybrid_rrf",
-    "hybrid+embedding_rerank",
-    "hybrid+mmr",
-]
+sys.path.insert(0, str(REPO))
+from eval.retrieval import DEFAULT_PRESETS  # noqa: E402
+
+CONFIGS = ["configured", *DEFAULT_PRESETS]  # the retrieval presets `python -m eval retrieval` runs
 MEASURES = ("ndcg@10", "recall@10", "mrr@10", "recall@100")
 
 

@@ -198,25 +198,26 @@ class BM25Index(ChunkIndex):
         self._metadata = [json.loads(metadata[i]) for i in self._ids]
 
 
+def _parents(rows: list[tuple]) -> list[list[tuple]]:
+    """Rows (ordered by parent, position) grouped by their parent document."""
+    return [list(group) for _, group in itertools.groupby(rows, key=lambda row: row[3])]
+
+
+def _tail(previous: tuple, row: tuple) -> str:
+    """A row's text without the overlap the splitter repeated from the row before it (spans: character offsets)."""
+    overlap = (previous[6] - row[5]) if None not in (previous[6], row[5]) else 0
+    return row[4][overlap:] if 0 < overlap < len(row[4]) else row[4]
+
+
 def _windows(rows: list[tuple], context: int) -> list[str]:
     """Per chunk (rows ordered by parent, position): its text with `context` neighbours on each side,
-    stitched without the overlap the splitter repeats (spans are character offsets in the parent), after
-    the chunk's own contextual header when it has one."""
+    stitched without the overlap the splitter repeats, after the chunk's own contextual header when it has one."""
     texts: list[str] = []
-    start = 0
-    while start < len(rows):
-        end = start
-        while end < len(rows) and rows[end][3] == rows[start][3]:
-            end += 1
-        group = rows[start:end]
+    for group in _parents(rows):
         for i in range(len(group)):
             window = group[max(0, i - context) : i + context + 1]
-            parts = [window[0][4]]
-            for previous, row in itertools.pairwise(window):
-                overlap = (previous[6] - row[5]) if None not in (previous[6], row[5]) else 0
-                parts.append(row[4][overlap:] if 0 < overlap < len(row[4]) else row[4])
+            parts = [window[0][4]] + [_tail(previous, row) for previous, row in itertools.pairwise(window)]
             texts.append(indexed_text(" ".join(parts), json.loads(group[i][1])))
-        start = end
     return texts
 
 
@@ -231,22 +232,13 @@ def _window_tokens(
         return texts.setdefault(text, len(texts))
 
     plans: list[list[int]] = []
-    start = 0
-    while start < len(rows):
-        end = start
-        while end < len(rows) and rows[end][3] == rows[start][3]:
-            end += 1
-        group = rows[start:end]
+    for group in _parents(rows):
         whole = [ref(row[4]) for row in group]
-        tails = [whole[0]]
-        for previous, row in itertools.pairwise(group):
-            overlap = (previous[6] - row[5]) if None not in (previous[6], row[5]) else 0
-            tails.append(ref(row[4][overlap:]) if 0 < overlap < len(row[4]) else ref(row[4]))
+        tails = [whole[0]] + [ref(_tail(previous, row)) for previous, row in itertools.pairwise(group)]
         for i in range(len(group)):
             first = max(0, i - context)
             header = json.loads(group[i][1]).get("context")
             plans.append(([ref(header)] if header else []) + [whole[first]] + tails[first + 1 : i + context + 1])
-        start = end
     tokens = tokenize(list(texts))
     return [[token for part in plan for token in tokens[part]] for plan in plans]
 
