@@ -31,6 +31,12 @@ def main(
         "--kb",
         help="Into this knowledge base (python -m rag kb create NAME first); default: the configured store",
     ),
+    groups: str | None = typer.Option(
+        None,
+        "--groups",
+        help="Only these groups (comma-separated) may read these files, within the knowledge base; '*': everyone. "
+        "Kept on later runs without --groups, unless an ingest.acl rule matches the file.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -64,7 +70,18 @@ def main(
                     console.print(f"[yellow]{estimate}[/]")
                 progress.plan(jobs, settings.ingest.entities.extractor)
 
-            report = ingest(list(paths), settings, dry_run=dry_run, prune=prune, progress=progress, on_plan=plan)
+            given = [g for g in groups.split(",") if g.strip()] if groups is not None else None
+            if given is not None and not given:
+                raise ConfigError("--groups needs at least one group name, or '*' for everyone")
+            report = ingest(
+                list(paths),
+                settings,
+                dry_run=dry_run,
+                prune=prune,
+                progress=progress,
+                on_plan=plan,
+                access=(lambda file: given) if given is not None else None,
+            )
     except RagError as exc:
         fail(console, exc, debug)
     except KeyboardInterrupt:

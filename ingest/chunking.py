@@ -28,6 +28,7 @@ class Job:
     file: SourceFile
     file_hash: str
     status: str  # "new" or "changed"
+    access: str = "*"  # who may read its chunks (rag/stores/restricted.py: "*" or "group,group")
     old_ids: set[str] = field(default_factory=set)
     new_ids: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -82,6 +83,7 @@ class ChunkMaker:
                     "file_hash": job.file_hash,
                     "chunk_hash": text_hash,
                     "ingested_at": self.ingested_at,
+                    "access": job.access,
                 }
                 if piece.section:
                     metadata["section"] = piece.section

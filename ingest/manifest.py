@@ -100,6 +100,16 @@ class Manifest:
         with self._mutex:
             self._db.execute("INSERT OR REPLACE INTO info VALUES ('settings', ?)", (fingerprint,))
 
+    def record_access_keys(self, keys: set[str]) -> None:
+        """Add to the access keys this store's chunks may carry (rag/stores/restricted.py), before they are written:
+        a reader's restriction is computed from them, so a key never appears in the store before it is known."""
+        with self._mutex, self._transaction():
+            row = self._db.execute("SELECT value FROM info WHERE key = 'access_keys'").fetchone()
+            known = set(json.loads(row[0])) if row else set()
+            if not keys <= known:
+                value = json.dumps(sorted(known | keys))
+                self._db.execute("INSERT OR REPLACE INTO info VALUES ('access_keys', ?)", (value,))
+
     def root_label(self, root: Path, record: bool = True) -> str:
         """The label of an ingest root in source ids: its folder name, with ``-2``, ``-3``… when another folder
         of that name already holds sources here. Recorded (unless `record` is false, as in a dry run)."""
@@ -193,6 +203,31 @@ def read_sources(path: str | Path) -> list[tuple[str, str, int, str]]:
         raise
     finally:
         db.close()
+
+
+def recorded_hash(digest: str, access: str) -> str:
+    """What the manifest keeps as a file's hash: its bytes' hash and its access key, so a change of who may read a
+    file re-ingests it (new metadata, same vectors)."""
+    return f"{digest}:{access}"
+
+
+def read_access(path: str | Path) -> tuple[dict[str, str], set[str]]:
+    """({source: access key}, every key the store's chunks may carry), read-only like :func:`read_sources`. A source
+    ingested before access keys existed has the key "" (no restricted reader sees its chunks until it is re-ingested,
+    which the next run does)."""
+    path = Path(path)
+    if not path.is_file():
+        return {}, set()
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT source, file_hash FROM sources").fetchall()
+        known = db.execute("SELECT value FROM info WHERE key = 'access_keys'").fetchone()
+    except sqlite3.OperationalError:
+        return {}, set()
+    finally:
+        db.close()
+    by_source = {source: digest.partition(":")[2] for source, digest in rows}
+    return by_source, set(json.loads(known[0])) if known else set()
 
 
 def read_chunk_ids(path: str | Path, source: str) -> list[str]:

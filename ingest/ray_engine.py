@@ -43,8 +43,10 @@ class IngestWorker:
         self.embedder = build_embedder(self.settings.embedding)
         self.maker = ChunkMaker(self.settings, self.embedder, ingested_at)
 
-    def process(self, index: int, file: SourceFile, file_hash: str, old_ids: list[str]) -> dict[str, Any]:
-        job = Job(file=file, file_hash=file_hash, status="changed", old_ids=set(old_ids))
+    def process(
+        self, index: int, file: SourceFile, file_hash: str, old_ids: list[str], access: str = "*"
+    ) -> dict[str, Any]:
+        job = Job(file=file, file_hash=file_hash, status="changed", old_ids=set(old_ids), access=access)
         try:
             chunks = list(self.maker.chunks(job))
         except LoaderError as exc:
@@ -97,7 +99,7 @@ class RayIngestPipeline(IngestPipeline):
         try:
             results = pool.map_unordered(
                 lambda actor, item: actor.process.remote(
-                    item[0], item[1].file, item[1].file_hash, sorted(item[1].old_ids)
+                    item[0], item[1].file, item[1].file_hash, sorted(item[1].old_ids), item[1].access
                 ),
                 list(enumerate(jobs)),
             )

@@ -12,11 +12,13 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 from ingest.discover import Discovery, SourceFile, discover
-from ingest.manifest import Manifest, SourceEntry, manifest_file
+from ingest.manifest import Manifest, SourceEntry, manifest_file, recorded_hash
 from ingest.pipeline import IngestPipeline, Job, Progress
 from ingest.report import FileOutcome, IngestReport
 from rag.config import Settings
@@ -24,6 +26,7 @@ from rag.embeddings import Embedder, build_embedder
 from rag.errors import RagError, StoreError, disk_error
 from rag.faults import crash_point
 from rag.stores import VectorStore, build_store
+from rag.stores.restricted import PUBLIC, access_key
 from rag.tracing import Trace, tracer_for
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,13 @@ def ingest(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     on_plan=None,
+    access: Callable[[SourceFile], list[str] | None] | None = None,
 ) -> IngestReport:
-    """Bring the store in line with the files under `paths`; only what changed is touched."""
+    """Bring the store in line with the files under `paths`; only what changed is touched. `access(file)` names
+    the groups that may read a file (``["*"]``: everyone), or None to leave it to :func:`access_of`."""
     spans = Trace(tracer_for(settings.tracing), "rag.ingest", "CHAIN", **{"rag.paths": [str(p) for p in paths]})
     try:
-        report = _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
+        report = _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans, access)
     except BaseException as exc:
         spans.end(exc)
         where = getattr(settings.store, "path", None) or getattr(settings.store, "uri", "the store")
@@ -73,7 +78,7 @@ def ingest(
     return report
 
 
-def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans) -> IngestReport:
+def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans, access=None) -> IngestReport:
     started = time.perf_counter()
     prune = settings.ingest.prune if prune is None else prune
     manifest = Manifest(manifest_file(settings))
@@ -88,7 +93,9 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
         # Other loader/splitter/model settings make other chunks: every indexed file is redone
         # (chunks whose text did not change keep their vectors).
         stale_settings = bool(entries) and recorded is not None and recorded != fingerprint
-        jobs, removed = _plan(found, entries, manifest, report, prune, stale_settings)
+        chosen = access or (lambda file: None)
+        decide = lambda file, entry: access_of(file, settings, chosen(file), entry)  # noqa: E731
+        jobs, removed = _plan(found, entries, manifest, report, prune, stale_settings, decide)
         if on_plan is not None:
             on_plan(jobs)
         if dry_run:
@@ -104,6 +111,7 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans)
         dimension = manifest.model_dimension(embedder.name) or embedder.dimension
         store = build_store(settings.store, embedder.name, dimension)
         manifest.record_model(embedder.name, dimension)
+        manifest.record_access_keys({job.access for job in jobs})  # known before any chunk carries them
         report.store = store.location
         try:
             resumed = {job.file.source for job in jobs if job.resumed}
@@ -156,6 +164,18 @@ def remove(sources: list[str], settings: Settings, *, embedder: Embedder | None 
     return report
 
 
+def access_of(file: SourceFile, settings: Settings, given: list[str] | None, entry: SourceEntry | None) -> str:
+    """The access key of a file's chunks: the groups given for this run (``["*"]``: everyone), else the first
+    ``ingest.acl`` rule matching its source id, else what it had, else everyone (rag/stores/restricted.py)."""
+    if given is not None:
+        return PUBLIC if list(given) == [PUBLIC] else access_key(given)
+    for rule in settings.ingest.acl:
+        if fnmatch(file.source, rule.match):
+            return access_key(rule.groups)
+    previous = entry.file_hash.partition(":")[2] if entry is not None else ""
+    return previous or PUBLIC
+
+
 def settings_fingerprint(settings: Settings) -> str:
     """What decides the chunks and vectors of a file besides its bytes."""
     relevant = {
@@ -189,6 +209,7 @@ def _plan(
     report: IngestReport,
     prune: bool,
     stale_settings: bool = False,
+    decide: Callable[[SourceFile, SourceEntry | None], str] | None = None,
 ) -> tuple[list[Job], list[str]]:
     """The files to (re-)ingest, and the sources to remove (pruned, or moved to another id)."""
     jobs: list[Job] = []
@@ -198,16 +219,20 @@ def _plan(
     moved_from: set[str] = set()
     for file in found.files:
         seen.add(file.source)
+        entry = entries.get(file.source)
         try:
-            digest = file_hash(file.path)
+            readers = decide(file, entry) if decide else PUBLIC
+            digest = recorded_hash(file_hash(file.path), readers)
         except OSError as exc:
             report.files.append(FileOutcome(file.source, "failed", reason=f"unreadable ({exc.strerror})"))
             continue
-        entry = entries.get(file.source)
+        except RagError as exc:  # a bad group name
+            report.files.append(FileOutcome(file.source, "failed", reason=str(exc)))
+            continue
         if entry is not None and entry.file_hash == digest and file.source not in pending and not stale_settings:
             report.files.append(FileOutcome(file.source, "unchanged", len(entry.chunk_ids)))
             continue
-        job = Job(file=file, file_hash=digest, status="changed" if entry is not None else "new")
+        job = Job(file=file, file_hash=digest, access=readers, status="changed" if entry is not None else "new")
         if file.source in pending:
             # Killed mid-way: what it staged (and its last committed state) may be in the store. Those chunks are
             # reused and the rest deleted at commit; with nothing staged it is wiped first, as before staging.

@@ -172,7 +172,18 @@ class RayConfig(_Section):
     gpus_per_worker: float = Field(0, ge=0, description="set with embedding.device: cuda")
 
 
+class AccessRule(_Section):
+    """One `ingest.acl` rule: the files whose source id (``<folder>/<path>``) matches the glob `match` (fnmatch: ``*``
+    crosses folders) may be read only by `groups`, within the knowledge base. Groups given for a run (``python -m ingest
+    --groups``, an upload's choice) come first; then the first matching rule; a file no rule matches keeps the groups
+    it had, else everyone who may read the knowledge base reads it."""
+
+    match: str = Field(..., min_length=1)
+    groups: list[str] = Field(..., min_length=1)
+
+
 class IngestConfig(_Section):
+    acl: list[AccessRule] = Field(default_factory=list, description="per-document read groups by path (AccessRule)")
     manifest: str | None = Field(None, description="manifest path; None = beside the store")
     prune: bool = True
     window: int = Field(512, ge=1, description="most chunks embedded before they are written (length-bucketed)")

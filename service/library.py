@@ -24,6 +24,7 @@ from rag.config import Settings
 from rag.embeddings.base import Embedder
 from rag.errors import RagError, StoreError
 from rag.stores import VectorStore
+from rag.stores.restricted import ACCESS_FIELD, Restriction, key_groups
 
 UPLOAD_FOLDER = "uploads"
 _WRITE_LOCK = threading.Lock()
@@ -62,6 +63,12 @@ class LibraryEntry:
     chunks: int
     ingested_at: str
     uploaded: bool
+    access: str = "*"  # who may read it within the knowledge base (rag/stores/restricted.py)
+
+    @property
+    def groups(self) -> list[str]:
+        """The groups that may read it; [] for everyone who may read the knowledge base."""
+        return sorted(key_groups(self.access)) if self.access else []
 
 
 @dataclass
@@ -83,18 +90,32 @@ class Library:
 
     # -- reading (no lock: the manifest is SQLite in WAL mode, readable while an ingest writes) ---------
 
-    def documents(self) -> list[LibraryEntry]:
-        from ingest.manifest import read_sources
+    def documents(self, restriction: Restriction | None = None) -> list[LibraryEntry]:
+        """The indexed documents (those `restriction`'s reader may see)."""
+        from ingest.manifest import read_access, read_sources
 
         uploads = self.folder.resolve()
         try:
             rows = read_sources(self.manifest)
+            access = read_access(self.manifest)[0]
         except sqlite3.Error as exc:
             raise StoreError(f"could not read the ingest manifest {self.manifest}: {exc}") from None
-        return [
-            LibraryEntry(source, path, chunks, ingested_at, uploads in Path(path).resolve().parents)
-            for source, path, chunks, ingested_at in rows
+        entries = [
+            LibraryEntry(source, path, chunks, at, uploads in Path(path).resolve().parents, access.get(source, ""))
+            for source, path, chunks, at in rows
         ]
+        return [e for e in entries if restriction is None or restriction.allows({ACCESS_FIELD: e.access})]
+
+    def restriction(self, groups: frozenset[str], admin: bool = False) -> Restriction | None:
+        """What a reader in `groups` may see here (None: every document)."""
+        from ingest.manifest import read_access
+
+        if admin:
+            return None
+        try:
+            return Restriction.of(groups, read_access(self.manifest)[1])
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not read the ingest manifest {self.manifest}: {exc}") from None
 
     def parts(self, document_id: str, store: VectorStore) -> list[str]:
         """The places a document's chunks come from, in file order and each once: "slide 2", "sheet Sales, rows
@@ -113,8 +134,8 @@ class Library:
                 seen.setdefault(place + (" (OCR)" if chunk.metadata.get("ocr") else ""), None)
         return list(seen)
 
-    def stats(self) -> dict[str, Any]:
-        documents = self.documents()
+    def stats(self, restriction: Restriction | None = None) -> dict[str, Any]:
+        documents = self.documents(restriction)
         return {
             "documents": len(documents),
             "chunks": sum(d.chunks for d in documents),
@@ -145,8 +166,11 @@ class Library:
             )
         return stored
 
-    def add(self, files: list[tuple[str, bytes]], progress: Any = None) -> UploadOutcome:
-        """Store the acceptable files and ingest them; every refusal or failure is reported by name."""
+    def add(
+        self, files: list[tuple[str, bytes]], progress: Any = None, groups: list[str] | None = None
+    ) -> UploadOutcome:
+        """Store the acceptable files and ingest them; every refusal or failure is reported by name. `groups`: only
+        they may read these files, within the knowledge base (None: as before, else everyone)."""
         from ingest.run import ingest
 
         outcome = UploadOutcome()
@@ -174,12 +198,14 @@ class Library:
             self._save_originals(originals)
             if not accepted:
                 return outcome
+            chosen = groups if groups else None
             report = ingest(
                 [self.root],
                 self.settings,
                 progress=progress,
                 on_plan=getattr(progress, "plan", None),
                 embedder=self.embedder,
+                access=lambda file: chosen if file.source.partition("/")[2] in accepted else None,
             )
         for result in report.files:
             relative = result.source.partition("/")[2]  # the source id without the library's root label

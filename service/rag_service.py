@@ -14,7 +14,9 @@ from rag.answer.pipeline import RagPipeline
 from rag.config import Settings
 from rag.embeddings import build_embedder
 from rag.llms.base import LLM
+from rag.stores.restricted import Restriction
 from service.conversations import Conversations
+from service.identity import Principal
 from service.library import Library
 
 
@@ -29,14 +31,19 @@ class RagService:
         self._kbs: dict[str, RagService] = {}
         self._lock = threading.Lock()
 
-    def pipeline(self, **overrides: Any) -> RagPipeline:
-        """The pipeline for these per-session overrides (`strategy`, `k`, `rerank`, `model`), built once
-        each. All share the embedder and the store; pipelines with the same model share its LLM."""
-        key = tuple(sorted(overrides.items()))
-        with self._lock:
-            return self._pipelines.get(key) or self._build(key, overrides)
+    def restriction(self, principal: Principal) -> Restriction | None:
+        """What `principal` may see of this knowledge base's documents (None: all of them; an admin sees all)."""
+        return self.library.restriction(principal.groups, principal.admin)
 
-    def _build(self, key: tuple, overrides: dict[str, Any]) -> RagPipeline:
+    def pipeline(self, restriction: Restriction | None = None, **overrides: Any) -> RagPipeline:
+        """The pipeline for a reader's `restriction` (:meth:`restriction`) and these per-session overrides
+        (`strategy`, `k`, `rerank`, `model`), built once each. All share the embedder and the store; pipelines with
+        the same model share its LLM."""
+        key = (restriction, *sorted(overrides.items()))
+        with self._lock:
+            return self._pipelines.get(key) or self._build(key, overrides, restriction)
+
+    def _build(self, key: tuple, overrides: dict[str, Any], restriction: Restriction | None = None) -> RagPipeline:
         settings = self.settings.model_copy(deep=True)
         if overrides.get("strategy"):
             settings.retriever.strategy = overrides["strategy"]
@@ -51,7 +58,8 @@ class RagService:
             settings,
             embedder=self.embedder,
             llm=self._llms.get(settings.llm.model),
-            store=base.store if base else None,
+            store=base.source_store if base else None,
+            restriction=restriction,
         )
         self._llms[settings.llm.model] = pipeline.llm
         self._pipelines[key] = pipeline
@@ -59,7 +67,7 @@ class RagService:
 
     def close(self) -> None:
         for pipeline in self._pipelines.values():
-            pipeline.store.close()
+            pipeline.source_store.close()
             break
         for other in self._kbs.values():
             other.close()

@@ -101,7 +101,7 @@ def render_tab() -> None:
     conversation = st.container()  # the messages, and below them the answer being worked on: the input stays last
     with conversation:
         if not session["messages"]:
-            stats = state.service().library.stats()
+            stats = state.service().library.stats(state.restriction())
             if stats["documents"] == 0:
                 st.info("No documents yet. Add some in the sidebar (or run `python -m ingest path/`), then ask away.")
             else:

@@ -13,7 +13,7 @@ from rag.errors import RagError
 def render_tab() -> None:
     library = state.service().library
     try:
-        documents = library.documents()
+        documents = library.documents(state.restriction())
     except RagError as exc:
         st.error(str(exc))
         return
@@ -47,7 +47,7 @@ def render_tab() -> None:
     if choice is None:
         return
     try:
-        parts = library.parts(choice, state.service().pipeline().store)
+        parts = library.parts(choice, state.pipeline().store)
     except RagError as exc:
         st.warning(str(exc))
     else:

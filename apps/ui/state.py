@@ -100,6 +100,12 @@ def knowledge_base() -> str:
     return chosen
 
 
+def restriction():
+    """What this session's principal may see of the chosen knowledge base's documents (None: all of them)."""
+    who = principal()
+    return service().restriction(who) if who else service().restriction(Principal("anyone"))
+
+
 def may_write() -> bool:
     who = principal()
     return bool(who) and knowledge_bases().may_write(who, knowledge_base())
@@ -172,7 +178,9 @@ def pipeline():
         if state["rerank"]
         else "none"
     )
-    return service().pipeline(strategy=state["strategy"], k=state["k"], rerank=rerank, model=state["model"])
+    return service().pipeline(
+        restriction(), strategy=state["strategy"], k=state["k"], rerank=rerank, model=state["model"]
+    )
 
 
 def local_models() -> list[str]:

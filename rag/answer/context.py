@@ -27,9 +27,7 @@ from rag.tables import label_columns, table_headers
 
 def expand(hits: list[Hit], store: VectorStore, neighbours: int) -> list[Hit]:
     """Each hit with `neighbours` chunks on each side (same parent), overlapping windows merged into the first."""
-    from rag.stores.keyword import KeywordIndexedStore
-
-    index = store.keyword if isinstance(store, KeywordIndexedStore) else None
+    index = getattr(store, "keyword", None)  # a store with side indexes, or a reader's view of one
     if neighbours <= 0 or not isinstance(index, NeighbourWindow):
         return hits
     expanded: list[Hit] = []
@@ -53,9 +51,7 @@ def segments(hits: list[Hit], store: VectorStore, reach: int = 4) -> list[Hit]:
     """Relevant segments: retrieved chunks that are neighbours in their page or record (up to `reach` on each
     side of the best) joined into one passage at the better rank, in document order. A statement cut into three
     chunks that all retrieve reads as one table under its title and years, and takes one label, not three."""
-    from rag.stores.keyword import KeywordIndexedStore
-
-    index = store.keyword if isinstance(store, KeywordIndexedStore) else None
+    index = getattr(store, "keyword", None)  # a store with side indexes, or a reader's view of one
     if not isinstance(index, NeighbourWindow) or len(hits) < 2:
         return hits
     retrieved = {hit.id for hit in hits}

@@ -39,6 +39,7 @@ from rag.llms import LLM, Message, build_llm
 from rag.retrievers import Retriever, build_retriever
 from rag.retrievers.base import passage_vectors
 from rag.stores import VectorStore, build_store
+from rag.stores.restricted import Restriction, restrict
 from rag.tracing import Trace, tracer_for
 
 
@@ -135,12 +136,19 @@ class RagPipeline:
         llm: LLM | None = None,
         store: VectorStore | None = None,
         retriever: Retriever | None = None,
+        restriction: Restriction | None = None,
     ):
+        """`restriction`: the access keys of the reader this pipeline answers (rag/stores/restricted.py); every
+        search, neighbour and vector it reads goes through that view of the store."""
         self.settings = settings
         self.embedder = embedder or build_embedder(settings.embedding)
         self.llm = llm or build_llm(settings.llm)
-        self.store = store or build_store(settings.store, self.embedder.name, self.embedder.dimension)
-        self.retriever = retriever or build_retriever(settings, embedder=self.embedder, store=self.store, llm=self.llm)
+        self.source_store = store or build_store(settings.store, self.embedder.name, self.embedder.dimension)
+        self.restriction = restriction
+        self.store = restrict(self.source_store, restriction)
+        self.retriever = retriever or build_retriever(
+            settings, embedder=self.embedder, store=self.source_store, llm=self.llm, restriction=restriction
+        )
         self.tracer = tracer_for(settings.tracing)
         self._prompt_tokens: int | None = None  # the answer prompt without passages and question, counted once
 

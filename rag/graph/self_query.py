@@ -20,7 +20,7 @@ from rag.stores.base import Filter, VectorStore
 # Bookkeeping ingest writes on every chunk: never a useful filter.
 _INTERNAL = {
     "chunk_hash", "file_hash", "ingested_at", "start", "end", "chunk_index", "context", "table_header",
-    "entities", "relations", "graph_via",
+    "entities", "relations", "graph_via", "access",
 }  # fmt: skip
 _TYPES = {str: "string", bool: "boolean", int: "integer", float: "number"}
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rag.embeddings.base import Embedder
     from rag.llms.base import LLM
     from rag.stores.base import VectorStore
+    from rag.stores.restricted import Restriction
 
 # The classes, imported on first use: importing the package (as the config does, for its options) loads no strategy.
 _LAZY = {
@@ -57,9 +58,11 @@ def build_retriever(
     store: VectorStore,
     llm: LLM | None = None,
     llm_factory: Callable[[], LLM] | None = None,
+    restriction: Restriction | None = None,
 ) -> Retriever:
-    """The retriever `settings.retriever` describes, over an open embedder and store."""
-    parts = RetrieverParts(settings, embedder, store, llm, llm_factory)
+    """The retriever `settings.retriever` describes, over an open embedder and store — as a reader with
+    `restriction` sees it (rag/stores/restricted.py), when one is given."""
+    parts = RetrieverParts(settings, embedder, store, llm, llm_factory, restriction)
     retriever = parts.build(parts.cfg.strategy)
     rerank = parts.cfg.rerank
     if rerank.backend == "none" and not rerank.mmr:

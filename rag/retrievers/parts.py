@@ -15,6 +15,7 @@ from rag.retrievers.cache import RewriteCache
 from rag.retrievers.glossary import Glossary
 from rag.retrievers.options import STRATEGIES, RetrieverOptions
 from rag.stores.base import GraphStore, VectorStore
+from rag.stores.restricted import Restriction, restrict, restrict_index
 
 if TYPE_CHECKING:
     from rag.config import Settings
@@ -33,11 +34,14 @@ class RetrieverParts:
         store: VectorStore,
         llm: LLM | None = None,
         llm_factory: Callable[[], LLM] | None = None,
+        restriction: Restriction | None = None,
     ):
         self.settings = settings
         self.cfg: RetrieverOptions = settings.retriever
         self.embedder = embedder
-        self.store = store
+        self.restriction = restriction  # the reader's access keys (rag/stores/restricted.py); None: everything
+        self.source = store  # the whole store: what the side indexes are synced against
+        self.store = restrict(store, restriction)  # what every strategy reads
         self._llm = llm
         self._llm_factory = llm_factory
         self._cache: RewriteCache | None = None
@@ -77,15 +81,15 @@ class RetrieverParts:
         from rag.stores.keyword import KeywordIndexedStore, sync_keyword_index
 
         bm25 = self.settings.store.bm25
-        if isinstance(self.store, KeywordIndexedStore) and self.store.keyword.same_params(
+        if isinstance(self.source, KeywordIndexedStore) and self.source.keyword.same_params(
             bm25.k1, bm25.b, bm25.method, bm25.context
         ):
-            index = self.store.keyword
+            index = self.source.keyword
         else:
             index = open_keyword_index(self.settings.store)
-        if index.count() != self.store.count():  # built before the keyword index, or interrupted between writes
-            sync_keyword_index(index, self.store)
-        return index
+        if index.count() != self.source.count():  # built before the keyword index, or interrupted between writes
+            sync_keyword_index(index, self.source)
+        return restrict_index(index, self.restriction)
 
     def sparse_index(self) -> Any:
         """The SPLADE index beside the store; filled from the store's texts when it lags (e.g. just enabled)."""
@@ -93,22 +97,22 @@ class RetrieverParts:
         from rag.stores.keyword import KeywordIndexedStore, sync_index
 
         sparse = self.settings.store.sparse
-        index = self.store.sparse if isinstance(self.store, KeywordIndexedStore) else None
+        index = self.source.sparse if isinstance(self.source, KeywordIndexedStore) else None
         if index is None or index.context != sparse.context or index.encoder.reference != sparse.model:
             index = open_sparse_index(self.settings.store)
-        if index.count() != self.store.count():
-            log.info("filling the SPLADE index from the store's %d chunks (once)", self.store.count())
-            sync_index(index, self.store, batch=256)
-        return index
+        if index.count() != self.source.count():
+            log.info("filling the SPLADE index from the store's %d chunks (once)", self.source.count())
+            sync_index(index, self.source, batch=256)
+        return restrict_index(index, self.restriction)
 
     def graph(self, strategy: str) -> GraphStore:
         """The store's graph, or a ConfigError saying which store kind has one."""
         from rag.stores import base_store
 
-        store = base_store(self.store)
+        store = base_store(self.source)
         if not isinstance(store, GraphStore):
             raise ConfigError(
                 f"retriever.strategy {strategy} needs a graph store, but store.kind is "
                 f"{self.settings.store.kind!r}: use configs/neo4j.yaml (store.kind: neo4j)"
             )
-        return store
+        return restrict(store, self.restriction)

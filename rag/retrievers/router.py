@@ -5,7 +5,8 @@ Rules, no model call: a question that counts or lists over the collection ("how 
 graph retrieval (it has to connect them); anything else to the vector (base) retriever. The route and why are
 in the trace (an answer's ``retrieval``). A Cypher query that fails or finds nothing falls back to the vector
 route; its rows come back as one passage (``source: graph query``) ahead of the vector hits, so the answer
-can cite them.
+can cite them. A reader restricted to some documents (rag/stores/restricted.py) always takes the vector route:
+a Cypher count or the graph's entity names would speak of documents they may not read.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class RouterRetriever(Retriever):
     vector: SkipValidation[Any]
     graph: SkipValidation[Any]  # GraphRetriever
     cypher: SkipValidation[Any]  # rag.graph.cypher.CypherQA
+    restricted: bool = False  # a reader who may not see every document: no Cypher route, no graph-name routing
 
     @classmethod
     def from_config(cls, parts: RetrieverParts, options: StrategyOptions) -> RouterRetriever:
@@ -47,6 +49,7 @@ class RouterRetriever(Retriever):
             vector=parts.build(parts.cfg.base),
             graph=graph,
             cypher=CypherQA(parts.graph("router"), parts.llm),
+            restricted=parts.restriction is not None,
             k=parts.cfg.k,
         )
 
@@ -55,6 +58,8 @@ class RouterRetriever(Retriever):
 
     def route(self, question: str) -> tuple[str, str]:
         """(route, why) for a question."""
+        if self.restricted:  # counts and entity names over the whole graph would tell of documents it may not read
+            return "vector", "the graph's counts and names span documents this reader may not see"
         if _AGGREGATE.search(question):
             return "cypher", f"counts or lists: {_AGGREGATE.search(question).group(0)!r}"
         known = list(self.cypher.known_entities(question).values())  # the graph's names the question uses

@@ -5,8 +5,11 @@ or write rule (403) and hands back that knowledge base's RagService."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, Request
 
+from rag.answer.pipeline import RagPipeline
 from service.identity import Principal, Unauthorized
 from service.knowledge_bases import DEFAULT, Forbidden, UnknownKnowledgeBase
 from service.rag_service import RagService
@@ -38,6 +41,13 @@ def service_of(request: Request, write: bool = False, kb: str | None = None) -> 
     except UnknownKnowledgeBase as exc:
         raise HTTPException(404, str(exc)) from None
     return request.app.state.service.for_kb(name)
+
+
+def pipeline_of(request: Request, kb: str | None = None, **overrides: Any) -> RagPipeline:
+    """The request's knowledge base's pipeline as its principal sees it: searches only reach the documents they
+    may read (rag/stores/restricted.py)."""
+    service = service_of(request, kb=kb)
+    return service.pipeline(service.restriction(principal_of(request)), **overrides)
 
 
 def audit(request: Request, action: str, kb: str | None = None, **details) -> None:

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from service.api.auth import audit, service_of
+from rag.errors import ConfigError
+from rag.stores.restricted import access_key
+from service.api.auth import audit, principal_of, service_of
 from service.library import UploadRejected
 
 public = APIRouter()
@@ -24,7 +26,14 @@ _MULTIPART = {
                 "schema": {
                     "type": "object",
                     "required": ["files"],
-                    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "groups": {
+                            "type": "string",
+                            "description": "only these groups (comma-separated) may read the files; default: "
+                            "everyone who may read the knowledge base ('*' makes a replaced file public again)",
+                        },
+                    },
                 }
             }
         },
@@ -52,12 +61,20 @@ def health(request: Request) -> dict[str, Any]:
 
 @router.get("/documents")
 def documents(request: Request) -> list[dict[str, Any]]:
-    return [vars(d) for d in service_of(request).library.documents()]
+    """The documents the caller may read, each with the groups that may read it ([]: everyone here)."""
+    service = service_of(request)
+    readable = service.library.documents(service.restriction(principal_of(request)))
+    return [{**vars(d), "groups": d.groups} for d in readable]
 
 
 @router.delete("/documents/{document_id:path}")
 def delete_document(request: Request, document_id: str) -> dict[str, Any]:
     service = service_of(request, write=True)
+    restriction = service.restriction(principal_of(request))
+    hidden = restriction is not None and document_id not in {d.id for d in service.library.documents(restriction)}
+    if hidden and document_id in {d.id for d in service.library.documents()}:
+        who = principal_of(request).name
+        raise HTTPException(403, f"{who} may not delete {document_id!r}: none of their groups may read it")
     try:
         removed = service.library.delete(document_id)
     except KeyError:
@@ -74,6 +91,13 @@ async def ingest_files(request: Request) -> JSONResponse:
     cfg = service.settings.uploads
     form = await request.form(max_files=cfg.max_files, max_fields=10)
     files = [item for item in form.getlist("files") if isinstance(item, UploadFile)]
+    named = form.get("groups")
+    groups = [g.strip() for g in named.split(",") if g.strip()] if isinstance(named, str) else None
+    if groups and groups != ["*"]:
+        try:
+            access_key(groups)  # a bad name is refused before any file is stored
+        except ConfigError as exc:
+            raise HTTPException(400, str(exc)) from None
     if not files:
         raise HTTPException(422, "no files: send them as multipart form field 'files'")
     uploads = []
@@ -83,10 +107,10 @@ async def ingest_files(request: Request) -> JSONResponse:
         uploads.append((given_name(upload), data))
     await form.close()
     try:
-        outcome = await run_in_threadpool(service.library.add, uploads)
-    except UploadRejected as exc:
+        outcome = await run_in_threadpool(service.library.add, uploads, None, groups)
+    except (UploadRejected, ConfigError) as exc:
         raise HTTPException(400, str(exc)) from None
     ingested, failed = [i.get("id") for i in outcome.ingested], [f["file"] for f in outcome.failed]
-    audit(request, "upload", ingested=ingested, failed=failed)
+    audit(request, "upload", ingested=ingested, failed=failed, groups=groups or [])
     status = 200 if outcome.ingested or not outcome.failed else 422
     return JSONResponse(outcome.to_dict(), status_code=status)

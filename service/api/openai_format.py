@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from rag.errors import RagError
-from service.api.auth import principal_of, service_of
+from service.api.auth import pipeline_of, principal_of
 from service.api.query import ChatTurn, audit_answer
 from service.knowledge_bases import DEFAULT
 
@@ -133,7 +133,7 @@ def chat_completions(request: Request, body: ChatCompletionRequest):
         raise HTTPException(400, "messages need at least one user message")
     question, history = turns[last_user]["content"], turns[:last_user]
     kb = kb_of_model(body.model)
-    pipeline = service_of(request, kb=kb).pipeline()
+    pipeline = pipeline_of(request, kb=kb)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
     if not body.stream:
         answer = pipeline.ask(question, history)

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from rag.errors import RagError
-from service.api.auth import audit, service_of
+from service.api.auth import audit, pipeline_of
 
 router = APIRouter()
 
@@ -36,7 +36,7 @@ def sse(event: str, data: Any) -> str:
 @router.post("/query")
 def query(request: Request, body: QueryRequest):
     history = [turn.model_dump() for turn in body.history]
-    pipeline = service_of(request).pipeline()
+    pipeline = pipeline_of(request)
     if not body.stream:
         answer = pipeline.ask(body.question, history)
         audit_answer(request, answer)
@@ -82,8 +82,7 @@ def search(request: Request, body: SearchRequest) -> dict[str, Any]:
 
     if body.strategy and body.strategy not in REGISTRY:
         raise HTTPException(400, f"unknown strategy {body.strategy!r}; choose one of {', '.join(REGISTRY)}")
-    service = service_of(request)
-    pipeline = service.pipeline(strategy=body.strategy) if body.strategy else service.pipeline()
+    pipeline = pipeline_of(request, strategy=body.strategy) if body.strategy else pipeline_of(request)
     hits = pipeline.retriever.retrieve(body.query, body.k, body.filter)[: body.k]
     audit(request, "search", query=body.query, chunks=[hit.id for hit in hits])
     return {

@@ -25,6 +25,7 @@ protocol reaches stdout. ``--http`` serves streamable HTTP on ``server.host`` (l
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -38,6 +39,7 @@ from pydantic import Field
 
 from rag.config import DEFAULT_KB
 from rag.errors import RagError
+from rag.stores.restricted import Restriction
 from service.identity import LOCAL_ADMIN, Identity, Principal, Unauthorized
 from service.knowledge_bases import Forbidden, KnowledgeBases, UnknownKnowledgeBase
 from service.mcp_server.tools import (
@@ -93,7 +95,8 @@ class Access:
     def __init__(self, service: RagService, identity: Identity | None):
         self.service, self.identity = service, identity
         self.rules = KnowledgeBases(service.settings.server.knowledge_bases)
-        self._views: dict[str, RagTools] = {}
+        self._views: dict[tuple[str, Restriction | None], RagTools] = {}
+        self._lock = threading.Lock()
 
     def principal(self, ctx: Context | None) -> Principal:
         if self.identity is None or self.identity.open:
@@ -105,17 +108,24 @@ class Access:
             raise ToolError(str(exc)) from None
 
     def tools(self, ctx: Context | None, kb: str = DEFAULT_KB, write: bool = False) -> RagTools:
+        principal = self.principal(ctx)
         try:
-            self.rules.check(self.principal(ctx), kb, write=write)
+            self.rules.check(principal, kb, write=write)
         except (Forbidden, UnknownKnowledgeBase) as exc:
             raise ToolError(str(exc)) from None
-        return self.view(kb)
+        return self.view(kb, principal)
 
-    def view(self, kb: str = DEFAULT_KB) -> RagTools:
-        """The tools over knowledge base `kb`, unchecked: for callers that checked already (or need no caller)."""
-        if kb not in self._views:
-            self._views[kb] = RagTools(self.service.for_kb(kb))
-        return self._views[kb]
+    def view(self, kb: str = DEFAULT_KB, principal: Principal | None = None) -> RagTools:
+        """The tools over knowledge base `kb` as `principal` sees its documents, unchecked: for callers that checked
+        already. Without a principal (the resource list has no caller): what a reader in no group sees."""
+        service = self.service.for_kb(kb)
+        if principal is None:
+            principal = LOCAL_ADMIN if self.identity is None or self.identity.open else Principal("anyone")
+        restriction = service.restriction(principal)
+        with self._lock:
+            if (kb, restriction) not in self._views:
+                self._views[kb, restriction] = RagTools(service, restriction)
+            return self._views[kb, restriction]
 
     def everyone_reads_default(self) -> bool:
         return self.identity is None or self.identity.open or "*" in self.rules.rule(DEFAULT_KB)["read"]

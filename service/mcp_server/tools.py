@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from rag.documents import Hit, part
 from rag.errors import StoreError
 from rag.graph.self_query import FieldInfo, check_filter, describe_fields
+from rag.stores.restricted import Restriction
 from service.rag_service import RagService
 
 FilterValue = str | int | float | bool | list[str | int | float]
@@ -109,14 +110,15 @@ def passage(hit: Hit) -> Passage:
 class RagTools:
     """What the tools do, over one RagService (kept apart from the MCP wiring so each reads as plain Python)."""
 
-    def __init__(self, service: RagService):
+    def __init__(self, service: RagService, restriction: Restriction | None = None):
         self.service = service
+        self.restriction = restriction  # the caller's access keys (rag/stores/restricted.py); None: everything
         self._fields: tuple[int, dict[str, FieldInfo]] | None = None
         self._lock = threading.Lock()
 
     @property
     def store(self):
-        return self.service.pipeline().store
+        return self.service.pipeline(self.restriction).store
 
     def fields(self) -> dict[str, FieldInfo]:
         """The store's filterable metadata fields, read again when its size changed."""
@@ -133,7 +135,8 @@ class RagTools:
             raise ToolError(f"unknown strategy {strategy!r}; choose one of {', '.join(REGISTRY)}")
         if k > self.service.settings.mcp.max_k:
             raise ToolError(f"k={k} is over mcp.max_k ({self.service.settings.mcp.max_k})")
-        pipeline = self.service.pipeline(strategy=strategy) if strategy else self.service.pipeline()
+        overrides = {"strategy": strategy} if strategy else {}
+        pipeline = self.service.pipeline(self.restriction, **overrides)
         if pipeline.store.count() == 0:
             raise StoreError("the store is empty: ingest documents first (python -m ingest PATH)")
         checked = check_filter(filter, self.fields()) if filter else None
@@ -141,7 +144,8 @@ class RagTools:
         return SearchResult(query=query, passages=[passage(hit) for hit in hits[:k]])
 
     def ask(self, question: str, history: list[Turn], on_stage) -> AskResult:
-        stream = self.service.pipeline().stream(question, [t.model_dump() for t in history], on_stage=on_stage)
+        turns = [t.model_dump() for t in history]
+        stream = self.service.pipeline(self.restriction).stream(question, turns, on_stage=on_stage)
         for _ in stream:
             pass
         answer = stream.answer
@@ -168,18 +172,16 @@ class RagTools:
     def documents(self) -> list[DocumentInfo]:
         return [
             DocumentInfo(id=d.id, chunks=d.chunks, ingested_at=d.ingested_at, uploaded=d.uploaded, uri=doc_uri(d.id))
-            for d in self.service.library.documents()
+            for d in self.service.library.documents(self.restriction)
         ]
 
     def chunk(self, chunk_id: str, neighbours: int) -> ChunkWindow:
-        from rag.stores.keyword import KeywordIndexedStore
-
         store = self.store
         found = store.get([chunk_id])
         if not found:
             raise ToolError(f"no chunk {chunk_id!r} in the store; chunk ids come from search (passages[].id)")
         stored = found[0]
-        index = store.keyword if isinstance(store, KeywordIndexedStore) else None
+        index = getattr(store, "keyword", None)
         rows = index.window(chunk_id, neighbours) if index is not None and neighbours else []
         ids = [row["id"] for row in rows] or [chunk_id]
         by_id = {c.id: c for c in store.get(ids)}

@@ -109,3 +109,33 @@ def test_get_all_returns_each_chunks_own_metadata(store):
     for i in range(60):
         row = rows[f"{i * 7919 % 1000:03d}x"]
         assert (row.text, row.metadata["n"], row.metadata["source"]) == (f"text {i}", i, f"s{i % 7}.txt")
+
+
+def test_a_restricted_reader_gets_k_allowed_chunks_from_the_store_s_own_filter(store_config):
+    """rag/stores/restricted.py: the access condition is part of the store's query (k allowed hits, not k minus the
+    forbidden ones), a caller's own `access` filter can only narrow it, and reads by id drop what it forbids."""
+    from rag.stores.restricted import ACCESS_FIELD, Restriction, restrict
+
+    store = build_store(store_config, MODEL, 4)
+    try:
+        # the six nearest chunks to the query belong to "hr"; the reader (eng) may see the three after them
+        chunks, vectors = [], []
+        for i, key in enumerate(["hr"] * 6 + ["eng", "*", "eng,hr"]):
+            chunks.append(Chunk(f"c{i}", f"text {i}", {"source": f"d{i}.txt", "chunk_index": 0, ACCESS_FIELD: key}))
+            vectors.append(unit(1, 0.05 * i, 0, 0))
+        store.upsert(chunks, np.vstack(vectors))
+        reader = Restriction.of({"eng"}, ["hr", "eng", "eng,hr"])
+        assert reader is not None and set(reader.keys) == {"*", "eng", "eng,hr"}
+        view = restrict(store, reader)
+        assert [h.id for h in view.search(unit(1, 0, 0, 0), k=3)] == ["c6", "c7", "c8"]
+        assert [h.id for h in view.search(unit(1, 0, 0, 0), k=3, filter={ACCESS_FIELD: ["hr", "*"]})] == ["c7"]
+        assert view.search(unit(1, 0, 0, 0), k=3, filter={ACCESS_FIELD: "hr"}) == []  # narrowing to nothing
+        assert {c.id for c in view.get()} == {"c6", "c7", "c8"}
+        assert view.get(["c0", "c6"])[0].id == "c6" and len(view.get(["c0", "c6"])) == 1
+        assert Restriction.of({"eng", "hr"}, ["hr", "eng", "eng,hr"]) is None  # sees everything: no filter at all
+        assert Restriction.of(set(), ["hr"], admin=True) is None
+        if hasattr(store, "related"):  # the graph view: expansion never reaches a forbidden chunk
+            assert view.driver is None  # no Cypher over the whole graph for a restricted reader
+            assert all(reader.allows(hit.metadata) for hit, _, _ in view.related(["c6", "c0"], hops=1, limit=10))
+    finally:
+        store.close()
