@@ -108,12 +108,16 @@ class Library:
 
     def restriction(self, groups: frozenset[str], admin: bool = False) -> Restriction | None:
         """What a reader in `groups` may see here (None: every document)."""
-        from ingest.manifest import read_access
+        from ingest.manifest import read_access, read_sources
 
         if admin:
             return None
         try:
-            return Restriction.of(groups, read_access(self.manifest)[1])
+            by_source, known = read_access(self.manifest)
+            chunks: dict[str, int] = {}
+            for source, _, count, _ in read_sources(self.manifest):
+                chunks[by_source.get(source, "")] = chunks.get(by_source.get(source, ""), 0) + count
+            return Restriction.of(groups, known, chunks=chunks)
         except sqlite3.Error as exc:
             raise StoreError(f"could not read the ingest manifest {self.manifest}: {exc}") from None
 

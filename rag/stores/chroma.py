@@ -106,6 +106,17 @@ class ChromaStore:
             )
         ]
 
+    def nearest(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[tuple[str, float]]:
+        """(id, score) of the k nearest chunks, as :meth:`search` scores them, without their texts or metadata (a
+        third of the time at k=38: rag/stores/restricted.py reads the allowed ones' rows after)."""
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=k,
+            where=_where(filter),
+            include=["distances"],
+        )
+        return [(id_, 1.0 - float(d)) for id_, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
     def count(self) -> int:
         return self._collection.count()
 

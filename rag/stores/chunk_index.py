@@ -36,6 +36,7 @@ class ChunkIndex:
         self._ids: list[str] = []
         self._metadata: list[dict[str, Any]] = []
         self._loaded_generation = -1
+        self._masks: tuple[list, dict[str, Any]] = ([], {})  # filter masks and value columns of the loaded metadata
         self.closed = False
 
     def _create(self) -> None:
@@ -92,7 +93,7 @@ class ChunkIndex:
     def _top(self, scores: np.ndarray, k: int, filter: Filter | None) -> list[Hit]:
         """The k best-scoring loaded chunks (score > 0 only), texts left empty (the store has them)."""
         if filter:
-            scores = np.where(metadata_mask(self._metadata, filter), scores, 0.0)
+            scores = np.where(self._mask(filter), scores, 0.0)
         k = min(k, len(self._ids))
         if k < len(scores):  # the k best, and everything tied with the k-th, then ties broken by id
             threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]
@@ -105,6 +106,33 @@ class ChunkIndex:
             for i in top
             if scores[i] > 0
         ]
+
+    def values(self, key: str, ids: Sequence[str]) -> list[Any]:
+        """The metadata value `key` of each chunk in `ids` as the index holds it now (None where unknown)."""
+        with self._mutex:
+            self._ensure_matrix()
+            loaded, masks = self._masks
+            if loaded is not self._metadata:
+                loaded, masks = self._metadata, {}
+                self._masks = (loaded, masks)
+            column = masks.get(f"values:{key}")
+            if column is None:
+                column = masks[f"values:{key}"] = dict(zip(self._ids, (m.get(key) for m in loaded), strict=True))
+            return [column.get(i) for i in ids]
+
+    def _mask(self, filter: Filter) -> np.ndarray:
+        """The filter's mask over the loaded chunks, computed once per filter while they stay loaded (a reader's
+        access filter repeats on every query)."""
+        loaded, masks = self._masks
+        if loaded is not self._metadata:
+            loaded, masks = self._metadata, {}
+            self._masks = (loaded, masks)
+        key = json.dumps(filter, sort_keys=True, default=str)
+        if key not in masks:
+            if len(masks) > 64:
+                masks.clear()
+            masks[key] = metadata_mask(loaded, filter)
+        return masks[key]
 
 
 def parent_of(metadata: dict[str, Any]) -> str:

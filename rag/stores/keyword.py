@@ -271,11 +271,16 @@ class KeywordIndexedStore:
         for index in self.indexes:
             getattr(index, "prepare", lambda chunks: None)(chunks)
 
-    def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
-        return self.store.search(vector, k=k, filter=filter)
+    def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None, **plan: Any) -> list[Hit]:
+        return self.store.search(vector, k=k, filter=filter, **plan)
 
     def count(self) -> int:
         return self.store.count()
+
+    def __getattr__(self, name: str):
+        if name in ("nearest", "filters_in_index"):  # the vector store's search plan (rag/stores/restricted.py)
+            return getattr(self.store, name)
+        raise AttributeError(name)
 
     def get(self, ids: Sequence[str] | None = None, include_vectors: bool = False) -> list[StoredChunk]:
         return self.store.get(ids, include_vectors=include_vectors)

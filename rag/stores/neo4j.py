@@ -225,11 +225,24 @@ class Neo4jStore:
         tx.run(f"MATCH (e:{entity}) WHERE NOT ()-[:MENTIONS]->(e) DETACH DELETE e")
 
     # -- reads --------------------------------------------------------------------------------------
-    def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
+    def search(
+        self, vector: np.ndarray, k: int = 5, filter: Filter | None = None, wide: int | None = None
+    ) -> list[Hit]:
+        """The k nearest chunks (that `filter` keeps). Filtered, the index's nearest `wide` (default 10k) are
+        filtered in the same query first: k of them when the filter keeps a fair share; else an exact search, since
+        the index's top might all fall outside the filter (rag/stores/restricted.py passes `wide` from the share
+        its reader sees)."""
         query = np.asarray(vector, dtype=np.float32).tolist()
         if filter:
-            # Exact under a filter: the index's top k might all fall outside it.
             where, params = where_clause("c", filter)
+            wide = min(wide or 10 * k, 1000)
+            records, _, _ = self.driver.execute_query(
+                f"CALL db.index.vector.queryNodes($index, $wide, $vector) YIELD node AS c, score WHERE {where} "
+                "RETURN c.id AS id, c.text AS text, c.metadata_json AS meta, score ORDER BY score DESC LIMIT $k",
+                index=self.vector_index, wide=wide, k=k, vector=query, database_=self.database, routing_="r", **params,
+            )  # fmt: skip
+            if len(records) >= k:
+                return [self._hit(r) for r in records]
             cypher = (
                 f"MATCH (c:{quote(self.chunk_label)}) WHERE {where} "
                 "WITH c, vector.similarity.cosine(c.embedding, $vector) AS score "
@@ -244,10 +257,28 @@ class Neo4jStore:
         records, _, _ = self.driver.execute_query(
             cypher, index=self.vector_index, k=k, vector=query, database_=self.database, routing_="r", **params
         )
-        return [
-            Hit(id=r["id"], text=r["text"], metadata=json.loads(r["meta"] or "{}"), score=2 * float(r["score"]) - 1)
-            for r in records
-        ]
+        return [self._hit(r) for r in records]
+
+    @staticmethod
+    def _hit(record: Any) -> Hit:
+        meta = json.loads(record["meta"] or "{}")
+        return Hit(id=record["id"], text=record["text"], metadata=meta, score=2 * float(record["score"]) - 1)
+
+    filters_in_index = True  # a filtered search reads the vector index first (rag/stores/restricted.py asks it)
+
+    def nearest(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[tuple[str, float]]:
+        """(id, score) of the k nearest chunks, as :meth:`search` scores them, from the vector index alone."""
+        if filter:
+            return [(hit.id, hit.score) for hit in self.search(vector, k, filter)]
+        records, _, _ = self.driver.execute_query(
+            "CALL db.index.vector.queryNodes($index, $k, $vector) YIELD node AS c, score RETURN c.id AS id, score",
+            index=self.vector_index,
+            k=k,
+            vector=np.asarray(vector, dtype=np.float32).tolist(),
+            database_=self.database,
+            routing_="r",
+        )
+        return [(r["id"], 2 * float(r["score"]) - 1) for r in records]
 
     def keyword_search(self, query: str, k: int = 5) -> list[Hit]:
         """Neo4j's own full-text (Lucene) search over the chunks' text."""

@@ -127,7 +127,11 @@ def test_a_restricted_reader_gets_k_allowed_chunks_from_the_store_s_own_filter(s
         reader = Restriction.of({"eng"}, ["hr", "eng", "eng,hr"])
         assert reader is not None and set(reader.keys) == {"*", "eng", "eng,hr"}
         view = restrict(store, reader)
-        assert [h.id for h in view.search(unit(1, 0, 0, 0), k=3)] == ["c6", "c7", "c8"]
+        assert [h.id for h in view.search(unit(1, 0, 0, 0), k=3)] == ["c6", "c7", "c8"]  # the widened search
+        rare = Restriction.of({"eng"}, ["hr", "eng", "eng,hr"], chunks={"hr": 990, "eng": 5, "*": 5})
+        assert rare is not None and rare.share == pytest.approx(0.01)  # too rare to widen: the store's filter
+        assert [h.id for h in restrict(store, rare).search(unit(1, 0, 0, 0), k=3)] == ["c6", "c7", "c8"]
+        assert [h.id for h in view.search(unit(1, 0, 0, 0), k=2, filter={"source": "d7.txt"})] == ["c7"]
         assert [h.id for h in view.search(unit(1, 0, 0, 0), k=3, filter={ACCESS_FIELD: ["hr", "*"]})] == ["c7"]
         assert view.search(unit(1, 0, 0, 0), k=3, filter={ACCESS_FIELD: "hr"}) == []  # narrowing to nothing
         assert {c.id for c in view.get()} == {"c6", "c7", "c8"}
