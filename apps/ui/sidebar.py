@@ -59,8 +59,18 @@ def render_upload(service, cfg, session) -> None:
         help=f"Read here: {types}",
         key=f"uploader-{session.get('uploader_round', 0)}",
     )
+    who = state.principal()
+    groups: list[str] = []
+    if state.login_required() and who is not None and who.groups:  # per-document readers (docs/security.md)
+        groups = st.multiselect(
+            "Only these groups may read them",
+            sorted(who.groups),
+            key="upload_groups",
+            help="Empty: everyone who may read this knowledge base. A file uploaded again keeps its groups "
+            "unless you choose others.",
+        )
     if files and st.button("Ingest", type="primary", key="ingest"):
-        ingest_uploads([(f.name, f.getvalue()) for f in files])
+        ingest_uploads([(f.name, f.getvalue()) for f in files], groups or None)
 
 
 def render() -> None:
@@ -73,7 +83,7 @@ def render() -> None:
         render_identity()
         render_conversations()
         try:
-            stats = service.library.stats()
+            stats = service.library.stats(state.restriction())
         except RagError as exc:
             stats = {"documents": 0, "chunks": 0, "last_ingest": None}
             st.warning(str(exc))
@@ -156,13 +166,13 @@ def render_conversations() -> None:
                 st.rerun()
 
 
-def ingest_uploads(files: list[tuple[str, bytes]]) -> None:
+def ingest_uploads(files: list[tuple[str, bytes]], groups: list[str] | None = None) -> None:
     """Ingest in a worker thread while this script thread draws the progress bar."""
     session = state.session()
     counter = _Counter()
     bar = st.progress(0.0, text="Ingesting …")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(state.service().library.add, files, counter)
+        future = pool.submit(state.service().library.add, files, counter, groups)
         while not future.done():
             total = counter.total or 1
             bar.progress(

@@ -296,3 +296,34 @@ def test_with_users_the_app_asks_for_a_key_and_shows_only_readable_knowledge_bas
     assert len(at.sidebar.file_uploader) == 1 and metric(at, "Documents") == "1"  # hr: alice may upload
     listed = at.dataframe[0].value["document"].tolist()
     assert listed == ["northwind-support-faq.txt"]  # hr's document; nothing of eng's
+
+
+@pytest.mark.slow
+def test_a_signed_in_reader_sees_only_the_documents_of_their_groups(app_env, monkeypatch, embedder):
+    """Per-document groups (rag/stores/restricted.py) in the app: the documents tab, the counts and the uploader's
+    choice of readers follow the signed-in user's groups."""
+    from ingest.run import ingest
+    from rag.config import load_config
+    from service.identity import KeyFile
+    from service.knowledge_bases import KnowledgeBases
+
+    monkeypatch.setenv("RAG__SERVER__USERS", str(app_env / "users.json"))
+    monkeypatch.setenv("RAG__SERVER__KNOWLEDGE_BASES", str(app_env / "kbs.json"))
+    settings = load_config()
+    KnowledgeBases(settings.server.knowledge_bases).create("default", read=["*"], write=["hr"])
+    folder = app_env / "shared"
+    folder.mkdir()
+    for source in ("northwind-support-faq.txt", "aurora-e-bike-manual.md"):
+        (folder / source).write_bytes((EXAMPLES / source).read_bytes())
+    eng_only = lambda file: ["eng"] if "aurora" in file.source else None  # noqa: E731
+    assert ingest([folder], settings, embedder=embedder, access=eng_only).exit_code == 0
+    key = KeyFile(settings.server.users).add("alice", ["hr"])
+
+    at = start()
+    at.text_input[0].set_value(key)
+    at.button[0].click()
+    at.run()
+    assert not at.exception, at.exception
+    assert metric(at, "Documents") == "1"  # the manual is eng's: not counted for alice
+    assert at.dataframe[0].value["document"].tolist() == ["northwind-support-faq.txt"]
+    assert at.sidebar.multiselect(key="upload_groups").options == ["hr"]  # she may restrict uploads to her groups
