@@ -54,6 +54,7 @@ def main() -> None:
     from rag.config import load_config
     from rag.documents import Chunk
     from rag.embeddings import build_embedder
+    from rag.retrievers import build_retriever
     from rag.stores import build_store, store_options
     from rag.stores.keyword import BM25Index
     from rag.stores.restricted import ACCESS_FIELD, Restriction, restrict, restrict_index
@@ -137,6 +138,15 @@ def main() -> None:
                 for name, reader in readers.items():
                     view = restrict(store, reader)
                     measure(label, name, lambda i, v=view: v.search(vectors[i], options.k), base, truth[name])
+                if label == "chroma":  # the default strategy end to end: dense (50 deep) + BM25 + fusion
+                    run = load_config().model_copy(deep=True)
+                    run.store = store_options(options_of(folder))
+                    every = build_retriever(run, embedder=embedder, store=store)
+                    row = "chroma · hybrid retriever"
+                    base = measure(row, "everything", lambda i, r=every: r.retrieve(queries[i], options.k), None, None)
+                    for name, reader in readers.items():
+                        some = build_retriever(run, embedder=embedder, store=store, restriction=reader)
+                        measure(row, name, lambda i, r=some: r.retrieve(queries[i], options.k), base, None)
                 store.close()
             index = BM25Index(folder / "bm25.sqlite")
             index.upsert(chunks)

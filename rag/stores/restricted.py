@@ -100,7 +100,9 @@ def restrict_index(index: Any, restriction: Restriction | None) -> Any:
     return index if restriction is None or index is None else RestrictedIndex(index, restriction)
 
 
-WIDEST = 100  # the most hits an unfiltered search fetches to find k allowed ones (beyond: the store's filter)
+# The most an unfiltered search fetches to find k allowed (beyond: the store's filter): ids and scores only (Chroma's
+# `nearest`, keys from the keyword index), or whole rows (texts and metadata) from a store without that.
+WIDEST_IDS, WIDEST_ROWS = 500, 100
 
 
 class RestrictedStore:
@@ -123,7 +125,9 @@ class RestrictedStore:
     def search(self, vector: np.ndarray, k: int = 5, filter: Filter | None = None) -> list[Hit]:
         wide = math.ceil(k / self._share * 1.5)
         own = getattr(self.inner, "filters_in_index", False)  # Neo4j: its filtered search reads the index first
-        if wide <= WIDEST and not own and (filter or {}).get(ACCESS_FIELD) is None:
+        by_id = getattr(self.inner, "nearest", None) is not None and getattr(self.inner, "keyword", None) is not None
+        widest = WIDEST_IDS if by_id else WIDEST_ROWS
+        if wide <= widest and not own and (filter or {}).get(ACCESS_FIELD) is None:
             widened = self._widened(vector, k, wide, filter)
             if widened is not None:
                 return widened
