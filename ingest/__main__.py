@@ -73,6 +73,10 @@ def main(
             given = [g for g in groups.split(",") if g.strip()] if groups is not None else None
             if given is not None and not given:
                 raise ConfigError("--groups needs at least one group name, or '*' for everyone")
+            if given and given != ["*"]:
+                from rag.stores.restricted import access_key
+
+                access_key(given)  # a bad name stops the run before any file is read
             report = ingest(
                 list(paths),
                 settings,

@@ -86,6 +86,12 @@ def test_errors_are_one_line_with_the_fix(tmp_path):
     assert "is empty — run `python -m ingest PATH` first" in empty.stderr
     assert "Traceback" not in empty.stderr
 
+    groups = run("ingest", str(EXAMPLES), "--groups", "hr,bad group", cwd=tmp_path,
+                 env_extra={"RAG__STORE__PATH": str(tmp_path / "g")})  # fmt: skip
+    assert groups.returncode == 2 and "Traceback" not in groups.stderr
+    assert groups.stderr.strip().startswith("error: group name 'bad group': letters, digits")
+    assert not (tmp_path / "g").exists()  # stopped before any store was opened
+
 
 def test_a_store_built_with_another_model_is_refused(tmp_path):
     torch_minilm = {"RAG__EMBEDDING__PROVIDER": "sentence_transformers", "RAG__EMBEDDING__MODEL": "all-MiniLM-L6-v2"}
