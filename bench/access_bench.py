@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.retrieval_bench import percentile  # noqa: E402
+from bench.retrieval_bench import eval_store, percentile  # noqa: E402
 
 
 def access_of(source: str) -> str:
@@ -48,22 +48,15 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from eval.beir import load_beir
-    from eval.retrieval import eval_settings
-    from ingest.run import ingest
     from rag.config import load_config
     from rag.documents import Chunk
-    from rag.embeddings import build_embedder
     from rag.retrievers import build_retriever
     from rag.stores import build_store, store_options
     from rag.stores.keyword import BM25Index
     from rag.stores.restricted import ACCESS_FIELD, Restriction, restrict, restrict_index
 
     console = Console()
-    dataset = load_beir(options.dataset)
-    settings = eval_settings(load_config(), dataset, REPO / ".rag" / "eval")
-    embedder = build_embedder(settings.embedding)
-    ingest([dataset.corpus], settings, embedder=embedder)
+    dataset, settings, embedder = eval_store(options.dataset)
     source = build_store(settings.store, embedder.name, embedder.dimension)
     rows = source.get(include_vectors=True)
     source.close()

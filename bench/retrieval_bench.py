@@ -21,6 +21,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def eval_store(dataset_path: str):
+    """(dataset, settings, embedder) of the BEIR collection's store under .rag/eval/ (`python -m eval retrieval`
+    builds the same), ingested first when missing."""
+    from eval.beir import load_beir
+    from eval.retrieval import eval_settings
+    from ingest.run import ingest
+    from rag.config import load_config
+    from rag.embeddings import build_embedder
+
+    dataset = load_beir(dataset_path)
+    settings = eval_settings(load_config(), dataset, REPO / ".rag" / "eval")
+    embedder = build_embedder(settings.embedding)
+    ingest([dataset.corpus], settings, embedder=embedder)
+    return dataset, settings, embedder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=str(REPO.parent / "shared" / "datasets" / "scifact"))
@@ -30,19 +46,12 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from eval.beir import load_beir
-    from eval.retrieval import eval_settings, preset_settings
-    from ingest.run import ingest
-    from rag.config import load_config
-    from rag.embeddings import build_embedder
+    from eval.retrieval import preset_settings
     from rag.retrievers import build_retriever
     from rag.stores import build_store
 
     console = Console()
-    dataset = load_beir(options.dataset)
-    settings = eval_settings(load_config(), dataset, REPO / ".rag" / "eval")
-    embedder = build_embedder(settings.embedding)
-    ingest([dataset.corpus], settings, embedder=embedder)
+    dataset, settings, embedder = eval_store(options.dataset)
     store = build_store(settings.store, embedder.name, embedder.dimension)
     queries = [dataset.queries[q] for q in sorted(dataset.queries)]
     table = Table(title=f"retrieve(query, k={options.k}) over {store.count()} chunks, {len(queries)} queries")

@@ -111,27 +111,30 @@ class ChunkIndex:
         """The metadata value `key` of each chunk in `ids` as the index holds it now (None where unknown)."""
         with self._mutex:
             self._ensure_matrix()
-            loaded, masks = self._masks
-            if loaded is not self._metadata:
-                loaded, masks = self._metadata, {}
-                self._masks = (loaded, masks)
-            column = masks.get(f"values:{key}")
+            cached = self._cached()
+            column = cached.get(f"values:{key}")
             if column is None:
-                column = masks[f"values:{key}"] = dict(zip(self._ids, (m.get(key) for m in loaded), strict=True))
+                values = (meta.get(key) for meta in self._metadata)
+                column = cached[f"values:{key}"] = dict(zip(self._ids, values, strict=True))
             return [column.get(i) for i in ids]
+
+    def _cached(self) -> dict[str, Any]:
+        """What is derived from the loaded metadata (filter masks, value columns), emptied when it is reloaded."""
+        loaded, cached = self._masks
+        if loaded is not self._metadata:
+            cached = {}
+            self._masks = (self._metadata, cached)
+        return cached
 
     def _mask(self, filter: Filter) -> np.ndarray:
         """The filter's mask over the loaded chunks, computed once per filter while they stay loaded (a reader's
         access filter repeats on every query)."""
-        loaded, masks = self._masks
-        if loaded is not self._metadata:
-            loaded, masks = self._metadata, {}
-            self._masks = (loaded, masks)
+        masks = self._cached()
         key = json.dumps(filter, sort_keys=True, default=str)
         if key not in masks:
             if len(masks) > 64:
                 masks.clear()
-            masks[key] = metadata_mask(loaded, filter)
+            masks[key] = metadata_mask(self._metadata, filter)
         return masks[key]
 
 

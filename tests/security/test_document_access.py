@@ -18,13 +18,21 @@ from fastapi.testclient import TestClient
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ingest.run import ingest
-from rag.config import AccessRule, load_config
+from rag.config import AccessRule
 from service.api import create_app
 from service.identity import Identity, KeyFile
 from service.knowledge_bases import KnowledgeBases
 from service.mcp_server import Access
 from service.rag_service import RagService
-from tests.security.test_knowledge_bases import LLM_STRATEGIES, OTHER, QUESTIONS, STRATEGIES, TEAMS, forbidden_marks
+from tests.security.test_knowledge_bases import (
+    LLM_STRATEGIES,
+    OTHER,
+    QUESTIONS,
+    STRATEGIES,
+    TEAMS,
+    forbidden_marks,
+    team_settings,
+)
 from tests.security.test_knowledge_bases import leaks as leaks_in
 
 pytestmark = pytest.mark.slow
@@ -38,14 +46,7 @@ HANDBOOK = (
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, local_llm, embedder):
     root = tmp_path_factory.mktemp("doc-leaks")
-    settings = load_config().model_copy(deep=True)
-    settings.store.path = str(root / "chroma")
-    settings.store.sparse.enabled = True
-    settings.uploads.dir = str(root / "library")
-    settings.retriever.cache = str(root / "rewrites.sqlite")
-    settings.server.users = str(root / "users.json")
-    settings.server.knowledge_bases = str(root / "kbs.json")
-    settings.server.audit = str(root / "audit.jsonl")
+    settings = team_settings(root)
     settings.ingest.acl = [AccessRule(match=f"docs/{team}/*", groups=[team]) for team in TEAMS]
     KnowledgeBases(settings.server.knowledge_bases).create("default", read=["*"], write=["hr", "eng"])
     docs = root / "docs"

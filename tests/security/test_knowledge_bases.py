@@ -140,9 +140,8 @@ def leaks(payload: object, marks: list[str], asked: str = "") -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, local_llm, embedder):
-    root = tmp_path_factory.mktemp("kb-leaks")
+def team_settings(root: Path):
+    """The default config with its store (SPLADE on), uploads, cache, users, knowledge bases and audit under `root`."""
     settings = load_config().model_copy(deep=True)
     settings.store.path = str(root / "chroma")
     settings.store.sparse.enabled = True
@@ -151,6 +150,13 @@ def world(tmp_path_factory, local_llm, embedder):
     settings.server.users = str(root / "users.json")
     settings.server.knowledge_bases = str(root / "kbs.json")
     settings.server.audit = str(root / "audit.jsonl")
+    return settings
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, local_llm, embedder):
+    root = tmp_path_factory.mktemp("kb-leaks")
+    settings = team_settings(root)
     registry = KnowledgeBases(settings.server.knowledge_bases)
     ids: dict[str, set[str]] = {}
     for team, files in TEAMS.items():
