@@ -91,7 +91,9 @@ class ChunkMaker:
                     metadata["table_header"] = piece.table_header
                 if context:
                     metadata["context"] = context
-                yield Chunk(id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata)
+                yield Chunk(
+                    id=chunk_id(source, text_hash, occurrence), text=piece.text, metadata=metadata, terms=piece.terms
+                )
                 index += 1
 
     def _split_documents(self, job: Job):
@@ -115,8 +117,9 @@ class ChunkMaker:
         if tokenizer is None:
             return None
         cfg = self.settings.splitter.model_dump()
-        key = f"{self.embedder.name}|{self.embedder.max_tokens}|{sorted(cfg.items())}"
-        return SplitPlan(key, cfg, tokenizer(), self.embedder.max_tokens)
+        terms = self.settings.store.bm25.enabled  # the keyword index's tokens made there too
+        key = f"{self.embedder.name}|{self.embedder.max_tokens}|{sorted(cfg.items())}|{terms}"
+        return SplitPlan(key, cfg, tokenizer(), self.embedder.max_tokens, terms)
 
     def _context_header(self, source: str, metadata: dict, piece: Any) -> str:
         """The contextual header indexed with a chunk: a real title (not just the file name), the section path,

@@ -21,6 +21,7 @@ from ingest.discover import Discovery, SourceFile, discover
 from ingest.manifest import Manifest, SourceEntry, manifest_file, recorded_hash
 from ingest.pipeline import IngestPipeline, Job, Progress
 from ingest.report import FileOutcome, IngestReport
+from ingest.sandbox import sandbox_for
 from rag.config import Settings
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import RagError, StoreError, disk_error
@@ -107,6 +108,8 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans,
             if recorded is None:
                 manifest.record_settings_fingerprint(fingerprint)
             return report
+        if jobs and settings.ingest.engine != "ray" and (sandbox := sandbox_for(settings.loaders)) is not None:
+            sandbox.warm()  # the parser child imports while the model and the store open
         embedder = embedder or build_embedder(settings.embedding)
         dimension = manifest.model_dimension(embedder.name) or embedder.dimension
         store = build_store(settings.store, embedder.name, dimension)

@@ -21,11 +21,14 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest.loaders import REGISTRY
 from rag.config import LoaderConfig
 from rag.errors import LoaderError
+
+if TYPE_CHECKING:
+    from ingest.splitters import Piece
 
 _CONTEXT = multiprocessing.get_context("spawn")
 _CHILD_NAME = "ingest-parser"
@@ -86,6 +89,7 @@ class SplitPlan:
     cfg: dict
     tokenizer: Any
     max_tokens: int
+    keyword_terms: bool = False  # also the keyword index's tokens of each piece (rag.stores.keyword.chunk_terms)
 
 
 def _serve(connection: Any, memory_mb: int) -> None:
@@ -101,6 +105,7 @@ def _serve(connection: Any, memory_mb: int) -> None:
         limit = outer_bound_mb(memory_mb) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     splitters: dict[str, Splitter] = {}
+    with_terms: dict[str, Callable[[list[Piece], int | None], None] | None] = {}
     while True:
         try:
             path, cfg, entry, split = connection.recv()
@@ -108,13 +113,14 @@ def _serve(connection: Any, memory_mb: int) -> None:
             return
         if entry:  # a loader registered in the parent (a plugin) is registered here too
             register(Path(path).suffix, entry)
-        splitter = None
+        splitter, termed = None, None
         if split is not None:
             key, plan = split
             if plan is not None:
                 splitters[key] = Splitter.from_tokenizer(SplitterConfig.model_validate(plan.cfg), plan.tokenizer,
                                                          plan.max_tokens)  # fmt: skip
-            splitter = splitters[key]
+                with_terms[key] = _keyword_terms() if plan.keyword_terms else None
+            splitter, termed = splitters[key], with_terms[key]
         warnings: list[str] = []
         try:
             batch: list[Any] = []
@@ -123,12 +129,14 @@ def _serve(connection: Any, memory_mb: int) -> None:
                     if splitter is None:
                         batch.append(document)
                     else:  # the pieces carry the text: the document goes back without it, in runs of pieces
-                        head, pieces = replace(document, text=""), []
+                        head, pieces, previous_end = replace(document, text=""), [], None
                         for piece in splitter.split(document):
                             pieces.append(piece)
                             if len(pieces) >= _PIECES:  # a huge document streams too (and meets the chunk cap early)
+                                previous_end = _termed(termed, pieces, previous_end)
                                 connection.send(("documents", [*batch, (head, pieces)], []))
                                 batch, pieces = [], []
+                        _termed(termed, pieces, previous_end)
                         batch.append((head, pieces))
                     if len(batch) >= _BATCH:  # streamed: a large file never sits in either process whole
                         connection.send(("documents", batch, []))
@@ -142,6 +150,29 @@ def _serve(connection: Any, memory_mb: int) -> None:
         except Exception as exc:  # a loader bug: this file's problem, reported as such
             reply = ("error", f"could not be parsed ({exc.__class__.__name__}: {exc})", warnings)
         connection.send(reply)
+
+
+def _keyword_terms() -> Callable[[list[Piece], int | None], None]:
+    """Give a document's consecutive pieces the keyword index's tokens (the chunk before the first ended at
+    `previous_end`), so the index is not tokenized in the parent at the end of the run."""
+    from rag.stores.keyword import Tokenizer, chunk_terms, tail_of
+
+    tokenize = Tokenizer()
+
+    def give(pieces: list[Piece], previous_end: int | None) -> None:
+        ends = [previous_end, *(piece.end for piece in pieces[:-1])]
+        tails = [tail_of(piece.text, end, piece.start) for piece, end in zip(pieces, ends, strict=True)]
+        for piece, terms in zip(pieces, chunk_terms([piece.text for piece in pieces], tails, tokenize), strict=True):
+            piece.terms = terms
+
+    return give
+
+
+def _termed(give: Callable[[list[Piece], int | None], None] | None, pieces: list[Piece], previous_end: int | None):
+    """Pieces given their terms when the plan asks for them; the end of the last one (the next run's start)."""
+    if give is not None and pieces:
+        give(pieces, previous_end)
+    return pieces[-1].end if pieces else previous_end
 
 
 class ParseSandbox:
@@ -194,6 +225,12 @@ class ParseSandbox:
             finally:
                 if not finished:  # stopped early (a timeout, a dead parser, or the caller gave up): start afresh
                     self._stop()
+
+    def warm(self) -> None:
+        """Start the child now (its imports run on another core while the caller opens the store and the model),
+        so the first file does not wait for them."""
+        with self._lock:
+            self._child()
 
     def _receive(self, connection: Any, path: Path) -> tuple:
         """The parser's next message; the budget counts only time spent waiting for it (the caller may be

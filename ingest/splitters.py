@@ -48,6 +48,7 @@ class Piece:
     end: int
     section: str
     table_header: str = ""  # the header rows of the table this piece continues (not in its text)
+    terms: str | None = None  # the keyword index's tokens, when the parse child made them (ingest/sandbox.py)
 
 
 @dataclass

@@ -27,6 +27,8 @@ class Chunk:
     id: str
     text: str
     metadata: Metadata
+    # The keyword index's tokens, when they were made where the chunk was split (rag.stores.keyword.chunk_terms).
+    terms: str | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

@@ -94,9 +94,12 @@ class BM25Index(ChunkIndex):
     def upsert(self, chunks: Sequence[Chunk]) -> None:
         if not chunks:
             return
-        # With a context window the matrix is built from windows of text, never from these tokens: not made here.
-        texts = [indexed_text(chunk.text, chunk.metadata) for chunk in chunks] if self.context == 0 else []
-        tokens = self.tokenize(texts) if texts else [[] for _ in chunks]
+        tokens = [chunk.terms or "" for chunk in chunks]  # made where the chunk was split (ingest's parse child)
+        if self.context == 0:  # this chunk's own tokens are what is indexed; with a window, the build makes them
+            unmade = [i for i, chunk in enumerate(chunks) if not chunk.terms or chunk.metadata.get("context")]
+            made = self.tokenize([indexed_text(chunks[i].text, chunks[i].metadata) for i in unmade]) if unmade else []
+            for i, words in zip(unmade, made, strict=True):
+                tokens[i] = " ".join(words)
         rows = []
         for chunk, words in zip(chunks, tokens, strict=True):
             meta = chunk.metadata
@@ -104,7 +107,7 @@ class BM25Index(ChunkIndex):
             parent = parent_of(meta)
             position = int(meta.get("chunk_index", 0))
             start, end = meta.get("start"), meta.get("end")
-            rows.append((chunk.id, source, parent, position, start, end, json.dumps(meta), chunk.text, " ".join(words)))
+            rows.append((chunk.id, source, parent, position, start, end, json.dumps(meta), chunk.text, words))
         with self._mutex, self._db:
             self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._bump()
@@ -168,8 +171,8 @@ class BM25Index(ChunkIndex):
             return
         if self.context > 0:
             corpus = _window_tokens(rows, self.context, self.tokenize)
-        else:  # rows written while a context window was set have no tokens of their own: made now
-            corpus = [row[2].split() for row in rows]
+        else:  # rows written while a context window was set may have no tokens of their own: made now
+            corpus = [row[2].partition("\n")[0].split() for row in rows]
             missing = [i for i, row in enumerate(rows) if not row[2]]
             made = self.tokenize([indexed_text(rows[i][4], json.loads(rows[i][1])) for i in missing]) if missing else []
             for i, words in zip(missing, made, strict=True):
@@ -205,8 +208,41 @@ def _parents(rows: list[tuple]) -> list[list[tuple]]:
 
 def _tail(previous: tuple, row: tuple) -> str:
     """A row's text without the overlap the splitter repeated from the row before it (spans: character offsets)."""
-    overlap = (previous[6] - row[5]) if None not in (previous[6], row[5]) else 0
-    return row[4][overlap:] if 0 < overlap < len(row[4]) else row[4]
+    return tail_of(row[4], previous[6], row[5])
+
+
+def tail_of(text: str, previous_end: int | None, start: int | None) -> str:
+    """A chunk's text without what it repeats of the chunk before it in its document (which ended at
+    `previous_end`; this one starts at `start`)."""
+    overlap = (previous_end - start) if None not in (previous_end, start) else 0
+    return text[overlap:] if 0 < overlap < len(text) else text
+
+
+def chunk_terms(texts: list[str], tails: list[str], tokenize: Callable[[list[str]], list[list[str]]]) -> list[str]:
+    """The keyword index's tokens of chunks, made where they are split (ingest's parse child, on another core) so
+    the index is not tokenized at the end of a run: per chunk its text's tokens, then, on the next lines, how many
+    characters its tail skips and the tail's tokens (the window build stitches texts and tails: ``_window_tokens``)."""
+    made = tokenize([*texts, *(tail for text, tail in zip(texts, tails, strict=True) if tail != text)])
+    tail_tokens = iter(made[len(texts) :])
+    terms = []
+    for text, tail, words in zip(texts, tails, made[: len(texts)], strict=True):
+        skipped = len(text) - len(tail)
+        terms.append(f"{' '.join(words)}\n{skipped}\n{' '.join(next(tail_tokens) if skipped else words)}")
+    return terms
+
+
+def _known_tokens(rows: list[tuple]) -> dict[str, list[str]]:
+    """Text → tokens, as the rows' stored terms give them (a chunk's text and its tail; see ``chunk_terms``)."""
+    known: dict[str, list[str]] = {}
+    for row in rows:
+        whole, found, rest = row[2].partition("\n")
+        if not found:
+            continue
+        skipped, _, tail = rest.partition("\n")
+        known[row[4]] = whole.split()
+        if int(skipped):
+            known[row[4][int(skipped) :]] = tail.split()
+    return known
 
 
 def _windows(rows: list[tuple], context: int) -> list[str]:
@@ -239,7 +275,10 @@ def _window_tokens(
             first = max(0, i - context)
             header = json.loads(group[i][1]).get("context")
             plans.append(([ref(header)] if header else []) + [whole[first]] + tails[first + 1 : i + context + 1])
-    tokens = tokenize(list(texts))
+    known = _known_tokens(rows)
+    unknown = [text for text in texts if text not in known]
+    known.update(zip(unknown, tokenize(unknown) if unknown else [], strict=True))
+    tokens = [known[text] for text in texts]
     return [[token for part in plan for token in tokens[part]] for plan in plans]
 
 

@@ -112,6 +112,28 @@ def test_rerun_with_nothing_changed_writes_nothing(shared_ingest, documents_dir,
     assert snapshot(settings, onnx_embedder) == before
 
 
+def test_the_keyword_index_reads_the_parse_child_s_tokens_as_its_own(shared_ingest):
+    """The parser child tokenizes each chunk for BM25 (on the other core); the windows built from those tokens are
+    exactly the windows tokenized from the stored texts, over every loader's chunks."""
+    from rag.stores import open_keyword_index
+    from rag.stores.keyword import _window_tokens
+
+    settings, _ = shared_ingest
+    index = open_keyword_index(settings.store)
+    try:
+        rows = index._db.execute(
+            "SELECT id, metadata, tokens, parent, text, span_start, span_end FROM chunks ORDER BY parent, position"
+        ).fetchall()
+        assert rows and all(row[2].count("\n") == 2 for row in rows)  # every chunk came with its terms
+        made = []
+        windows = _window_tokens(rows, index.context, lambda texts: made.extend(texts) or index.tokenize(texts))
+        assert made == []
+        from_texts = _window_tokens([(*row[:2], "", *row[3:]) for row in rows], index.context, index.tokenize)
+        assert windows == from_texts
+    finally:
+        index.close()
+
+
 def by_source(rows, source):
     return {id_: value for id_, value in rows.items() if value[1]["source"] == source}
 

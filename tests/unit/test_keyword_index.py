@@ -3,7 +3,7 @@
 import json
 
 from rag.documents import Chunk
-from rag.stores.keyword import BM25Index, Tokenizer, _window_tokens, _windows
+from rag.stores.keyword import BM25Index, Tokenizer, _window_tokens, _windows, chunk_terms, tail_of
 
 
 def chunk(i, text, start, source="a.md", **meta):
@@ -88,6 +88,43 @@ def test_window_tokens_are_the_tokens_of_the_stitched_windows():
     tokenize = Tokenizer()
     for context in (1, 2):
         assert _window_tokens(rows, context, tokenize) == tokenize(_windows(rows, context))
+
+
+def test_terms_made_where_chunks_are_split_give_the_same_windows_and_are_not_made_again():
+    text = "Alpha bravo, charlie's delta-echo. Foxtrot golf hotel india juliett kilo lima mike."
+    spans = [(0, 20), (13, 50), (50, len(text))]
+    tails = [tail_of(text[a:b], end, a) for (a, b), end in zip(spans, [None, 20, 50], strict=True)]
+    assert tails == [text[0:20], text[20:50], text[50:]]  # the second repeats 7 characters of the first
+    tokenize = Tokenizer()
+    terms = chunk_terms([text[a:b] for a, b in spans], tails, tokenize)
+    assert terms[1].split("\n")[1] == "7" and terms[2].split("\n")[1] == "0"
+    header = json.dumps({"context": "Phonetic alphabet"})
+    plain = [(str(i), header, "", "p", text[a:b], a, b) for i, (a, b) in enumerate(spans)]
+    termed = [(str(i), header, terms[i], "p", text[a:b], a, b) for i, (a, b) in enumerate(spans)]
+    calls = []
+
+    def counting(texts):
+        calls.append(list(texts))
+        return tokenize(texts)
+
+    for context in (1, 2):
+        calls.clear()
+        assert _window_tokens(termed, context, counting) == _window_tokens(plain, context, tokenize)
+        assert calls == [["Phonetic alphabet"]]  # only the header, which the child does not see
+
+
+def test_an_index_reads_terms_made_elsewhere_and_tokenizes_what_they_lack(tmp_path):
+    texts = ["solar panels on the roof", "wind farms in the desert"]
+    made = chunk_terms(texts, texts, Tokenizer())
+    chunks = [chunk(0, texts[0], 0), chunk(1, texts[1], 0, source="b.md", context="Deserts")]
+    chunks[0].terms, chunks[1].terms = made
+    plain = BM25Index(tmp_path / "plain.sqlite", context=0)
+    plain.upsert(chunks)
+    assert [h.id for h in plain.search("panel", 5)] == ["a.md-0"]
+    assert [h.id for h in plain.search("deserts", 5)] == ["b.md-1"]  # a header's terms are made here
+    windowed = BM25Index(tmp_path / "window.sqlite", context=1)
+    windowed.upsert(chunks)
+    assert [h.id for h in windowed.search("roof", 5)] == ["a.md-0"]
 
 
 def test_chunks_written_with_a_window_are_found_by_their_own_terms_without_one(tmp_path):
