@@ -30,7 +30,7 @@ from rag.embeddings import Embedder
 from rag.errors import LoaderError
 from rag.faults import crash_point
 from rag.stores import VectorStore
-from rag.stores.base import GraphStore, PreparesChunks
+from rag.stores.base import AddsNew, GraphStore, PreparesChunks
 from rag.stores.reuse import fetch_from, stored_or_embedded
 from rag.tracing import Trace
 
@@ -123,6 +123,9 @@ class IngestPipeline:
         self._writer_error: BaseException | None = None
         self.entities = entity_stage(settings, store, getattr(progress, "entities_done", None))
         self.spans = Trace.off()  # ingest() hands in its trace: a span per file and per model call
+        # ingest() sets it when the manifest is in step with the store: a new file's chunks are then not stored
+        # yet, and go in with the store's plain insert (AddsNew) instead of its upsert
+        self.adds_new = False
 
     def seed_vectors(self, vectors: dict[str, np.ndarray]) -> None:
         """Vectors by chunk hash this run may reuse (a moved file's chunks)."""
@@ -186,7 +189,8 @@ class IngestPipeline:
                 started = time.perf_counter()
                 vectors = self._vectors(window)
                 self._measured(len(window), time.perf_counter() - started)
-                self._stage_write(writes, chunks, vectors)
+                new = [self.adds_new and not job.old_ids and not job.resumed for job, _ in window]
+                self._stage_write(writes, chunks, vectors, new)
             for job in finished:
                 self._put(writes, ("commit", job))
             window, finished = [], []
@@ -233,7 +237,9 @@ class IngestPipeline:
         self.report.chunks_reused += len(chunks) - embedded
         return vectors
 
-    def _stage_write(self, writes: queue.Queue, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def _stage_write(
+        self, writes: queue.Queue, chunks: list[Chunk], vectors: np.ndarray, new: list[bool] | None = None
+    ) -> None:
         """Hand a batch to the writer, after what runs on this thread before a write: entity extraction for a graph
         store (chunk metadata the store turns into nodes) and a side index's model (SPLADE: after the embedder,
         not beside it)."""
@@ -241,7 +247,7 @@ class IngestPipeline:
             self.entities.annotate(chunks)
         if isinstance(self.store, PreparesChunks):
             self.store.prepare(chunks)
-        self._put(writes, ("write", chunks, vectors))
+        self._put(writes, ("write", chunks, vectors, new))
 
     def _put(self, writes: queue.Queue, item: tuple[Any, ...]) -> None:
         while True:
@@ -274,14 +280,19 @@ class IngestPipeline:
         self.manifest.begin(job.file.source)
         crash_point("begin")
 
-    def _write(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    def _write(self, chunks: list[Chunk], vectors: np.ndarray, new: list[bool] | None = None) -> None:
         by_source: dict[str, list[str]] = {}
         for chunk in chunks:
             by_source.setdefault(str(chunk.metadata["source"]), []).append(chunk.id)
         for source, ids in by_source.items():  # write-ahead: a killed run's chunks are known and reused
             self.manifest.stage(source, ids)
+        added = [i for i, known_new in enumerate(new or ()) if known_new] if isinstance(self.store, AddsNew) else []
+        rest = sorted(set(range(len(chunks))) - set(added)) if added else list(range(len(chunks)))
         with self._store_lock:
-            self.store.upsert(chunks, vectors)
+            if added:
+                self.store.add([chunks[i] for i in added], vectors[added])
+            if rest:
+                self.store.upsert([chunks[i] for i in rest], vectors[rest] if added else vectors)
         self.report.chunks_written += len(chunks)
         self.progress.chunks_done(len(chunks))
         crash_point("write")

@@ -128,6 +128,7 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans,
                     from ingest.ray_engine import RayIngestPipeline as engine
                 pipeline = engine(settings, embedder, store, manifest, report, progress or Progress())
                 pipeline.spans = spans
+                pipeline.adds_new = bool(entries) or store.count() == 0  # else: a store kept, its manifest lost
                 pipeline.seed_vectors(moved)
                 try:
                     pipeline.run(jobs)

@@ -55,6 +55,7 @@ if not getattr(multiprocessing.spawn.get_preparation_data, "_sandbox", False):
     multiprocessing.spawn.get_preparation_data._sandbox = True  # type: ignore[attr-defined]
 _BATCH = 256  # documents per message from the parser
 _PIECES = 512  # most pieces of one document per message
+_GROUP, _GROUP_CHARS = 64, 256_000  # small documents split together (one tokenizer call), at most
 _WATCH_S = 0.05  # how often the watchdog reads the child's resident memory
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -105,7 +106,7 @@ def _serve(connection: Any, memory_mb: int) -> None:
         limit = outer_bound_mb(memory_mb) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     splitters: dict[str, Splitter] = {}
-    with_terms: dict[str, Callable[[list[Piece], int | None], None] | None] = {}
+    with_terms: dict[str, Callable[[Runs], None] | None] = {}
     while True:
         try:
             path, cfg, entry, split = connection.recv()
@@ -124,11 +125,19 @@ def _serve(connection: Any, memory_mb: int) -> None:
         warnings: list[str] = []
         try:
             batch: list[Any] = []
+            waiting: list[Any] = []  # small documents split together: one tokenizer call for all of them
             with page_progress(lambda done, total: connection.send(("pages", (done, total), []))):
                 for document in load(Path(path), LoaderConfig.model_validate(cfg), warnings):
                     if splitter is None:
                         batch.append(document)
+                    elif len(document.text) <= _GROUP_CHARS:
+                        waiting.append(document)
+                        if len(waiting) >= _GROUP or sum(len(d.text) for d in waiting) > _GROUP_CHARS:
+                            batch += _split_together(splitter, termed, waiting)
+                            waiting = []
                     else:  # the pieces carry the text: the document goes back without it, in runs of pieces
+                        batch += _split_together(splitter, termed, waiting)
+                        waiting = []
                         head, pieces, previous_end = replace(document, text=""), [], None
                         for piece in splitter.split(document):
                             pieces.append(piece)
@@ -141,6 +150,8 @@ def _serve(connection: Any, memory_mb: int) -> None:
                     if len(batch) >= _BATCH:  # streamed: a large file never sits in either process whole
                         connection.send(("documents", batch, []))
                         batch = []
+                if waiting:
+                    batch += _split_together(splitter, termed, waiting)
             connection.send(("documents", batch, []))
             reply: tuple = ("done", None, warnings)
         except LoaderError as exc:
@@ -152,26 +163,45 @@ def _serve(connection: Any, memory_mb: int) -> None:
         connection.send(reply)
 
 
-def _keyword_terms() -> Callable[[list[Piece], int | None], None]:
-    """Give a document's consecutive pieces the keyword index's tokens (the chunk before the first ended at
-    `previous_end`), so the index is not tokenized in the parent at the end of the run."""
+Runs = list[tuple[list["Piece"], int | None]]  # runs of a document's consecutive pieces, each with where the
+# piece before its first ended (None: the document's first)
+
+
+def _keyword_terms() -> Callable[[Runs], None]:
+    """Give pieces the keyword index's tokens, so the index is not tokenized in the parent at the end of the run
+    (one tokenizer call for all the runs)."""
     from rag.stores.keyword import Tokenizer, chunk_terms, tail_of
 
     tokenize = Tokenizer()
 
-    def give(pieces: list[Piece], previous_end: int | None) -> None:
-        ends = [previous_end, *(piece.end for piece in pieces[:-1])]
-        tails = [tail_of(piece.text, end, piece.start) for piece, end in zip(pieces, ends, strict=True)]
+    def give(runs: Runs) -> None:
+        pieces, tails = [], []
+        for run, previous_end in runs:
+            ends = [previous_end, *(piece.end for piece in run[:-1])]
+            pieces += run
+            tails += [tail_of(piece.text, end, piece.start) for piece, end in zip(run, ends, strict=True)]
         for piece, terms in zip(pieces, chunk_terms([piece.text for piece in pieces], tails, tokenize), strict=True):
             piece.terms = terms
 
     return give
 
 
-def _termed(give: Callable[[list[Piece], int | None], None] | None, pieces: list[Piece], previous_end: int | None):
+def _split_together(splitter: Any, termed: Callable[[Runs], None] | None, documents: list[Any]) -> list[tuple]:
+    """(document without its text, its pieces) for small documents, tokenized in one call (and given their
+    keyword terms in one more)."""
+    if not documents:
+        return []
+    splitter.prefetch(documents)
+    done = [(replace(document, text=""), list(splitter.split(document))) for document in documents]
+    if termed is not None:
+        termed([(pieces, None) for _, pieces in done])
+    return done
+
+
+def _termed(give: Callable[[Runs], None] | None, pieces: list[Piece], previous_end: int | None) -> int | None:
     """Pieces given their terms when the plan asks for them; the end of the last one (the next run's start)."""
     if give is not None and pieces:
-        give(pieces, previous_end)
+        give([(pieces, previous_end)])
     return pieces[-1].end if pieces else previous_end
 
 

@@ -158,6 +158,14 @@ class PreparesChunks(Protocol):
 
 
 @runtime_checkable
+class AddsNew(Protocol):
+    """A store with a plain insert, cheaper than its upsert (Milvus' upsert is a delete and an insert): ingest
+    writes with it the chunks it knows are not stored yet (a new file's, the manifest in step with the store)."""
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+
+
+@runtime_checkable
 class NeighbourWindow(Protocol):
     """An index that knows each chunk's place in its document (the BM25 index): small-to-big expansion."""
 

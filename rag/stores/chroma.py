@@ -72,9 +72,16 @@ class ChromaStore:
         return cls(cfg.path, cfg.collection, model, dimension, cfg.search_ef)
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        self._write(self._collection.upsert, chunks, vectors)
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Chunks not stored yet (see AddsNew): Chroma's add skips the check for an existing row."""
+        self._write(self._collection.add, chunks, vectors)
+
+    def _write(self, call, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         for start in range(0, len(chunks), self._max_batch):
             part = chunks[start : start + self._max_batch]
-            self._collection.upsert(
+            call(
                 ids=[chunk.id for chunk in part],
                 embeddings=np.asarray(vectors[start : start + self._max_batch], dtype=np.float32),
                 documents=[chunk.text for chunk in part],

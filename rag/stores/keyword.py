@@ -28,7 +28,7 @@ import numpy as np
 
 from rag.documents import Chunk, Hit, indexed_text
 from rag.faults import crash_point
-from rag.stores.base import Filter, StoredChunk, VectorStore
+from rag.stores.base import AddsNew, Filter, StoredChunk, VectorStore
 from rag.stores.chunk_index import ChunkIndex, parent_of
 
 if TYPE_CHECKING:
@@ -295,6 +295,13 @@ class KeywordIndexedStore:
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         self.store.upsert(chunks, vectors)
+        crash_point("index")
+        for index in self.indexes:
+            index.upsert(chunks)
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Chunks known not to be stored yet: the store's plain insert where it has one (AddsNew)."""
+        (self.store.add if isinstance(self.store, AddsNew) else self.store.upsert)(chunks, vectors)
         crash_point("index")
         for index in self.indexes:
             index.upsert(chunks)

@@ -155,18 +155,14 @@ class MilvusStore:
 
     @_reported
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        rows = [
-            {
-                "id": chunk.id,
-                "vector": np.asarray(vector, dtype=np.float32).tolist(),
-                "text": chunk.text,
-                "source": str(chunk.metadata.get("source", "")),
-                "metadata": chunk.metadata,
-            }
-            for chunk, vector in zip(chunks, vectors, strict=True)
-        ]
-        for part in batched(rows, _PAGE):
+        for part in batched(_rows(chunks, vectors), _PAGE):
             self._client.upsert(self.collection, list(part))
+
+    @_reported
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Chunks not stored yet (Milvus keeps duplicate keys: only for ids known to be new; see AddsNew)."""
+        for part in batched(_rows(chunks, vectors), _PAGE):
+            self._client.insert(self.collection, list(part))
 
     @_reported
     def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
@@ -240,6 +236,19 @@ class MilvusStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _rows(chunks: Sequence[Chunk], vectors: np.ndarray) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": chunk.id,
+            "vector": vector,
+            "text": chunk.text,
+            "source": str(chunk.metadata.get("source", "")),
+            "metadata": chunk.metadata,
+        }
+        for chunk, vector in zip(chunks, np.asarray(vectors, dtype=np.float32).tolist(), strict=True)
+    ]
 
 
 def _expression(filter: Filter | None) -> str:

@@ -148,7 +148,10 @@ def test_real_model_run_interrupt_resume_and_reports(tmp_path, pubmed_small, loc
     qa = tmp_path / "qa.jsonl"  # two questions: one before the interrupt, one after (each is ~5 judge calls)
     write_qa(load_qa(three)[:2], qa)
     path = tmp_path / "eval.yaml"
-    path.write_text(yaml.safe_dump(eval_data(tmp_path, qa, corpus)))
+    # Two of the four judged metrics (their prompts differ; context precision and answer relevancy go through the
+    # same adapter, and test_known_verdicts_give_known_scores runs all four): half the model's judge calls.
+    metrics = ["faithfulness", "context_recall", "id_context_recall", "id_context_precision"]
+    path.write_text(yaml.safe_dump(eval_data(tmp_path, qa, corpus, metrics=metrics)))
     cfg = load_eval_config(path)
     settings = load_config().model_copy(deep=True)
     settings.answer.k = 2
@@ -168,14 +171,14 @@ def test_real_model_run_interrupt_resume_and_reports(tmp_path, pubmed_small, loc
     assert results["status"] == "complete" and results["samples_done"] == 2
     assert sorted(s["id"] for s in results["samples"]) == sorted(s.id for s in load_qa(qa))
     # both segments together asked the judge once per expected call: the resumed part only for the one
-    # sample it had left (faithfulness 2, recall 1, precision 1 per passage, relevancy 1)
+    # sample it had left (faithfulness 2, recall 1)
     judge = results["judge"]
     if judge["parse_failures"] == 0:
-        expected = sum(2 + 1 + len(s["contexts"]) + 1 for s in results["samples"])
-        assert judge["calls"] + judge["cached"] == expected
+        assert judge["calls"] + judge["cached"] == (2 + 1) * len(results["samples"])
     assert judge["errors"] == 0
+    assert "context_precision" not in results["summary"]
 
-    for metric in ("faithfulness", "context_recall", "context_precision", "answer_relevancy", "ndcg@10"):
+    for metric in ("faithfulness", "context_recall", "id_context_recall", "ndcg@10"):
         stats = results["summary"][metric]
         assert stats["n"] + stats["nan"] == 2
         assert stats["mean"] is None or 0.0 <= stats["mean"] <= 1.0

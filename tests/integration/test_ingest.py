@@ -231,6 +231,27 @@ def test_a_file_that_breaks_loses_its_old_chunks(kind, docs, settings_for, embed
     assert not by_source(snapshot(settings, embedder), "docs/unstructured_simple.jsonl")
 
 
+@pytest.mark.parametrize("kind", ["chroma", "milvus"])
+def test_new_files_are_inserted_but_a_store_whose_manifest_was_lost_is_upserted(kind, docs, settings_for, embedder):
+    """A new file's chunks go in with the store's plain insert (Milvus keeps duplicate keys); with the manifest
+    gone and the store kept, the same files are new to the manifest but not to the store: upserted, no duplicates."""
+    from ingest.manifest import manifest_file
+
+    settings = settings_for(kind)
+    first = ingest([docs], settings, embedder=embedder)
+    rows = snapshot(settings, embedder)
+    assert first.chunks_written == len(rows) > 0
+    manifest_file(settings).unlink()
+    again = ingest([docs], settings, embedder=embedder)
+    assert again.counts["new"] == first.counts["new"] and again.chunks_written == first.chunks_written
+    store = build_store(settings.store, embedder.name, embedder.dimension)
+    try:
+        assert store.count() == len(rows)  # not twice as many
+    finally:
+        store.close()
+    assert snapshot(settings, embedder).keys() == rows.keys()
+
+
 def test_missing_path_is_reported(tmp_path, settings_for, embedder):
     report = ingest([Path(tmp_path / "nowhere")], settings_for(), embedder=embedder)
     assert report.missing == [str(tmp_path / "nowhere")]

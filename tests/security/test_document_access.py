@@ -107,7 +107,7 @@ def test_no_strategy_or_front_shows_a_reader_a_document_of_another_group(world):
                 assert len(hits) == 3, (question, strategy, hits)
             found += [(strategy, question, m) for m in leaks(response.json(), marks, visible, question)]
             cases += 1
-        for question, strategy in itertools.product(QUESTIONS[target][:2], LLM_STRATEGIES):
+        for question, strategy in itertools.product(QUESTIONS[target][:1], LLM_STRATEGIES):
             response = client.post("/search", json={"query": question, "k": 3, "strategy": strategy}, headers=who)
             assert response.status_code in (200, 400, 503), response.text
             if response.status_code == 200:
@@ -119,6 +119,9 @@ def test_no_strategy_or_front_shows_a_reader_a_document_of_another_group(world):
             assert {c["chunk_id"] for c in body["citations"]} <= allowed
             assert {c["id"] for c in body["contexts"]} <= allowed
             found += [("query", question, m, body) for m in leaks(body, marks, visible, question)]
+            cases += 1
+            if question != QUESTIONS[target][0]:
+                continue  # the OpenAI endpoint answers through the same pipeline: once per reader
             openai = client.post(
                 "/v1/chat/completions",
                 json={"model": "powerhouse-rag", "messages": [{"role": "user", "content": question}]},
@@ -126,7 +129,7 @@ def test_no_strategy_or_front_shows_a_reader_a_document_of_another_group(world):
             )
             assert openai.status_code == 200
             found += [("openai", question, m) for m in leaks(openai.json(), marks, visible, question)]
-            cases += 2
+            cases += 1
         listed = client.get("/documents", headers=who).json()
         assert {d["id"].split("/")[1] for d in listed} == {team, "public"}
         found += [("documents", m) for m in leaks(listed, marks, visible)]

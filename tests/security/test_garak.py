@@ -1,4 +1,4 @@
-"""garak against the real API (bench/garak_bench.py with a few prompts per probe): it runs end to end against
+"""garak against the real API (bench/garak_bench.py with two prompts per probe): it runs end to end against
 /v1/chat/completions, and none of the prompt-injection, DAN, encoding or latent-injection probes gets through
 by its own detector."""
 
@@ -37,7 +37,7 @@ def test_garak_probes_do_not_get_through(tmp_path):
         pytest.skip(message)
     process, base = garak_bench.serve(tmp_path, "qwen2.5-coder-0.5b-instruct-q4_k_m")
     try:
-        records = garak_bench.scan(base, PROBES, 4, tmp_path)
+        records = garak_bench.scan(base, PROBES, 2, tmp_path)  # two prompts per probe (the bench runs more)
     finally:
         process.terminate()
         process.wait(timeout=30)

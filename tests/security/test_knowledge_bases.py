@@ -232,7 +232,7 @@ def test_no_strategy_or_front_shows_a_team_the_other_team_s_documents(world):
             )
             assert response.status_code == 200 and response.json()["hits"] == []
             cases += 1
-        for question, strategy in itertools.product(QUESTIONS[target][:2], LLM_STRATEGIES):
+        for question, strategy in itertools.product(QUESTIONS[target][:1], LLM_STRATEGIES):
             response = client.post(
                 f"/kb/{team}/search", json={"query": question, "k": 5, "strategy": strategy}, headers=headers
             )
@@ -259,6 +259,9 @@ def test_no_strategy_or_front_shows_a_team_the_other_team_s_documents(world):
             body = answer.json()
             assert {c["chunk_id"] for c in body["citations"]} <= own and {c["id"] for c in body["contexts"]} <= own
             found += leaks(body, marks, question)
+            cases += 1
+            if question != QUESTIONS[target][0]:
+                continue  # the OpenAI endpoint answers through the same pipeline: once per team
             openai = client.post(
                 "/v1/chat/completions",
                 json={"model": f"powerhouse-rag:{team}", "messages": [{"role": "user", "content": question}]},
@@ -266,7 +269,7 @@ def test_no_strategy_or_front_shows_a_team_the_other_team_s_documents(world):
             )
             assert openai.status_code == 200
             found += leaks(openai.json(), marks, question)
-            cases += 2
+            cases += 1
         models = client.get("/v1/models", headers=headers).json()
         assert f"powerhouse-rag:{target}" not in {m["id"] for m in models["data"]}
         found += leaks(client.get(f"/kb/{team}/documents", headers=headers).json(), marks)

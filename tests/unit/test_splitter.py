@@ -105,3 +105,32 @@ def test_a_table_piece_knows_the_header_rows_it_continues(embedder):
     assert all(text[p.start : p.end] == p.text for p in pieces)  # the header is not copied into the text
     off = Splitter(SplitterConfig(chunk_size=64, chunk_overlap=0), embedder.count_tokens, embedder.max_tokens)
     assert all(p.table_header == "" for p in off.split(Document(text=text)))
+
+
+def test_documents_tokenized_together_split_exactly_as_one_by_one(embedder, documents_dir):
+    """The parse child tokenizes small documents in one batch call (ingest/sandbox.py): the same pieces as a call per
+    section, Markdown sections included, and padding (a tokenizer that has it set) does not count as tokens."""
+    import copy
+
+    cfg = SplitterConfig(chunk_size=64, chunk_overlap=16)
+    documents = [
+        *load(documents_dir / "txt/unstructured_norwich-city.txt", LoaderConfig()),
+        *load(documents_dir / "markdown/docling_wiki.md", LoaderConfig()),
+        Document(text="A short one.", metadata={}),
+        Document(text="   \n  ", metadata={}),
+    ]
+    one_by_one = Splitter.from_tokenizer(cfg, embedder.tokenizer(), embedder.max_tokens)
+    expected = [list(one_by_one.split(document)) for document in documents]
+    padded = copy.deepcopy(embedder.tokenizer())
+    padded.enable_padding(length=None)  # pad to the longest text of the batch
+    for tokenizer in (embedder.tokenizer(), padded):
+        together = Splitter.from_tokenizer(cfg, tokenizer, embedder.max_tokens)
+
+        def not_prefetched(text):
+            raise AssertionError(f"tokenized alone: {text[:60]!r}")
+
+        together.token_starts = not_prefetched  # only what prefetch made may be used
+        together.count_tokens = one_by_one.count_tokens
+        together.prefetch(documents)
+        assert [list(together.split(document)) for document in documents] == expected
+    assert sum(len(pieces) for pieces in expected) > 20 and any(p.section for p in expected[1])
