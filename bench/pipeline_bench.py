@@ -3,6 +3,7 @@
     .venv/bin/python bench/pipeline_bench.py                      # Chroma and the Milvus server, instant model
     .venv/bin/python bench/pipeline_bench.py --real 1000          # + the default embedder on the first 1,000 docs
     .venv/bin/python bench/pipeline_bench.py --rows ours-chroma   # one row (for a profiler)
+    .venv/bin/python bench/pipeline_bench.py --repeat 3           # medians of 3 interleaved runs (a noisy machine)
 
 The corpus is SciFact (5,183 abstracts in one JSONL file, ../shared/datasets/scifact). The instant embedder
 (bench/gpu_bench.py) turns a text into a vector from its hash, so every row measures what is around the model:
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -115,7 +117,7 @@ def ours(work: Path, corpus: Path, store: dict, embedder) -> tuple[int, float]:
     return report.chunks_written, time.perf_counter() - started
 
 
-def raw_milvus(uri: str, chunks: list, vectors: np.ndarray, dimension: int) -> float:
+def raw_milvus(uri: str, chunks: list, vectors: np.ndarray, dimension: int, collection: str = "raw") -> float:
     from pymilvus import DataType, MilvusClient
 
     client = MilvusClient(uri)
@@ -127,15 +129,15 @@ def raw_milvus(uri: str, chunks: list, vectors: np.ndarray, dimension: int) -> f
     schema.add_field("metadata", DataType.JSON)
     params = client.prepare_index_params()
     params.add_index("vector", index_type="AUTOINDEX", metric_type="COSINE")
-    client.create_collection("raw", schema=schema, index_params=params)
+    client.create_collection(collection, schema=schema, index_params=params)
     started = time.perf_counter()
     rows = [
         {"id": c.id, "vector": v.tolist(), "text": c.text, "source": c.metadata["source"], "metadata": c.metadata}
         for c, v in zip(chunks, vectors, strict=True)
     ]
     for start in range(0, len(rows), 1000):
-        client.insert("raw", rows[start : start + 1000])
-    client.flush("raw")
+        client.insert(collection, rows[start : start + 1000])
+    client.flush(collection)
     return time.perf_counter() - started
 
 
@@ -153,6 +155,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(ROWS), help="which instant-model rows: " + ", ".join(ROWS))
     parser.add_argument("--real", type=int, default=0, help="also the configured embedder on the first N abstracts")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the instant-model rows N times, interleaved; report medians"
+    )
     options = parser.parse_args()
     rows_wanted = {r.strip() for r in options.rows.split(",") if r.strip()}
 
@@ -172,25 +177,30 @@ def main() -> None:
     corpus.parent.mkdir()
     corpus.write_bytes(SCIFACT.read_bytes())
 
-    results: dict[str, tuple[int, float]] = {}
+    runs: dict[str, list[tuple[int, float]]] = {}
     chunks = our_chunks(corpus, instant) if rows_wanted & {"raw-chroma", "raw-milvus"} else []
     vectors = instant.embed_documents([c.text for c in chunks]) if chunks else None
-    if "raw-chroma" in rows_wanted:
-        results["raw-chroma"] = (len(chunks), raw_chroma(work, chunks, vectors))
-    if "lc-chroma" in rows_wanted:
-        results["lc-chroma"] = langchain_chroma(work, corpus, model)
-    if "ours-chroma" in rows_wanted:
-        results["ours-chroma"] = ours(work, corpus, {"kind": "chroma", "path": str(work / "ours-chroma")}, instant)
-    if rows_wanted & {"raw-milvus", "ours-milvus"}:
-        server, uri = start_milvus(work)
-        try:
+    server, uri = start_milvus(work) if rows_wanted & {"raw-milvus", "ours-milvus"} else (None, "")
+    try:
+        for turn in range(options.repeat):  # interleaved: a busy spell of a shared machine hits every row alike
+            here = work / f"run-{turn}"
+            if "raw-chroma" in rows_wanted:
+                runs.setdefault("raw-chroma", []).append((len(chunks), raw_chroma(here, chunks, vectors)))
+            if "lc-chroma" in rows_wanted:
+                runs.setdefault("lc-chroma", []).append(langchain_chroma(here, corpus, model))
+            if "ours-chroma" in rows_wanted:
+                store = {"kind": "chroma", "path": str(here / "ours-chroma")}
+                runs.setdefault("ours-chroma", []).append(ours(here, corpus, store, instant))
             if "raw-milvus" in rows_wanted:
-                results["raw-milvus"] = (len(chunks), raw_milvus(uri, chunks, vectors, instant.dimension))
+                seconds = raw_milvus(uri, chunks, vectors, instant.dimension, f"raw{turn}")
+                runs.setdefault("raw-milvus", []).append((len(chunks), seconds))
             if "ours-milvus" in rows_wanted:
-                milvus = {"kind": "milvus", "uri": uri, "collection": "ours"}
-                results["ours-milvus"] = ours(work, corpus, milvus, instant)
-        finally:
+                milvus = {"kind": "milvus", "uri": uri, "collection": f"ours{turn}"}
+                runs.setdefault("ours-milvus", []).append(ours(here, corpus, milvus, instant))
+    finally:
+        if server is not None:
             server.stop()
+    results = {name: (done[0][0], statistics.median(s for _, s in done)) for name, done in runs.items()}
     if options.real:
         part = work / "real" / "scifact-part.jsonl"
         part.parent.mkdir()
@@ -205,7 +215,9 @@ def main() -> None:
 
     anchors = {"lc-chroma": "raw-chroma", "ours-chroma": "raw-chroma", "ours-milvus": "raw-milvus",
                "real-ours": "real-encode"}  # fmt: skip
-    table = Table(title=f"SciFact ({SCIFACT.stat().st_size // 1024} KiB, one JSONL file), {os.cpu_count()} CPUs")
+    repeat = f", median of {options.repeat} interleaved runs" if options.repeat > 1 else ""
+    title = f"SciFact ({SCIFACT.stat().st_size // 1024} KiB, one JSONL file), {os.cpu_count()} CPUs{repeat}"
+    table = Table(title=title)
     for column in ("row", "chunks", "seconds", "chunks/s", "of anchor", "of stock LangChain"):
         table.add_column(column, justify="right")
     rate = {name: count / seconds for name, (count, seconds) in results.items()}
@@ -215,6 +227,10 @@ def main() -> None:
         of_lc = f"{rate[name] / rate['lc-chroma']:.2f}×" if "lc-chroma" in rate and name.endswith("chroma") else ""
         table.add_row(name, f"{count:,}", f"{seconds:.1f}", f"{rate[name]:,.0f}", of_anchor, of_lc)
     console.print(table)
+    for name, anchor in anchors.items():
+        if options.repeat > 1 and name in runs and anchor in runs:
+            ratios = [(r[0] / r[1]) / (a[0] / a[1]) for r, a in zip(runs[name], runs[anchor], strict=True)]
+            console.print(f"{name} / {anchor} per turn: " + ", ".join(f"{x:.2f}×" for x in ratios))
 
 
 if __name__ == "__main__":

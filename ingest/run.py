@@ -26,7 +26,8 @@ from rag.config import Settings
 from rag.embeddings import Embedder, build_embedder
 from rag.errors import RagError, StoreError, disk_error
 from rag.faults import crash_point
-from rag.stores import VectorStore, build_store
+from rag.stores import VectorStore, base_store, build_store
+from rag.stores.base import AddsNew
 from rag.stores.restricted import PUBLIC, access_key
 from rag.tracing import Trace, tracer_for
 
@@ -128,7 +129,8 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans,
                     from ingest.ray_engine import RayIngestPipeline as engine
                 pipeline = engine(settings, embedder, store, manifest, report, progress or Progress())
                 pipeline.spans = spans
-                pipeline.adds_new = bool(entries) or store.count() == 0  # else: a store kept, its manifest lost
+                # a store kept while its manifest was lost holds chunks the manifest calls new: upserted then
+                pipeline.adds_new = isinstance(base_store(store), AddsNew) and (bool(entries) or store.count() == 0)
                 pipeline.seed_vectors(moved)
                 try:
                     pipeline.run(jobs)

@@ -72,16 +72,12 @@ class ChromaStore:
         return cls(cfg.path, cfg.collection, model, dimension, cfg.search_ef)
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        self._write(self._collection.upsert, chunks, vectors)
-
-    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        """Chunks not stored yet (see AddsNew): Chroma's add skips the check for an existing row."""
-        self._write(self._collection.add, chunks, vectors)
-
-    def _write(self, call, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        # No `add` for new chunks (AddsNew) here: with chromadb 1.5.9, a store whose new files went in with `add`
+        # and whose next ingest was killed mid-file failed every read of vectors after the rerun with "Error finding
+        # id" (tests/reliability/test_crash_points.py, change-write:1); with `upsert` throughout it reads back whole.
         for start in range(0, len(chunks), self._max_batch):
             part = chunks[start : start + self._max_batch]
-            call(
+            self._collection.upsert(
                 ids=[chunk.id for chunk in part],
                 embeddings=np.asarray(vectors[start : start + self._max_batch], dtype=np.float32),
                 documents=[chunk.text for chunk in part],

@@ -231,13 +231,19 @@ def test_a_file_that_breaks_loses_its_old_chunks(kind, docs, settings_for, embed
     assert not by_source(snapshot(settings, embedder), "docs/unstructured_simple.jsonl")
 
 
-@pytest.mark.parametrize("kind", ["chroma", "milvus"])
-def test_new_files_are_inserted_but_a_store_whose_manifest_was_lost_is_upserted(kind, docs, settings_for, embedder):
+@pytest.mark.parametrize("kind", ["chroma", "milvus", pytest.param("milvus-server", marks=pytest.mark.slow)])
+def test_new_files_are_inserted_but_a_store_whose_manifest_was_lost_is_upserted(
+    kind, docs, tmp_path, settings_for, embedder, request
+):
     """A new file's chunks go in with the store's plain insert (Milvus keeps duplicate keys); with the manifest
     gone and the store kept, the same files are new to the manifest but not to the store: upserted, no duplicates."""
     from ingest.manifest import manifest_file
 
-    settings = settings_for(kind)
+    if kind == "milvus-server":
+        server = {"uri": request.getfixturevalue("milvus_server"), "collection": "lost_manifest"}
+        settings = settings_for("milvus", store=server, ingest={"manifest": str(tmp_path / "manifest.sqlite")})
+    else:
+        settings = settings_for(kind)
     first = ingest([docs], settings, embedder=embedder)
     rows = snapshot(settings, embedder)
     assert first.chunks_written == len(rows) > 0
