@@ -72,9 +72,9 @@ class ChromaStore:
         return cls(cfg.path, cfg.collection, model, dimension, cfg.search_ef)
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        # No `add` for new chunks (AddsNew) here: with chromadb 1.5.9, a store whose new files went in with `add`
-        # and whose next ingest was killed mid-file failed every read of vectors after the rerun with "Error finding
-        # id" (tests/reliability/test_crash_points.py, change-write:1); with `upsert` throughout it reads back whole.
+        # No `add` for new chunks (AddsNew) here: it was tried, and the crash-point tests then read "Error finding id"
+        # back — the cause turned out to be a `count()` in the test process before other processes wrote (chromadb
+        # 1.5.9 keeps a stale in-process reader), not shown to be `add`; upsert stays until measured faster.
         for start in range(0, len(chunks), self._max_batch):
             part = chunks[start : start + self._max_batch]
             self._collection.upsert(
