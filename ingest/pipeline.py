@@ -286,13 +286,14 @@ class IngestPipeline:
             by_source.setdefault(str(chunk.metadata["source"]), []).append(chunk.id)
         for source, ids in by_source.items():  # write-ahead: a killed run's chunks are known and reused
             self.manifest.stage(source, ids)
-        added = [i for i, known_new in enumerate(new or ()) if known_new] if isinstance(self.store, AddsNew) else []
-        rest = sorted(set(range(len(chunks))) - set(added)) if added else list(range(len(chunks)))
+        known_new = new if new and isinstance(self.store, AddsNew) else [False] * len(chunks)
+        added = [i for i, flag in enumerate(known_new) if flag]
+        rest = [i for i, flag in enumerate(known_new) if not flag]
         with self._store_lock:
             if added:
                 self.store.add([chunks[i] for i in added], vectors[added])
             if rest:
-                self.store.upsert([chunks[i] for i in rest], vectors[rest] if added else vectors)
+                self.store.upsert([chunks[i] for i in rest], vectors[rest])
         self.report.chunks_written += len(chunks)
         self.progress.chunks_done(len(chunks))
         crash_point("write")

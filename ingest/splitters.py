@@ -137,12 +137,9 @@ class Splitter:
     def _segments(self, document: Document) -> Iterator[str]:
         """The texts :meth:`_spans` will tokenize for this document."""
         for section in self._sections(document):
-            offset = 0
-            while offset < len(section.text):
-                end = _segment_end(section.text, offset, _SEGMENT_CHARS)
+            for offset, end in _segment_bounds(section.text):
                 if section.text[offset:end].strip():
                     yield section.text[offset:end]
-                offset = end
 
     def _sections(self, document: Document) -> list[Section]:
         if self.header_aware and document.format == "markdown":
@@ -190,12 +187,9 @@ class Splitter:
 
     def _segmented_spans(self, text: str) -> Iterator[tuple[int, int]]:
         """The chunk spans of a section, a bounded segment at a time."""
-        offset = 0
-        while offset < len(text):
-            end = _segment_end(text, offset, _SEGMENT_CHARS)
+        for offset, end in _segment_bounds(text):
             for start, stop in self._spans(text[offset:end]):
                 yield offset + start, offset + stop
-            offset = end
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the chunks of one section."""
@@ -270,6 +264,15 @@ class Splitter:
 def _tokens_in(starts: Sequence[int], start: int, end: int) -> int:
     """How many of a text's tokens (their start offsets, ascending) begin inside [start, end)."""
     return bisect.bisect_left(starts, end) - bisect.bisect_left(starts, start)
+
+
+def _segment_bounds(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of the bounded segments a section is split in, one after the other."""
+    offset = 0
+    while offset < len(text):
+        end = _segment_end(text, offset, _SEGMENT_CHARS)
+        yield offset, end
+        offset = end
 
 
 def _segment_end(text: str, start: int, size: int) -> int:

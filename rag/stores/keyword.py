@@ -294,14 +294,14 @@ class KeywordIndexedStore:
         self.location = store.location
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        self.store.upsert(chunks, vectors)
-        crash_point("index")
-        for index in self.indexes:
-            index.upsert(chunks)
+        self._write(self.store.upsert, chunks, vectors)
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Chunks known not to be stored yet: the store's plain insert where it has one (AddsNew)."""
-        (self.store.add if isinstance(self.store, AddsNew) else self.store.upsert)(chunks, vectors)
+        self._write(self.store.add if isinstance(self.store, AddsNew) else self.store.upsert, chunks, vectors)
+
+    def _write(self, write: Callable[..., None], chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        write(chunks, vectors)
         crash_point("index")
         for index in self.indexes:
             index.upsert(chunks)
