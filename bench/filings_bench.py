@@ -9,10 +9,10 @@ filing the question names: rag/retrievers/routing.py). A hit is a retrieved chun
 ranks the pages by their best chunk. Rows by question type (domain-relevant, metrics-generated, novel-generated).
 The stores are kept under --work: a second run with the same variant ingests nothing.
 
-With --answers N, the first N questions are answered end to end by the default local model (per filing and
-routed) and graded without a judge where the reference holds a figure (its figures other than years: one stated
-in the answer, rounded to the answer's precision, is right), beside the paper's human labels of GPT-4-Turbo with a
-store per filing; a text reference is counted as answered or refused, not graded.
+With --answers N, the first N questions (of --answer-types, when given) are answered end to end by the default
+local model (per filing and routed) and graded without a judge where the reference holds a figure (its figures
+other than years: one stated in the answer, rounded to the answer's precision, is right), beside the paper's human
+labels of GPT-4-Turbo with a store per filing; a text reference is counted as answered or refused, not graded.
 """
 
 from __future__ import annotations
@@ -201,6 +201,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     parser.add_argument("--answers", type=int, default=0, help="answer the first N questions end to end")
     parser.add_argument("--answer-modes", default="per filing,routed", help="per filing, routed, or both")
+    parser.add_argument("--answer-types", default="", help="answer only these question types (comma-separated)")
     options = parser.parse_args()
 
     from rich.console import Console
@@ -255,9 +256,9 @@ def main() -> None:
             log = options.out / f"filings_answers_{name}.jsonl"
             options.out.mkdir(parents=True, exist_ok=True)
             log.unlink(missing_ok=True)
-            results[name]["answers"] = answer_all(
-                settings, embedder, store, asked[: options.answers], console, modes, log
-            )
+            types = {kind.strip() for kind in options.answer_types.split(",") if kind.strip()}
+            chosen = [q for q in asked if not types or q["question_type"] in types][: options.answers]
+            results[name]["answers"] = answer_all(settings, embedder, store, chosen, console, modes, log)
         store.close()
         print_table(console, name, summary, ks, len(asked))
         console.print(

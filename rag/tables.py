@@ -72,22 +72,47 @@ def label_columns(text: str) -> str:
     2017 | (1,420) in 2016". A small model reading a statement otherwise takes a figure from the wrong column (the
     1.5B answered 3M's 2018 capex with the 2016 figure; with "2018: (1,577)" it answered "13", with "(1,577) in
     2018" right). The figures and their order are unchanged: a citation check reads the same numbers."""
-    years: list[str] | None = None
     out = []
+    for line, years, row in _year_rows(text):
+        if row is None:
+            out.append(line)
+            continue
+        label, values = row
+        out.append(f"{label} | " + " | ".join(f"{value} in {year}" for year, value in zip(years, values, strict=True)))
+    return "\n".join(out)
+
+
+@dataclass(frozen=True)
+class YearFigure:
+    label: str  # the row's label: "Purchases of property, plant and equipment (PP&E)"
+    year: str  # its column's year
+    printed: str  # the figure as printed: "(1,577)"
+
+
+def year_figures(text: str) -> list[YearFigure]:
+    """Each figure of a statement row below a line of column years, with its row label and year."""
+    return [
+        YearFigure(row[0], year, value)
+        for _, years, row in _year_rows(text)
+        if row is not None
+        for year, value in zip(years, row[1], strict=True)
+    ]
+
+
+def _year_rows(text: str):
+    """Each line with, when it is a row of one figure per column year above it, those years and (label, figures)."""
+    years: list[str] | None = None
     for line in text.split("\n"):
         found = _column_years(line)
         if found:
             years = found
-            out.append(line)
+            yield line, None, None
             continue
         row = _row(line) if years else None
         if row and len(row[1]) == len(years):
-            label, values = row
-            labelled = (f"{value} in {year}" for year, value in zip(years, values, strict=True))
-            out.append(f"{label} | " + " | ".join(labelled))
+            yield line, years, row
         else:
-            out.append(line)
-    return "\n".join(out)
+            yield line, None, None
 
 
 def _column_years(line: str) -> list[str] | None:

@@ -7,6 +7,12 @@ constrained); every input is checked against its passage (the figure must be the
 a safe evaluator (simpleeval: numbers, + - * / and brackets; never ``eval``) computes, and the answer shows the
 inputs with their citations and the formula. Any failure (no plan, an input its passage does not hold, a formula
 naming an unknown letter, a division by zero) gives no calculation, and the pipeline answers as usual.
+
+Where the passages hold statement rows under column years, the model does not copy figures at all: it is shown a
+numbered list of them ("f3: Purchases of property, plant and equipment, 2018: 1,577 (in millions) [1]", only the
+years the question names and the year before) and picks keys from it, its JSON constrained to those keys. The
+1.5B copying figures freely filled its plans with the schema's placeholder or a worked example's numbers; picking
+from a list it can only pick a real figure of the right year.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from typing import Any
 from rag.answer.citations import figures_of, has_figure
 from rag.errors import LLMError
 from rag.llms.base import LLM
+from rag.tables import year_figures
 
 _COMPUTED = re.compile(
     r"\b(ratio|margin|growth rate|percent(age)?( change)?|average|per share|turnover|return on|year[- ]over[- ]year|"
@@ -58,6 +65,88 @@ PLAN_SCHEMA: dict[str, Any] = {
     },
     "required": ["inputs", "formula", "unit"],
 }
+
+
+PICK_SYSTEM = """You prepare a calculation from figures read off financial statements. Each line gives a figure's key,
+its row, its year, its value and the passage it is in. Reply in JSON only:
+{"inputs": [{"letter": "a", "figure": "f1"}, {"letter": "b", "figure": "f2"}],
+ "formula": "an arithmetic expression over the letters", "unit": "the unit of the result"}
+Pick only the figures the question's calculation needs, each once, by key. Values are magnitudes (a figure printed
+in parentheses is listed without them). In the formula use + - * / and brackets; a percentage is multiplied by 100;
+to answer in billions divide figures in millions by 1000. If the question's definition names a figure that is not
+listed, reply {"inputs": [], "formula": "", "unit": ""}."""
+
+_YEAR_NAMED = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_SCALE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
+_MOST_FIGURES = 80
+
+
+@dataclass
+class Figure:
+    key: str
+    label: str
+    year: str
+    printed: str
+    value: float  # the magnitude
+    passage: int  # 1-based, as cited
+    scale: str = ""  # "millions" when the passage says "in millions"
+
+    def line(self) -> str:
+        scale = f" (in {self.scale})" if self.scale else ""
+        return f"{self.key}: {self.label}, {self.year}: {self.printed.strip('()')}{scale} [{self.passage}]"
+
+
+def statement_figures(question: str, passages: list[str], most: int = _MOST_FIGURES) -> list[Figure]:
+    """The figures of the passages' statement rows, in the years the question names and the year before each (an
+    average or a change needs it); every year when it names none. At most `most`, in passage order."""
+    named = [int(year) for year in _YEAR_NAMED.findall(question)]
+    wanted = {str(year) for year in range(min(named) - 1, max(named) + 1)} if named else None
+    figures: list[Figure] = []
+    seen: set[tuple[str, str, str]] = set()
+    for number, text in enumerate(passages, start=1):
+        scale = _SCALE.search(text)
+        for found in year_figures(text):
+            value = parse_figure(found.printed)
+            key = (found.label.lower(), found.year, found.printed)
+            if value is None or key in seen or (wanted is not None and found.year not in wanted):
+                continue
+            seen.add(key)
+            label = " ".join(found.label.split())[:120]
+            scale_name = scale.group(1).lower() if scale else ""
+            figures.append(
+                Figure(f"f{len(figures) + 1}", label, found.year, found.printed, abs(value), number, scale_name)
+            )
+            if len(figures) >= most:
+                return figures
+    return figures
+
+
+def pick_schema(keys: list[str]) -> dict[str, Any]:
+    item = {
+        "type": "object",
+        "properties": {
+            "letter": {"type": "string", "enum": list(_LETTERS[:6])},
+            "figure": {"type": "string", "enum": keys},
+        },
+        "required": ["letter", "figure"],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "inputs": {"type": "array", "maxItems": 6, "items": item},
+            "formula": {"type": "string"},
+            "unit": {"type": "string"},
+        },
+        "required": ["inputs", "formula", "unit"],
+    }
+
+
+def pick_messages(question: str, figures: list[Figure]) -> list[dict[str, str]]:
+    listed = "\n".join(figure.line() for figure in figures)
+    return [
+        {"role": "system", "content": PICK_SYSTEM},
+        {"role": "user", "content": f"Figures:\n{listed}\n\nQuestion: {question}"},
+    ]
 
 
 @dataclass
@@ -136,7 +225,11 @@ def parse_figure(printed: str) -> float | None:
 
 
 def calculate(llm: LLM, question: str, context: str, passages: list[str]) -> Calculation | None:
-    """The model's plan over the numbered `context`, checked against `passages` and computed (None: no calculation)."""
+    """The model's plan over the statement figures of `passages` (or, where they hold none, over the numbered
+    `context`, each figure checked against its passage), computed (None: no calculation)."""
+    figures = statement_figures(question, passages)
+    if figures:
+        return calculate_from(llm, question, figures)
     try:
         plan = llm.complete_json(plan_messages(question, context), PLAN_SCHEMA, max_tokens=300)
     except (LLMError, ValueError):  # no usable plan: no calculation, the pipeline answers as usual
@@ -160,6 +253,36 @@ def calculate(llm: LLM, question: str, context: str, passages: list[str]) -> Cal
     except (InvalidExpression, ValueError, SyntaxError, ArithmeticError, TypeError):
         return None
     return Calculation(inputs, formula, str(plan.get("unit") or ""), result)
+
+
+def calculate_from(llm: LLM, question: str, figures: list[Figure]) -> Calculation | None:
+    """The model picks figures by key and writes the formula; the values are the listed ones, never its own."""
+    by_key = {figure.key: figure for figure in figures}
+    try:
+        plan = llm.complete_json(pick_messages(question, figures), pick_schema(list(by_key)), max_tokens=200)
+    except (LLMError, ValueError):
+        return None
+    inputs: list[Input] = []
+    for item in plan.get("inputs") or []:
+        figure = by_key.get(str(item.get("figure")))
+        letter = str(item.get("letter", ""))
+        if figure is None or letter in {i.letter for i in inputs}:
+            return None
+        name = f"{figure.label}, {figure.year}" + (f" (in {figure.scale})" if figure.scale else "")
+        inputs.append(Input(letter, name, figure.value, figure.printed.strip("()"), figure.passage))
+    formula = str(plan.get("formula") or "").strip()
+    unit = str(plan.get("unit") or "")
+    if not inputs or not formula:
+        return None
+    from simpleeval import InvalidExpression
+
+    try:
+        result = evaluate(formula, {item.letter: item.value for item in inputs})
+    except (InvalidExpression, ValueError, SyntaxError, ArithmeticError, TypeError):
+        return None
+    if ("%" in unit or "percent" in unit.lower()) and "100" not in formula and abs(result) < 1:
+        result *= 100  # a ratio asked for in percent: the model left out the "* 100" it was told to write
+    return Calculation(inputs, formula, unit, result)
 
 
 def _decimals(printed: str) -> int:

@@ -6,6 +6,10 @@ rag/retrievers/glossaries/finance.yaml) or a YAML file of ``{when: regex, add: w
 keyword searches run on the question plus the words of every entry it matches (the LLM still reads the question
 as asked). On the FinanceBench dev filings it lifted evidence-page hit@5 from 0.45 to 0.63 per filing
 (docs/benchmarks.md#filings).
+
+An entry may also name a ``section`` (a regular expression over a chunk's section path): a question that names
+the statement it wants ("… using the cash flow statement") gets that statement's chunks first among the hybrid
+search's candidates, each group in its fused order.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from rag.documents import Hit
 from rag.errors import ConfigError
 from rag.retrievers.base import note
 
@@ -26,6 +31,7 @@ PACKAGED = Path(__file__).parent / "glossaries"
 class Entry:
     when: re.Pattern[str]
     add: str
+    section: re.Pattern[str] | None = None  # chunks under a matching section path come first
 
 
 class Glossary:
@@ -46,7 +52,14 @@ class Glossary:
             )
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-            entries = [Entry(re.compile(str(item["when"]), re.IGNORECASE), str(item["add"]).strip()) for item in raw]
+            entries = [
+                Entry(
+                    re.compile(str(item["when"]), re.IGNORECASE),
+                    str(item["add"]).strip(),
+                    re.compile(str(item["section"]), re.IGNORECASE) if item.get("section") else None,
+                )
+                for item in raw
+            ]
         except (yaml.YAMLError, KeyError, TypeError, re.error) as exc:
             raise ConfigError(
                 f"retriever.glossary {path}: each entry needs `when` (a regular expression) and `add` (words): {exc}"
@@ -60,3 +73,14 @@ class Glossary:
             return query
         note("glossary", added)
         return f"{query}\n{'; '.join(dict.fromkeys(added))}"
+
+    def prefer_sections(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """The hits under a section the query names (an entry's `section`) first, then the others, each in order."""
+        wanted = [entry.section for entry in self.entries if entry.section is not None and entry.when.search(query)]
+        if not wanted:
+            return hits
+        named = [hit for hit in hits if any(p.search(str(hit.metadata.get("section") or "")) for p in wanted)]
+        if named:
+            note("sections_first", len(named))
+        chosen = {id(hit) for hit in named}
+        return named + [hit for hit in hits if id(hit) not in chosen]

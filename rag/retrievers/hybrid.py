@@ -106,10 +106,15 @@ class HybridRetriever(Retriever):
         """Fuse the keyword signals on `keywords` with dense search by `vector` (the embedded `keywords` when
         None); HyDE passes its passage's vector and the question plus passage."""
         k = k or self.k
+        asked = keywords
         if self.glossary is not None:
             keywords = self.glossary.expand(keywords)
-        lists = self.signal_lists(keywords, max(self.candidates, k), filter, vector=vector)
-        top = fill_texts(self.fuse(lists, self.shares(), k), self.dense.store)
+        depth = max(self.candidates, k)
+        lists = self.signal_lists(keywords, depth, filter, vector=vector)
+        fused = self.fuse(lists, self.shares(), depth if self.glossary is not None else k)
+        if self.glossary is not None:  # a statement the question names: its chunks first among the candidates
+            fused = self.glossary.prefer_sections(asked, fused)
+        top = fill_texts(fused[:k], self.dense.store)
         by_signal = {name: {h.id: h.score for h in hits} for name, hits in lists.items()}
         stages = [{"id": h.id, "fused": round(h.score, 4)} for h in top]
         for stage in stages:

@@ -67,3 +67,39 @@ def test_a_glossary_of_ones_own_and_clear_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("- add: words without a when\n")
     with pytest.raises(ConfigError, match="each entry needs `when`"):
         Glossary.load(str(tmp_path / "bad.yaml"))
+
+
+MDNA = (
+    "# Management's Discussion and Analysis\n\nLiquidity. Our capex, the purchases of property, plant and equipment "
+    "reported in investing activities of the consolidated statements of cash flows, rose in 2018 as we expanded "
+    "plants; capital expenditures and net cash provided by operating activities are discussed below."
+)
+
+
+def test_a_question_naming_its_statement_gets_that_statements_chunks_first(tmp_path, settings_for, embedder):
+    folder = tmp_path / "filing"
+    folder.mkdir()
+    (folder / "cash-flows.md").write_text(PAGES["cash-flows.md"])
+    (folder / "mdna.md").write_text(MDNA)
+    settings = settings_for(retriever={"k": 2})
+    assert ingest([folder], settings, embedder=embedder).exit_code == 0
+    store = build_store(settings.store, embedder.name, embedder.dimension)
+    entry = "- when: cash ?flows? statement\n  add: consolidated statements of cash flows, investing activities\n"
+    (tmp_path / "words.yaml").write_text(entry)
+    (tmp_path / "sections.yaml").write_text(entry + "  section: statements? of cash ?flows?\n")
+    question = "Using the cash flow statement, what was the FY2018 capex?"
+
+    def ranked(glossary):
+        cfg = settings.retriever.model_copy(update={"strategy": "hybrid", "glossary": str(tmp_path / glossary)})
+        retriever = build_retriever(settings.model_copy(update={"retriever": cfg}), embedder=embedder, store=store)
+        hits, trace = retriever.run(question, 2)
+        return [hit.metadata["source"] for hit in hits], trace
+
+    try:
+        words_only, trace = ranked("words.yaml")
+        assert words_only[0] == "filing/mdna.md" and "sections_first" not in trace  # the prose says it all
+        first, trace = ranked("sections.yaml")
+        assert first == ["filing/cash-flows.md", "filing/mdna.md"] and trace["sections_first"] == 1
+        assert Glossary.load("finance").prefer_sections("How many people work here?", []) == []
+    finally:
+        store.close()
