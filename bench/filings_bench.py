@@ -41,7 +41,7 @@ VARIANTS: dict[str, dict] = {
     "filings": {
         "splitter": {"context_header": True},
         "retriever": {"glossary": "finance", "strategy": "documents", "base": "hybrid", "hybrid": {"fusion": "rrf"}},
-        "answer": {"segments": True},
+        "answer": {"segments": True, "formulas": "finance"},
         "store": "sections",
     },
     "sections+glossary": {

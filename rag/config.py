@@ -153,6 +153,9 @@ class AnswerConfig(_Section):
     calculate: bool = Field(
         True, description="ratios, margins, changes: the model picks cited inputs, a calculator computes"
     )
+    formulas: str | None = Field(
+        None, description="standard metrics from statement rows: a packaged set (finance) or a YAML file"
+    )
 
 
 class EntitiesConfig(_Section):

@@ -89,14 +89,22 @@ class YearFigure:
     printed: str  # the figure as printed: "(1,577)"
 
 
+_LABELLED_CELL = re.compile(r"^(\S+) in ((?:19|20)\d{2})$")
+
+
 def year_figures(text: str) -> list[YearFigure]:
-    """Each figure of a statement row below a line of column years, with its row label and year."""
-    return [
-        YearFigure(row[0], year, value)
-        for _, years, row in _year_rows(text)
-        if row is not None
-        for year, value in zip(years, row[1], strict=True)
-    ]
+    """Each figure of a statement row below a line of column years, with its row label and year; rows already
+    labelled by `label_columns` ("Inventories | 32 in 2019 | 43 in 2018") are read the same."""
+    found: list[YearFigure] = []
+    for line, years, row in _year_rows(text):
+        if row is not None:
+            found += [YearFigure(row[0], year, value) for year, value in zip(years, row[1], strict=True)]
+            continue
+        cells = [cell.strip() for cell in line.split(" | ")] if " in " in line else []
+        labelled = [_LABELLED_CELL.match(cell) for cell in cells[1:]]
+        if cells and cells[0] and labelled and all(labelled):
+            found += [YearFigure(cells[0], match.group(2), match.group(1)) for match in labelled]
+    return found
 
 
 def _year_rows(text: str):

@@ -78,7 +78,7 @@ listed, reply {"inputs": [], "formula": "", "unit": ""}."""
 
 _YEAR_NAMED = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 _SCALE = re.compile(r"\bin (thousands|millions|billions)\b", re.IGNORECASE)
-_MOST_FIGURES = 80
+_MOST_FIGURES = 120
 
 
 @dataclass
@@ -111,7 +111,7 @@ def statement_figures(question: str, passages: list[str], most: int = _MOST_FIGU
             if value is None or key in seen or (wanted is not None and found.year not in wanted):
                 continue
             seen.add(key)
-            label = " ".join(found.label.split())[:120]
+            label = " ".join(found.label.split())[:80]
             scale_name = scale.group(1).lower() if scale else ""
             figures.append(
                 Figure(f"f{len(figures) + 1}", label, found.year, found.printed, abs(value), number, scale_name)

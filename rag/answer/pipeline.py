@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer import prompts
-from rag.answer.arithmetic import calculate, needs_calculation
+from rag.answer.arithmetic import Calculation, calculate, needs_calculation
 from rag.answer.citations import (
     Citation,
     CitationCheck,
@@ -30,6 +30,7 @@ from rag.answer.citations import (
 )
 from rag.answer.condense import clip, condense, recent_within
 from rag.answer.context import context_block, expand, fit, focus, passage_text, segments
+from rag.answer.formulas import Formulas
 from rag.answer.guard import echoes_question, guard_answer
 from rag.config import Settings
 from rag.documents import Hit, location, part
@@ -150,6 +151,7 @@ class RagPipeline:
             settings, embedder=self.embedder, store=self.source_store, llm=self.llm, restriction=restriction
         )
         self.tracer = tracer_for(settings.tracing)
+        self.formulas = Formulas.load(settings.answer.formulas) if settings.answer.formulas else None
         self._prompt_tokens: int | None = None  # the answer prompt without passages and question, counted once
 
     def ask(self, question: str, history: list[Message] | None = None) -> Answer:
@@ -259,7 +261,10 @@ class RagPipeline:
             with spans.stage("calculate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
                 context = self.context_block(answer.contexts)
                 passages = [passage_text(hit) for hit in answer.contexts]
-                calculation = calculate(self.llm, answer.standalone_question, context, passages)
+                calculation, found = self._formula(answer) if self.formulas else (None, [])
+                if calculation is not None:
+                    answer.contexts += found  # the line items looked up, cited after the retrieved passages
+                calculation = calculation or calculate(self.llm, answer.standalone_question, context, passages)
                 span.set_attribute("rag.calculated", calculation is not None)
             answer.timings["calculate"] = time.perf_counter() - started
             if calculation is not None:
@@ -332,6 +337,21 @@ class RagPipeline:
             answer.restated = 2
             answer.guarded.append("withheld: the answer only restated the question, also when asked again")
             answer.text, answer.found, answer.grounded, answer.citations = prompts.NO_ANSWER, False, False, []
+
+    def _formula(self, answer: Answer) -> tuple[Calculation | None, list[Hit]]:
+        """A standard metric from the statements' rows (``answer.formulas``); a line item the passages lack is
+        searched for in the same documents, and the hits found are returned to be added to the context."""
+        found: list[Hit] = []
+        sources = sorted({str(hit.metadata.get("source", "")) for hit in answer.contexts})
+
+        def lookup(query: str) -> list[str]:
+            seen = {hit.id for hit in answer.contexts + found}
+            hits = [h for h in self.retriever.retrieve(query, 3, {"source": sources}) if h.id not in seen]
+            found.extend(hits)
+            return [passage_text(hit) for hit in hits]
+
+        passages = [passage_text(hit) for hit in answer.contexts]
+        return self.formulas.calculate(answer.standalone_question, passages, lookup), found
 
     def retrieve(self, question: str) -> list[Hit]:
         return self.retriever.retrieve(question, self.settings.answer.k)

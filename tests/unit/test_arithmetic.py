@@ -61,6 +61,7 @@ Net cash provided by operating activities | 6,439 | 6,240 | 6,662"""
 
 def test_statement_figures_list_the_years_asked_and_the_year_before_as_magnitudes():
     from rag.answer.arithmetic import statement_figures
+    from rag.tables import label_columns
 
     figures = statement_figures("What was 3M's FY2018 capex as a % of operating cash flow?", ["Intro.", STATEMENT])
     assert {f.year for f in figures} == {"2017", "2018"}  # 2016 is neither asked nor the year before
@@ -70,6 +71,8 @@ def test_statement_figures_list_the_years_asked_and_the_year_before_as_magnitude
         capex.line() == f"{capex.key}: Purchases of property, plant and equipment (PP&E), 2018: 1,577 (in millions) [2]"
     )
     assert [f.key for f in figures] == [f"f{n}" for n in range(1, 9)]
+    # the passages as the model reads them (rows labelled with their years) give the same list
+    assert statement_figures("FY2018 capex?", ["Intro.", label_columns(STATEMENT)]) == figures
     # the same row in two passages is listed once; a question naming no year lists every year
     assert len(statement_figures("What was the capex?", [STATEMENT, STATEMENT])) == 12
 

@@ -1,0 +1,155 @@
+"""Standard metrics computed from statement line items, no model in the loop: "What is the FY2019 fixed asset
+turnover ratio?" → revenue of 2019 over the average PP&E of 2018 and 2019, each figure read off a retrieved
+statement row of its year, the arithmetic done by the calculator's safe evaluator.
+
+``answer.formulas`` names a packaged set (``finance``: rag/answer/formula_sets/finance.yaml) or a YAML file of
+``items`` (line item → patterns over a row's label) and ``metrics`` (``when`` over the question → a ``formula``
+over ``item[Y]`` / ``item[Y-1]`` and a ``unit``). A question for a value ("what is …", "calculate …") that names a
+metric is computed when every input is found; else the model plans as before (rag/answer/arithmetic.py). A
+question naming a span of years and an "N-year average" gets the metric of each year averaged; one asking for an
+adjusted figure ("excluding FX", "organic", "non-GAAP") is left to the model: the statements do not print it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from rag.answer.arithmetic import Calculation, Figure, Input, evaluate, statement_figures
+from rag.errors import ConfigError
+
+PACKAGED = Path(__file__).parent / "formula_sets"
+_ASKS_A_VALUE = re.compile(r"\b(what (is|was|were|are)|calculate|compute|how (much|many))\b", re.IGNORECASE)
+# an adjusted figure ("excluding FX", "organic", "non-GAAP") is not what the statements' rows compute
+_ADJUSTED = re.compile(r"\b(exclud\w*|organic|non[- ]?gaap|constant currency|adjusted)\b", re.IGNORECASE)
+_UNADJUSTED = re.compile(r"\bunadjusted\b", re.IGNORECASE)
+_TERM = re.compile(r"\b([a-z_]+)\[Y(-1)?\]")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_YEARS_AVERAGE = re.compile(r"\b(\d|two|three|four|five)[- ]year average\b", re.IGNORECASE)
+_FOOTNOTE = re.compile(r"\((?:[a-z]|\d{1,2}|notes? \d+(?:(?:,| and) \d+)*)\)|\$|[:*]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Metric:
+    when: re.Pattern[str]
+    formula: str
+    unit: str
+
+
+class Formulas:
+    def __init__(
+        self,
+        items: dict[str, list[re.Pattern[str]]],
+        metrics: list[Metric],
+        name: str = "",
+        statements: dict[str, str] | None = None,
+    ):
+        self.items, self.metrics, self.name = items, metrics, name
+        self.statements = statements or {}  # line item -> the statement that prints it
+
+    @classmethod
+    def load(cls, name_or_path: str) -> Formulas:
+        """A packaged set by name (finance) or a YAML file; a clear error for anything else."""
+        path = PACKAGED / f"{name_or_path}.yaml"
+        if not path.is_file():
+            path = Path(name_or_path).expanduser()
+        if not path.is_file():
+            packaged = ", ".join(sorted(p.stem for p in PACKAGED.glob("*.yaml")))
+            raise ConfigError(
+                f"answer.formulas: {name_or_path!r} is neither a packaged set ({packaged}) nor a YAML file"
+            )
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            items = {
+                str(name): [re.compile(str(p), re.IGNORECASE) for p in patterns]
+                for name, patterns in raw["items"].items()
+            }
+            metrics = [
+                Metric(re.compile(str(m["when"]), re.IGNORECASE), str(m["formula"]), str(m.get("unit", "")))
+                for m in raw["metrics"]
+            ]
+        except (yaml.YAMLError, KeyError, TypeError, AttributeError, re.error) as exc:
+            raise ConfigError(
+                f"answer.formulas {path}: it needs `items` (name: [patterns]) and `metrics` "
+                f"([{{when, formula, unit}}]): {exc}"
+            ) from None
+        statements = {str(item): str(title) for title, named in (raw.get("statements") or {}).items() for item in named}
+        for metric in metrics:
+            unknown = {name for name, _ in _TERM.findall(metric.formula)} - set(items)
+            if unknown:
+                raise ConfigError(f"answer.formulas {path}: {metric.formula!r} names unknown items {sorted(unknown)}")
+        return cls(items, metrics, name_or_path, statements)
+
+    def metric_for(self, question: str) -> Metric | None:
+        """The first metric a question for a value names (None: not a question this set computes)."""
+        if not _ASKS_A_VALUE.search(question) or _ADJUSTED.search(_UNADJUSTED.sub(" ", question)):
+            return None
+        return next((metric for metric in self.metrics if metric.when.search(question)), None)
+
+    def calculate(
+        self, question: str, passages: list[str], lookup: Callable[[str], list[str]] | None = None
+    ) -> Calculation | None:
+        """The metric the question names, from the passages' statement rows; None when an input is missing.
+        `lookup` searches for a missing line item ("operating income 2022") and returns more passages, numbered
+        after `passages` (the caller adds their hits to the answer's context, so they are cited like the others)."""
+        metric = self.metric_for(question)
+        years = sorted({int(year) for year in _YEAR.findall(question)})
+        if metric is None or not years:
+            return None
+        passages = list(passages)
+        figures = statement_figures(question, passages, most=10_000)
+        span = range(years[0], years[-1] + 1) if _YEARS_AVERAGE.search(question) and len(years) > 1 else [years[-1]]
+        inputs: dict[tuple[str, int], Input] = {}
+        per_year: list[str] = []
+        for year in span:
+            expression = metric.formula
+            for item, back in sorted(set(_TERM.findall(metric.formula))):
+                wanted = year - (1 if back else 0)
+                if (item, wanted) not in inputs:
+                    figure = self._figure(item, wanted, figures)
+                    if figure is None and lookup is not None:
+                        passages += lookup(f"{self.search_words(item)} {wanted}")
+                        figures = statement_figures(f"{question} {wanted}", passages, most=10_000)
+                        figure = self._figure(item, wanted, figures)
+                    if figure is None:
+                        return None
+                    letter = _letter(len(inputs))
+                    name = f"{figure.label}, {figure.year}" + (f" (in {figure.scale})" if figure.scale else "")
+                    inputs[item, wanted] = Input(letter, name, figure.value, figure.printed.strip("()"), figure.passage)
+                expression = expression.replace(f"{item}[Y{back}]", inputs[item, wanted].letter)
+            per_year.append(expression)
+        formula = per_year[0] if len(per_year) == 1 else f"(({') + ('.join(per_year)})) / {len(per_year)}"
+        values = {i.letter: i.value for i in inputs.values()}
+        try:
+            result = evaluate(formula, values)
+        except (ValueError, SyntaxError, ArithmeticError, TypeError):
+            return None
+        scales = {i.name.rsplit("(in ", 1)[-1].rstrip(")") for i in inputs.values() if i.name.endswith(")")}
+        unit = metric.unit or (f"in {scales.pop()}" if len(scales) == 1 else "")
+        return Calculation(list(inputs.values()), formula, unit, result)
+
+    def search_words(self, item: str) -> str:
+        """What to search for a line item the passages lack: its statement, its name and the words of its row
+        patterns ("income statement operating income … from operations profit")."""
+        words = [*self.statements.get(item, "").split(), *item.split("_")]
+        for pattern in self.items[item]:
+            words += re.sub(r"\\b|[\^$()?|\\\[\]+*.{}]|\b\w\b", " ", pattern.pattern).split()
+        return " ".join(dict.fromkeys(word for word in words if word.isalnum()))
+
+    def _figure(self, item: str, year: int, figures: list[Figure]) -> Figure | None:
+        """The first figure of `year` whose row label matches the item's first pattern that any row matches."""
+        rows = [f for f in figures if f.year == str(year)]
+        for pattern in self.items[item]:
+            for figure in rows:
+                if pattern.search(" ".join(_FOOTNOTE.sub(" ", figure.label).split()).strip(" ,")):
+                    return figure
+        return None
+
+
+def _letter(index: int) -> str:
+    """a … z, then aa, ab … (a three-year average of a four-input formula needs more than 26)."""
+    return "abcdefghijklmnopqrstuvwxyz"[index] if index < 26 else "a" + _letter(index - 26)

@@ -1,0 +1,63 @@
+"""A standard metric answered from a filing's statements through the whole pipeline (real Chroma, the packaged
+embedder, the local model): the balance sheet is retrieved, the income statement's revenue line is looked up in
+the same filing, the calculator computes, and the answer cites both statements."""
+
+import pytest
+
+from ingest.run import ingest
+from rag.answer.pipeline import RagPipeline
+
+BALANCE = """# Consolidated Balance Sheets
+
+Globex Corporation. (in millions)
+
+| | December 31, 2019 | December 31, 2018 |
+|---|---|---|
+| Inventories, net | 32 | 43 |
+| Property and equipment, net | 253 | 282 |
+| Total current assets | 7,292 | 6,106 |
+| Total assets | 19,845 | 17,890 |
+"""
+INCOME = """# Consolidated Statements of Operations
+
+Globex Corporation. (in millions)
+
+| | 2019 | 2018 | 2017 |
+|---|---|---|---|
+| Total net revenues | 6,489 | 7,500 | 7,017 |
+| Operating income | 1,607 | 1,988 | 1,309 |
+"""
+OTHER = """# Consolidated Statements of Operations
+
+Initech Inc. (in millions)
+
+| | 2019 | 2018 |
+|---|---|---|
+| Total net revenues | 99,999 | 88,888 |
+"""
+
+
+@pytest.mark.slow
+def test_a_metric_is_computed_from_a_looked_up_line_item_of_the_same_filing(
+    tmp_path, settings_for, embedder, local_llm
+):
+    for folder, files in {
+        "globex": {"balance.md": BALANCE, "income.md": INCOME},
+        "initech": {"income.md": OTHER},
+    }.items():
+        (tmp_path / "docs" / folder).mkdir(parents=True)
+        for name, text in files.items():
+            (tmp_path / "docs" / folder / name).write_text(text)
+    # one passage retrieved: the balance sheet; the revenue line must be looked up
+    settings = settings_for(answer={"k": 1, "formulas": "finance", "min_score": 0.0}, retriever={"k": 1})
+    assert ingest([tmp_path / "docs"], settings, embedder=embedder).exit_code == 0
+    pipeline = RagPipeline(settings, embedder=embedder, llm=local_llm)
+    pipeline.retriever.search_filter = {"source": "docs/globex/balance.md"}  # as a per-filing search would
+
+    answer = pipeline.ask("What is Globex's FY2019 fixed asset turnover ratio?")
+
+    assert answer.calculation is not None and round(answer.calculation["result"], 2) == 24.26
+    assert [hit.metadata["source"] for hit in answer.contexts] == ["docs/globex/balance.md", "docs/globex/income.md"]
+    assert "6,489 / ((253 + 282) / 2) = 24.26 times" in answer.text and "99,999" not in answer.text
+    assert {c.source for c in answer.citations} == {"docs/globex/balance.md", "docs/globex/income.md"}
+    assert answer.grounded and all(c.supported for c in answer.citations)

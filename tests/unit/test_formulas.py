@@ -1,0 +1,102 @@
+"""Standard metrics computed from statement rows (rag/answer/formulas.py): which questions, which rows, which
+years, the arithmetic, and a line item looked up when the passages lack it."""
+
+import pytest
+
+from rag.answer.formulas import Formulas
+from rag.errors import ConfigError
+
+INCOME = """Consolidated Statements of Operations (in millions)
+For the Years Ended December 31, 2019 2018 2017
+Total net revenues | 6,489 | 7,500 | 7,017
+Cost of revenues | 2,094 | 2,517 | 2,501
+Operating income | 1,607 | 1,988 | 1,309"""
+BALANCE = """Consolidated Balance Sheets (in millions)
+At December 31, 2019 At December 31, 2018
+Inventories, net (Notes 1 and 3) | 32 | 43
+Property and equipment, net | 253 | 282
+Total current assets | 7,292 | 6,106
+Total current liabilities | 2,915 | 2,642"""
+CASH = """Consolidated Statements of Cash Flows (in millions)
+2019 2018 2017
+Depreciation and amortization | 328 | 426 | 813
+Capital expenditures | (116) | (131) | (155)"""
+
+
+@pytest.fixture(scope="module")
+def finance():
+    return Formulas.load("finance")
+
+
+@pytest.mark.parametrize(
+    ("question", "formula"),
+    [
+        ("What is the FY2019 fixed asset turnover ratio for Globex?", "revenue[Y] / ((ppe[Y] + ppe[Y-1]) / 2)"),
+        ("Calculate the FY2019 unadjusted EBITDA % margin.", "(operating_income[Y] + depreciation_amortization[Y])"),
+        ("What is the FY2022 unadjusted EBITDA less capex?", "operating_income[Y] + depreciation_amortization[Y] -"),
+        ("What was the year-over-year change in revenue from FY2018 to FY2019?", "(revenue[Y] - revenue[Y-1])"),
+        ("Does Globex have an improving operating margin profile?", None),  # asks for a judgement, not a value
+        ("What was the organic sales growth in FY2019, excluding FX?", None),  # adjusted: not in the statements
+        ("What is the Adjusted EBITDA margin for FY2023?", None),
+        ("Who is the CEO?", None),
+    ],
+)
+def test_which_questions_name_a_metric(finance, question, formula):
+    metric = finance.metric_for(question)
+    assert metric.formula.startswith(formula) if formula else metric is None, metric
+
+
+def test_a_metric_is_computed_from_the_rows_of_its_years_with_each_input_cited(finance):
+    question = "What is the FY2019 fixed asset turnover ratio? Round to two decimals."
+    calculation = finance.calculate(question, [BALANCE, INCOME])
+    assert round(calculation.result, 2) == 24.26  # 6,489 / ((253 + 282) / 2): FinanceBench's own reference
+    assert calculation.answer(question) == (
+        "Property and equipment, net, 2019 (in millions): 253 [1]. Property and equipment, net, 2018 (in millions): "
+        "282 [1]. Total net revenues, 2019 (in millions): 6,489 [2]. Calculated: 6,489 / ((253 + 282) / 2) = 24.26 "
+        "times [1], [2]."
+    )
+    margin = finance.calculate("What is the FY2019 unadjusted EBITDA % margin?", [INCOME, CASH])
+    assert round(margin.result, 2) == round((1607 + 328) / 6489 * 100, 2) and margin.unit == "%"
+    # magnitudes as printed: capex "(116)" is subtracted as 116; the unit is the statements' own
+    less = finance.calculate("What is the FY2019 unadjusted EBITDA less capex?", [INCOME, CASH])
+    assert (less.result, less.result_text()) == (1607 + 328 - 116, "1,819 in millions")
+    # a footnote mark in the label does not hide the row
+    quick = finance.calculate("What is the FY2019 quick ratio?", [BALANCE])
+    assert round(quick.result, 4) == round((7292 - 32) / 2915, 4)
+
+
+def test_an_n_year_average_averages_the_metric_of_each_year(finance):
+    question = "What is the FY2017 - FY2019 3 year average of capex as a % of revenue?"
+    calculation = finance.calculate(question, [INCOME, CASH])
+    expected = (116 / 6489 + 131 / 7500 + 155 / 7017) / 3 * 100
+    assert round(calculation.result, 4) == round(expected, 4) and len(calculation.inputs) == 6
+
+
+def test_a_missing_line_item_is_looked_up_in_its_statement_else_no_calculation(finance):
+    question = "What is the FY2019 fixed asset turnover ratio?"
+    asked = []
+
+    def lookup(query):
+        asked.append(query)
+        return [INCOME]
+
+    calculation = finance.calculate(question, [BALANCE], lookup)
+    assert asked == ["income statement revenue total net revenues of interest expense sales and operating 2019"]
+    assert round(calculation.result, 2) == 24.26 and calculation.inputs[-1].passage == 2  # numbered after [1]
+    assert finance.calculate(question, [BALANCE]) is None  # no lookup: no guess
+    assert finance.calculate(question, [BALANCE], lambda query: []) is None
+
+
+def test_a_formula_set_of_ones_own_and_clear_errors(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "items:\n  arr: ['^annual recurring revenue$']\n"
+        "metrics:\n  - when: ARR growth\n    formula: (arr[Y] - arr[Y-1]) / arr[Y-1] * 100\n    unit: '%'\n"
+    )
+    rows = "(in thousands) 2024 2023\nAnnual recurring revenue | 1,200 | 1,000"
+    assert Formulas.load(str(mine)).calculate("What was the ARR growth in 2024?", [rows]).result == 20.0
+    with pytest.raises(ConfigError, match="neither a packaged set \\(finance\\) nor a YAML file"):
+        Formulas.load("medicine")
+    (tmp_path / "bad.yaml").write_text("items:\n  a: ['^a$']\nmetrics:\n  - when: x\n    formula: b[Y] / a[Y]\n")
+    with pytest.raises(ConfigError, match="names unknown items \\['b'\\]"):
+        Formulas.load(str(tmp_path / "bad.yaml"))
