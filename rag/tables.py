@@ -137,9 +137,15 @@ def _column_years(line: str) -> list[str] | None:
 
 def _row(line: str) -> tuple[str, list[str]] | None:
     """(label, figures) of a row whose last cells are figures: `label | 1 | 2` or `label 1 2` (a lone currency
-    sign is no figure)."""
+    sign is no figure; a closing bracket the PDF put in a cell of its own closes the figure before it:
+    "(116 | ) | (131 | )")."""
     split = [cell.strip() for cell in line.strip().strip("|").split("|")] if " | " in line else line.split()
-    cells = [cell for cell in split if cell and cell not in _CURRENCY]
+    cells: list[str] = []
+    for cell in split:
+        if cell == ")" and cells and cells[-1].startswith("(") and not cells[-1].endswith(")"):
+            cells[-1] += ")"
+        elif cell and cell not in _CURRENCY:
+            cells.append(cell)
     values: list[str] = []
     while cells and _VALUE.match(cells[-1]):
         values.insert(0, cells.pop())

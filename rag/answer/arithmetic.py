@@ -180,7 +180,8 @@ class Calculation:
             shown = re.sub(rf"\b{item.letter}\b", item.printed, shown)
         cited = ", ".join(sorted({f"[{i.passage}]" for i in self.inputs}))
         lines = [f"{item.name.strip().rstrip('.')}: {item.printed} [{item.passage}]." for item in self.inputs]
-        lines.append(f"Calculated: {shown} = {self.result_text()} {cited}.")
+        if self.formula.strip() != self.inputs[0].letter or len(self.inputs) > 1:  # one figure as printed: no sum
+            lines.append(f"Calculated: {shown} = {self.result_text()} {cited}.")
         return " ".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

@@ -7,7 +7,9 @@ statement row of its year, the arithmetic done by the calculator's safe evaluato
 over ``item[Y]`` / ``item[Y-1]`` and a ``unit``). A question for a value ("what is …", "calculate …") that names a
 metric is computed when every input is found; else the model plans as before (rag/answer/arithmetic.py). A
 question naming a span of years and an "N-year average" gets the metric of each year averaged; one asking for an
-adjusted figure ("excluding FX", "organic", "non-GAAP") is left to the model: the statements do not print it.
+adjusted figure ("excluding FX", "organic", "non-GAAP") is left to the model: the statements do not print it. An
+amount is given in the units the question asks for ("in USD billions"), converted from the statement's ("in
+millions" → / 1000): a small model copies "5,466,312" from a table in thousands as millions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ PACKAGED = Path(__file__).parent / "formula_sets"
 _ASKS_A_VALUE = re.compile(r"\b(what (is|was|were|are)|calculate|compute|how (much|many))\b", re.IGNORECASE)
 # an adjusted figure ("excluding FX", "organic", "non-GAAP") is not what the statements' rows compute
 _ADJUSTED = re.compile(r"\b(exclud\w*|organic|non[- ]?gaap|constant currency|adjusted)\b", re.IGNORECASE)
+_ASKED_SCALE = re.compile(r"\bin (?:units of )?(?:USD |US\$ ?|\$ ?)?(thousands|millions|billions)\b", re.IGNORECASE)
+_SCALES = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
 _UNADJUSTED = re.compile(r"\bunadjusted\b", re.IGNORECASE)
 _TERM = re.compile(r"\b([a-z_]+)\[Y(-1)?\]")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -128,8 +132,17 @@ class Formulas:
             result = evaluate(formula, values)
         except (ValueError, SyntaxError, ArithmeticError, TypeError):
             return None
+        unit = metric.unit
         scales = {i.name.rsplit("(in ", 1)[-1].rstrip(")") for i in inputs.values() if i.name.endswith(")")}
-        unit = metric.unit or (f"in {scales.pop()}" if len(scales) == 1 else "")
+        if not unit and len(scales) == 1:  # an amount: in the statements' units, or in those the question asks for
+            scale = scales.pop()
+            asked = _ASKED_SCALE.search(question)
+            wanted = asked.group(1).lower() if asked else scale
+            if wanted != scale and scale in _SCALES:
+                factor = _SCALES[scale] / _SCALES[wanted]
+                formula = f"({formula}) * {factor:g}" if factor > 1 else f"({formula}) / {1 / factor:g}"
+                result *= factor
+            unit = f"in {wanted}"
         return Calculation(list(inputs.values()), formula, unit, result)
 
     def search_words(self, item: str) -> str:

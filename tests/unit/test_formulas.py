@@ -100,3 +100,18 @@ def test_a_formula_set_of_ones_own_and_clear_errors(tmp_path):
     (tmp_path / "bad.yaml").write_text("items:\n  a: ['^a$']\nmetrics:\n  - when: x\n    formula: b[Y] / a[Y]\n")
     with pytest.raises(ConfigError, match="names unknown items \\['b'\\]"):
         Formulas.load(str(tmp_path / "bad.yaml"))
+
+
+def test_one_line_item_is_given_in_the_units_the_question_asks_for(finance):
+    thousands = "(in thousands) December 31, 2017 December 31, 2016\nTotal current liabilities | 5,466,312 | 4,586,657"
+    question = "What is the year end FY2017 total current liabilities (in USD millions)?"
+    calculation = finance.calculate(question, [thousands])
+    assert (round(calculation.result, 3), calculation.unit) == (5466.312, "in millions")
+    assert calculation.answer(question) == (
+        "Total current liabilities, 2017 (in thousands): 5,466,312 [1]. Calculated: (5,466,312) / 1000 = 5,466 in "
+        "millions [1]."
+    )
+    ppe = finance.calculate("What is the year end FY2019 net PPNE? Answer in USD billions.", [BALANCE])
+    assert (round(ppe.result, 3), ppe.unit) == (0.253, "in billions")
+    as_printed = finance.calculate("What was the FY2019 capital expenditure?", [CASH])
+    assert as_printed.answer("") == "Capital expenditures, 2019 (in millions): 116 [1]."  # nothing to calculate

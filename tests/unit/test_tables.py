@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rag.answer.context import passage_text
 from rag.documents import Hit
-from rag.tables import label_columns
+from rag.tables import label_columns, year_figures
 
 STATEMENT = """3M Company and Subsidiaries
 Consolidated Statement of Cash Flows
@@ -47,3 +47,14 @@ def test_a_new_header_takes_over_and_text_without_years_is_unchanged():
 def test_the_model_reads_labelled_rows():
     hit = Hit(id="a", text=STATEMENT, metadata={}, score=1.0)
     assert "(PP&E) | (1,577) in 2018 | (1,373) in 2017" in passage_text(hit)
+
+
+def test_a_closing_bracket_in_a_cell_of_its_own_closes_its_figure():
+    # pdfplumber puts the ")" of a negative figure in its own column on some filings (Activision's 2019 10-K)
+    text = "2019 2018 2017\nCapital expenditures | (116 | ) | (131 | ) | (155 | )"
+    assert label_columns(text).splitlines()[1] == "Capital expenditures | (116) in 2019 | (131) in 2018 | (155) in 2017"
+    assert [(f.year, f.printed) for f in year_figures(text)] == [
+        ("2019", "(116)"),
+        ("2018", "(131)"),
+        ("2017", "(155)"),
+    ]
