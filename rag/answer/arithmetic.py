@@ -164,9 +164,10 @@ class Calculation:
     formula: str
     unit: str
     result: float
+    decimals: int | None = None  # as the question asks ("round to one decimal place"); else 2 below 1,000, 0 above
 
     def result_text(self) -> str:
-        digits = 2 if abs(self.result) < 1000 else 0
+        digits = self.decimals if self.decimals is not None else 2 if abs(self.result) < 1000 else 0
         number = f"{self.result:,.{digits}f}"
         unit = self.unit.strip()
         if unit in ("%", "percent"):

@@ -30,6 +30,8 @@ _ASKS_A_VALUE = re.compile(r"\b(what (is|was|were|are)|calculate|compute|how (mu
 _ADJUSTED = re.compile(r"\b(exclud\w*|organic|non[- ]?gaap|constant currency|adjusted)\b", re.IGNORECASE)
 _ASKED_SCALE = re.compile(r"\bin (?:units of )?(?:USD |US\$ ?|\$ ?)?(thousands|millions|billions)\b", re.IGNORECASE)
 _SCALES = {"thousands": 1e3, "millions": 1e6, "billions": 1e9}
+_ROUND_TO = re.compile(r"\bround(?: your answer| the answer| it)? to (\w+) decimal", re.IGNORECASE)
+_DIGITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "0": 0, "1": 1, "2": 2, "3": 3}
 _UNADJUSTED = re.compile(r"\bunadjusted\b", re.IGNORECASE)
 _TERM = re.compile(r"\b([a-z_]+)\[Y(-1)?\]")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
@@ -143,7 +145,9 @@ class Formulas:
                 formula = f"({formula}) * {factor:g}" if factor > 1 else f"({formula}) / {1 / factor:g}"
                 result *= factor
             unit = f"in {wanted}"
-        return Calculation(list(inputs.values()), formula, unit, result)
+        rounding = _ROUND_TO.search(question)
+        decimals = None if rounding is None else _DIGITS.get(rounding.group(1).lower())
+        return Calculation(list(inputs.values()), formula, unit, result, decimals)
 
     def search_words(self, item: str) -> str:
         """What to search for a line item the passages lack: its statement, its name and the words of its row

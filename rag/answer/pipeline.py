@@ -256,7 +256,8 @@ class RagPipeline:
         first_token = None
         parts: list[str] = []
         constraint = {"grammar": prompts.CITED_ANSWER_GRAMMAR} if getattr(self.llm, "supports_grammar", False) else {}
-        if cfg.calculate and needs_calculation(answer.standalone_question):
+        asked = answer.standalone_question
+        if cfg.calculate and (needs_calculation(asked) or (self.formulas and self.formulas.metric_for(asked))):
             stage("calculate", {"passages": len(answer.contexts)})
             with spans.stage("calculate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
                 context = self.context_block(answer.contexts)

@@ -115,3 +115,10 @@ def test_one_line_item_is_given_in_the_units_the_question_asks_for(finance):
     assert (round(ppe.result, 3), ppe.unit) == (0.253, "in billions")
     as_printed = finance.calculate("What was the FY2019 capital expenditure?", [CASH])
     assert as_printed.answer("") == "Capital expenditures, 2019 (in millions): 116 [1]."  # nothing to calculate
+
+
+def test_the_result_is_rounded_as_the_question_asks(finance):
+    question = "What is the FY2017 - FY2019 3 year average of capex as a % of revenue? Round to one decimal place."
+    assert finance.calculate(question, [INCOME, CASH]).result_text() == "1.9 %"
+    assert finance.calculate(question.replace("one", "two"), [INCOME, CASH]).result_text() == "1.91 %"
+    assert finance.calculate(question.split(" Round")[0], [INCOME, CASH]).result_text() == "1.91 %"  # default
