@@ -348,6 +348,7 @@ class RagPipeline:
         def lookup(query: str) -> list[str]:
             seen = {hit.id for hit in answer.contexts + found}
             hits = [h for h in self.retriever.retrieve(query, 3, {"source": sources}) if h.id not in seen]
+            hits = expand(hits, self.store, 1)  # a statement's rows with the column years printed above them
             found.extend(hits)
             return [passage_text(hit) for hit in hits]
 
