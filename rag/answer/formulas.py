@@ -110,6 +110,7 @@ class Formulas:
         figures = statement_figures(question, passages, most=10_000)
         span = range(years[0], years[-1] + 1) if _YEARS_AVERAGE.search(question) and len(years) > 1 else [years[-1]]
         inputs: dict[tuple[str, int], Input] = {}
+        scales: dict[str, str] = {}  # letter -> the scale its value is in (the first input's)
         per_year: list[str] = []
         for year in span:
             expression = metric.formula
@@ -125,7 +126,13 @@ class Formulas:
                         return None
                     letter = _letter(len(inputs))
                     name = f"{figure.label}, {figure.year}" + (f" (in {figure.scale})" if figure.scale else "")
-                    inputs[item, wanted] = Input(letter, name, figure.value, figure.printed.strip("()"), figure.passage)
+                    # every value in the first input's scale (a table in thousands beside one in millions)
+                    base = next((scale for scale in scales.values() if scale), figure.scale)
+                    value = figure.value
+                    if figure.scale in _SCALES and base in _SCALES:
+                        value *= _SCALES[figure.scale] / _SCALES[base]
+                    scales[letter] = base if figure.scale else ""
+                    inputs[item, wanted] = Input(letter, name, value, figure.printed.strip("()"), figure.passage)
                 expression = expression.replace(f"{item}[Y{back}]", inputs[item, wanted].letter)
             per_year.append(expression)
         formula = per_year[0] if len(per_year) == 1 else f"(({') + ('.join(per_year)})) / {len(per_year)}"
@@ -135,9 +142,9 @@ class Formulas:
         except (ValueError, SyntaxError, ArithmeticError, TypeError):
             return None
         unit = metric.unit
-        scales = {i.name.rsplit("(in ", 1)[-1].rstrip(")") for i in inputs.values() if i.name.endswith(")")}
-        if not unit and len(scales) == 1:  # an amount: in the statements' units, or in those the question asks for
-            scale = scales.pop()
+        known = set(scales.values())
+        if not unit and len(known) == 1 and "" not in known:  # an amount: in the statements' units, or as asked
+            scale = known.pop()
             asked = _ASKED_SCALE.search(question)
             wanted = asked.group(1).lower() if asked else scale
             if wanted != scale and scale in _SCALES:

@@ -61,3 +61,9 @@ def test_a_metric_is_computed_from_a_looked_up_line_item_of_the_same_filing(
     assert "6,489 / ((253 + 282) / 2) = 24.26 times" in answer.text and "99,999" not in answer.text
     assert answer.grounded and [c.number for c in answer.citations] == [1, 2]
     assert all(c.supported for c in answer.citations)
+    # a line item the arithmetic gate does not take ("what is … total current assets"), in the units asked
+    item = pipeline.ask("What are Globex's FY2019 total current assets in USD billions?")
+    assert item.calculation is not None and item.calculation["shown"] == "7.29 in billions", item.text
+    assert item.text == (
+        "Total current assets, 2019 (in millions): 7,292 [1]. Calculated: (7,292) / 1000 = 7.29 in billions [1]."
+    )

@@ -122,3 +122,9 @@ def test_the_result_is_rounded_as_the_question_asks(finance):
     assert finance.calculate(question, [INCOME, CASH]).result_text() == "1.9 %"
     assert finance.calculate(question.replace("one", "two"), [INCOME, CASH]).result_text() == "1.91 %"
     assert finance.calculate(question.split(" Round")[0], [INCOME, CASH]).result_text() == "1.91 %"  # default
+
+
+def test_figures_of_two_scales_are_put_in_one(finance):
+    revenue = "(in thousands) 2019 2018\nTotal net revenues | 6,489,000 | 7,500,000"
+    calculation = finance.calculate("What is the FY2019 fixed asset turnover ratio?", [BALANCE, revenue])
+    assert round(calculation.result, 2) == 24.26  # 6,489,000 thousand is 6,489 million
