@@ -101,6 +101,22 @@ def figure_correct(answer: str, reference: str) -> bool | None:
     return any(_number_matches(value, decimals, stated) for value, decimals in gold)
 
 
+def figure_close(answer: str, reference: str) -> bool | None:
+    """As `figure_correct`, but a stated figure rounded to the reference's own precision (its trailing zeros
+    dropped: "$8.70" is 8.7) counts: 8.74 billion for "$8.70", 381.6 million for "$382.00", 5.43 % for "5.4%"."""
+    from eval.answer_match import numbers
+
+    gold = [value for value, decimals in numbers(reference) if not (decimals == 0 and 1990 <= value <= 2030)]
+    if not gold:
+        return None
+    stated = numbers(re.sub(r"\[\d+(?:,\s*\d+)*\]", " ", answer))
+    for value in gold:
+        places = len(f"{abs(value):.6f}".rstrip("0").partition(".")[2])
+        if any(given >= places and round(abs(said), places) == round(abs(value), places) for said, given in stated):
+            return True
+    return False
+
+
 def paper_labels() -> dict[str, str]:
     path = FILINGS / "results" / "gpt-4-1106-preview_singleStore.jsonl"
     return {r["financebench_id"]: r["label"] for r in map(json.loads, path.read_text().splitlines()) if r}
@@ -138,12 +154,14 @@ def answer_all(settings, embedder, store, asked: list[dict], console, modes=("pe
                 )
                 answer = pipeline.ask(question["question"])
                 right = figure_correct(answer.text, question["answer"]) if answer.found else None
+                close = figure_close(answer.text, question["answer"]) if answer.found else None
                 rows.append(
                     {
                         "id": question["financebench_id"],
                         "type": question["question_type"],
                         "found": answer.found,
                         "right": right,
+                        "close": close,
                         "restated": answer.restated,
                         "calculated": answer.calculation is not None,
                         "paper": labels.get(question["financebench_id"]),
@@ -160,6 +178,7 @@ def answer_all(settings, embedder, store, asked: list[dict], console, modes=("pe
             "n": len(rows),
             "figure questions": len(graded),
             "right": sum(r["right"] is True for r in graded),
+            "right to the reference's precision": sum(r.get("close") is True for r in graded),
             "wrong": sum(r["found"] and r["right"] is False for r in graded),
             "refused": sum(not r["found"] for r in rows),
             "restated first": sum(r["restated"] > 0 for r in rows),
