@@ -22,7 +22,11 @@ from pathlib import Path
 import yaml
 
 from rag.answer.arithmetic import Calculation, Figure, Input, evaluate, statement_figures
+from rag.answer.context import expand, passage_text
+from rag.documents import Hit
 from rag.errors import ConfigError
+from rag.retrievers.base import Retriever
+from rag.stores.base import VectorStore
 
 PACKAGED = Path(__file__).parent / "formula_sets"
 _ASKS_A_VALUE = re.compile(r"\b(what (is|was|were|are)|calculate|compute|how (much|many))\b", re.IGNORECASE)
@@ -95,6 +99,23 @@ class Formulas:
         if not _ASKS_A_VALUE.search(question) or _ADJUSTED.search(_UNADJUSTED.sub(" ", question)):
             return None
         return next((metric for metric in self.metrics if metric.when.search(question)), None)
+
+    def answer(
+        self, question: str, contexts: list[Hit], retriever: Retriever, store: VectorStore
+    ) -> tuple[Calculation | None, list[Hit]]:
+        """`calculate` over an answer's passages; a missing line item is searched for in the same documents (three
+        hits, each read with its neighbouring chunks in `store`: the column years above a statement's rows).
+        Returns the calculation and the hits looked up, which the caller cites after the passages."""
+        found: list[Hit] = []
+        sources = sorted({str(hit.metadata.get("source", "")) for hit in contexts})
+
+        def lookup(query: str) -> list[str]:
+            seen = {hit.id for hit in contexts + found}
+            hits = expand([h for h in retriever.retrieve(query, 3, {"source": sources}) if h.id not in seen], store, 1)
+            found.extend(hits)
+            return [passage_text(hit) for hit in hits]
+
+        return self.calculate(question, [passage_text(hit) for hit in contexts], lookup), found
 
     def calculate(
         self, question: str, passages: list[str], lookup: Callable[[str], list[str]] | None = None

@@ -1,13 +1,17 @@
-"""Post-checks on a generated answer, against what a planted instruction tries to make a model emit: links and
-images that point outside the user's documents (exfiltration), the text of our own system prompt (a leak), and —
-for an answer no passage supports — text taken from the question itself rather than from the documents (what
-garak's DAN and latent-injection probes get out of a model).
+"""Limits on what a question may be (`check_input`), and post-checks on a generated answer, against what a planted
+instruction tries to make a model emit: links and images that point outside the user's documents (exfiltration),
+the text of our own system prompt (a leak), and — for an answer no passage supports — text taken from the question
+itself rather than from the documents (what garak's DAN and latent-injection probes get out of a model).
 The context-side half of the defence is prompts.neutralize_instructions; both are measured together by
 bench/injection_bench.py (docs/security.md)."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from rag.errors import InputTooLong
+from rag.llms.base import Message
 
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
 _LINK = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)")
@@ -55,3 +59,18 @@ def echoes_question(text: str, question: str, passages: list[str]) -> bool:
     the user's own message (a pasted jailbreak, a "repeat <this>" trick), not from the documents."""
     from_sources = _shingles("\n".join(passages), _ECHO_WORDS)
     return bool((_shingles(text, _ECHO_WORDS) & _shingles(question, _ECHO_WORDS)) - from_sources)
+
+
+def check_input(question: str, history: list[Message], cfg: Any) -> None:
+    """Refuse a question or conversation over the configured limits, before anything is embedded or generated."""
+    if len(question) > cfg.max_question_chars:
+        raise InputTooLong(
+            f"the question is {len(question):,} characters; the limit is {cfg.max_question_chars:,} "
+            "(answer.max_question_chars): ask something shorter, or put long text into a document and ingest it"
+        )
+    total = sum(len(str(message.get("content", ""))) for message in history)
+    if total > cfg.max_history_chars:
+        raise InputTooLong(
+            f"the conversation is {total:,} characters; the limit is {cfg.max_history_chars:,} "
+            "(answer.max_history_chars): start a new conversation"
+        )

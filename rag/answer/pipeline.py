@@ -31,7 +31,7 @@ from rag.answer.citations import (
 from rag.answer.condense import clip, condense, recent_within
 from rag.answer.context import context_block, expand, fit, focus, passage_text, segments
 from rag.answer.formulas import Formulas
-from rag.answer.guard import echoes_question, guard_answer
+from rag.answer.guard import check_input, echoes_question, guard_answer
 from rag.config import Settings
 from rag.documents import Hit, location, part
 from rag.embeddings import Embedder, build_embedder
@@ -93,21 +93,6 @@ class Answer:
             "restated": self.restated,
             "calculation": self.calculation,
         }
-
-
-def check_input(question: str, history: list[Message], cfg: Any) -> None:
-    """Refuse a question or conversation over the configured limits, before anything is embedded or generated."""
-    if len(question) > cfg.max_question_chars:
-        raise InputTooLong(
-            f"the question is {len(question):,} characters; the limit is {cfg.max_question_chars:,} "
-            "(answer.max_question_chars): ask something shorter, or put long text into a document and ingest it"
-        )
-    total = sum(len(str(message.get("content", ""))) for message in history)
-    if total > cfg.max_history_chars:
-        raise InputTooLong(
-            f"the conversation is {total:,} characters; the limit is {cfg.max_history_chars:,} "
-            "(answer.max_history_chars): start a new conversation"
-        )
 
 
 StageCallback = Callable[[str, dict[str, Any]], None]
@@ -260,12 +245,7 @@ class RagPipeline:
         if cfg.calculate and (needs_calculation(asked) or (self.formulas and self.formulas.metric_for(asked))):
             stage("calculate", {"passages": len(answer.contexts)})
             with spans.stage("calculate", "LLM", **{"llm.model_name": self.settings.llm.model}) as span:
-                context = self.context_block(answer.contexts)
-                passages = [passage_text(hit) for hit in answer.contexts]
-                calculation, found = self._formula(answer) if self.formulas else (None, [])
-                if calculation is not None:
-                    answer.contexts += found  # the line items looked up, cited after the retrieved passages
-                calculation = calculation or calculate(self.llm, answer.standalone_question, context, passages)
+                calculation = self._calculate(answer)
                 span.set_attribute("rag.calculated", calculation is not None)
             answer.timings["calculate"] = time.perf_counter() - started
             if calculation is not None:
@@ -339,21 +319,18 @@ class RagPipeline:
             answer.guarded.append("withheld: the answer only restated the question, also when asked again")
             answer.text, answer.found, answer.grounded, answer.citations = prompts.NO_ANSWER, False, False, []
 
-    def _formula(self, answer: Answer) -> tuple[Calculation | None, list[Hit]]:
-        """A standard metric from the statements' rows (``answer.formulas``); a line item the passages lack is
-        searched for in the same documents, and the hits found are returned to be added to the context."""
-        found: list[Hit] = []
-        sources = sorted({str(hit.metadata.get("source", "")) for hit in answer.contexts})
-
-        def lookup(query: str) -> list[str]:
-            seen = {hit.id for hit in answer.contexts + found}
-            hits = [h for h in self.retriever.retrieve(query, 3, {"source": sources}) if h.id not in seen]
-            hits = expand(hits, self.store, 1)  # a statement's rows with the column years printed above them
-            found.extend(hits)
-            return [passage_text(hit) for hit in hits]
-
+    def _calculate(self, answer: Answer) -> Calculation | None:
+        """A standard metric from the statements' rows (``answer.formulas``; line items it looked up are cited after
+        the passages), else the model's plan over the passages (rag/answer/arithmetic.py)."""
+        if self.formulas is not None:
+            calculation, found = self.formulas.answer(
+                answer.standalone_question, answer.contexts, self.retriever, self.store
+            )
+            if calculation is not None:
+                answer.contexts += found
+                return calculation
         passages = [passage_text(hit) for hit in answer.contexts]
-        return self.formulas.calculate(answer.standalone_question, passages, lookup), found
+        return calculate(self.llm, answer.standalone_question, self.context_block(answer.contexts), passages)
 
     def retrieve(self, question: str) -> list[Hit]:
         return self.retriever.retrieve(question, self.settings.answer.k)
