@@ -216,6 +216,16 @@ def evaluate(formula: str, values: dict[str, float]) -> float:
     return float(SimpleEval(names=values, functions={}).eval(formula))
 
 
+def computed(formula: str, values: dict[str, float]) -> float | None:
+    """`evaluate`, with None for a formula it refuses or cannot compute (an unknown letter, a division by zero)."""
+    from simpleeval import InvalidExpression
+
+    try:
+        return evaluate(formula, values)
+    except (InvalidExpression, ValueError, SyntaxError, ArithmeticError, TypeError):
+        return None
+
+
 def parse_figure(printed: str) -> float | None:
     """ "$1,577", "(1,234)" (negative, as in statements), "42.1%" -> a number; None when there is none."""
     match = re.search(r"\(?-?\d[\d,]*(?:\.\d+)?\)?", printed)
@@ -248,11 +258,8 @@ def calculate(llm: LLM, question: str, context: str, passages: list[str]) -> Cal
     formula = str(plan.get("formula") or "").strip()
     if not inputs or not formula:
         return None
-    from simpleeval import InvalidExpression
-
-    try:
-        result = evaluate(formula, {item.letter: item.value for item in inputs})
-    except (InvalidExpression, ValueError, SyntaxError, ArithmeticError, TypeError):
+    result = computed(formula, {item.letter: item.value for item in inputs})
+    if result is None:
         return None
     return Calculation(inputs, formula, str(plan.get("unit") or ""), result)
 
@@ -276,11 +283,8 @@ def calculate_from(llm: LLM, question: str, figures: list[Figure]) -> Calculatio
     unit = str(plan.get("unit") or "")
     if not inputs or not formula:
         return None
-    from simpleeval import InvalidExpression
-
-    try:
-        result = evaluate(formula, {item.letter: item.value for item in inputs})
-    except (InvalidExpression, ValueError, SyntaxError, ArithmeticError, TypeError):
+    result = computed(formula, {item.letter: item.value for item in inputs})
+    if result is None:
         return None
     if ("%" in unit or "percent" in unit.lower()) and "100" not in formula and abs(result) < 1:
         result *= 100  # a ratio asked for in percent: the model left out the "* 100" it was told to write

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import yaml
 
-from rag.answer.arithmetic import Calculation, Figure, Input, evaluate, statement_figures
+from rag.answer.arithmetic import Calculation, Figure, Input, computed, statement_figures
 from rag.answer.context import expand, passage_text
 from rag.documents import Hit
 from rag.errors import ConfigError
+from rag.registry import packaged_file
 from rag.retrievers.base import Retriever
 from rag.stores.base import VectorStore
 
@@ -64,14 +65,7 @@ class Formulas:
     @classmethod
     def load(cls, name_or_path: str) -> Formulas:
         """A packaged set by name (finance) or a YAML file; a clear error for anything else."""
-        path = PACKAGED / f"{name_or_path}.yaml"
-        if not path.is_file():
-            path = Path(name_or_path).expanduser()
-        if not path.is_file():
-            packaged = ", ".join(sorted(p.stem for p in PACKAGED.glob("*.yaml")))
-            raise ConfigError(
-                f"answer.formulas: {name_or_path!r} is neither a packaged set ({packaged}) nor a YAML file"
-            )
+        path = packaged_file(name_or_path, PACKAGED, "answer.formulas", "set")
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             items = {
@@ -157,10 +151,8 @@ class Formulas:
                 expression = expression.replace(f"{item}[Y{back}]", inputs[item, wanted].letter)
             per_year.append(expression)
         formula = per_year[0] if len(per_year) == 1 else f"(({') + ('.join(per_year)})) / {len(per_year)}"
-        values = {i.letter: i.value for i in inputs.values()}
-        try:
-            result = evaluate(formula, values)
-        except (ValueError, SyntaxError, ArithmeticError, TypeError):
+        result = computed(formula, {i.letter: i.value for i in inputs.values()})
+        if result is None:
             return None
         unit = metric.unit
         known = set(scales.values())

@@ -22,6 +22,7 @@ import yaml
 
 from rag.documents import Hit
 from rag.errors import ConfigError
+from rag.registry import packaged_file
 from rag.retrievers.base import note
 
 PACKAGED = Path(__file__).parent / "glossaries"
@@ -42,14 +43,7 @@ class Glossary:
     @classmethod
     def load(cls, name_or_path: str) -> Glossary:
         """A packaged glossary by name (finance) or a YAML file; a clear error for anything else."""
-        path = PACKAGED / f"{name_or_path}.yaml"
-        if not path.is_file():
-            path = Path(name_or_path).expanduser()
-        if not path.is_file():
-            packaged = ", ".join(sorted(p.stem for p in PACKAGED.glob("*.yaml")))
-            raise ConfigError(
-                f"retriever.glossary: {name_or_path!r} is neither a packaged glossary ({packaged}) nor a YAML file"
-            )
+        path = packaged_file(name_or_path, PACKAGED, "retriever.glossary", "glossary")
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
             entries = [
