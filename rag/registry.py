@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, model_validator
-
-from rag.errors import ConfigError
 
 
 def load(target: str | Any) -> Any:
@@ -25,18 +22,6 @@ def load(target: str | Any) -> Any:
         module_name, attribute = target.split(":")
         return getattr(importlib.import_module(module_name), attribute)
     return target
-
-
-def packaged_file(name_or_path: str, folder: Path, option: str, what: str) -> Path:
-    """A YAML file shipped in `folder` by its name (`finance`), or the user's own file; a clear error naming
-    `option` and what ships, for anything else."""
-    path = folder / f"{name_or_path}.yaml"
-    if not path.is_file():
-        path = Path(name_or_path).expanduser()
-    if not path.is_file():
-        packaged = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
-        raise ConfigError(f"{option}: {name_or_path!r} is neither a packaged {what} ({packaged}) nor a YAML file")
-    return path
 
 
 def known(name: str, registry: Mapping[str, Any], what: str) -> str:

@@ -25,8 +25,8 @@ from rag.answer.arithmetic import Calculation, Figure, Input, computed, statemen
 from rag.answer.context import expand, passage_text
 from rag.documents import Hit
 from rag.errors import ConfigError
-from rag.registry import packaged_file
 from rag.retrievers.base import Retriever
+from rag.retrievers.glossary import packaged_file
 from rag.stores.base import VectorStore
 
 PACKAGED = Path(__file__).parent / "formula_sets"

@@ -22,10 +22,21 @@ import yaml
 
 from rag.documents import Hit
 from rag.errors import ConfigError
-from rag.registry import packaged_file
 from rag.retrievers.base import note
 
 PACKAGED = Path(__file__).parent / "glossaries"
+
+
+def packaged_file(name_or_path: str, folder: Path, option: str, what: str) -> Path:
+    """A YAML file shipped in `folder` by its name (`finance`), or the user's own file; a clear error naming
+    `option` and what ships, for anything else."""
+    path = folder / f"{name_or_path}.yaml"
+    if not path.is_file():
+        path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        packaged = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+        raise ConfigError(f"{option}: {name_or_path!r} is neither a packaged {what} ({packaged}) nor a YAML file")
+    return path
 
 
 @dataclass(frozen=True)
