@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import StoreError
+from rag.stores.chunk_index import transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -169,23 +170,12 @@ class Manifest:
             self._db.execute("DELETE FROM staged WHERE source = ?", (source,))
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return transaction(self._db)
 
     def close(self) -> None:
         self._db.close()
         fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         self._lock_file.close()
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb):
-        self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
 def read_sources(path: str | Path) -> list[tuple[str, str, int, str]]:

@@ -4,10 +4,11 @@ rebuilds its in-memory matrix when it moved), and top-k selection under a metada
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,20 @@ from rag.stores.base import Filter
 # Chunks of one parent share a coordinate system for their character spans (a record, a row group, a page, a
 # chapter; inside an attachment or one message of a mailbox).
 PARENT_KEYS = ("attachment", "message", "sheet", "chapter", "record", "row", "page")
+
+
+@contextlib.contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """One SQLite transaction, committed or rolled back as a whole. The connections here are opened in autocommit
+    mode (``isolation_level=None``), where ``with db:`` begins nothing: each row of an ``executemany`` was its own
+    transaction, with its own fsync (1.5 s of a 2 s BM25 write of SciFact's 9,566 chunks)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 class ChunkIndex:
@@ -43,7 +58,7 @@ class ChunkIndex:
         self._db.executescript(self.schema + "\nCREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);")
 
     def delete(self, ids: Sequence[str] | None = None, source: str | None = None) -> None:
-        with self._mutex, self._db:
+        with self._mutex, transaction(self._db):
             if ids:
                 self._db.executemany("DELETE FROM chunks WHERE id = ?", [(i,) for i in ids])
             if source is not None:
@@ -51,7 +66,7 @@ class ChunkIndex:
             self._bump()
 
     def clear(self) -> None:
-        with self._mutex, self._db:
+        with self._mutex, transaction(self._db):
             self._db.execute("DELETE FROM chunks")
             self._bump()
 
@@ -87,7 +102,7 @@ class ChunkIndex:
         return row[0] if row else None
 
     def _set_info(self, key: str, value: str) -> None:
-        with self._db:
+        with transaction(self._db):
             self._db.execute("INSERT OR REPLACE INTO info VALUES (?, ?)", (key, value))
 
     def _top(self, scores: np.ndarray, k: int, filter: Filter | None) -> list[Hit]:

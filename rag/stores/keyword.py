@@ -29,7 +29,7 @@ import numpy as np
 from rag.documents import Chunk, Hit, indexed_text
 from rag.faults import crash_point
 from rag.stores.base import AddsNew, Filter, StoredChunk, VectorStore
-from rag.stores.chunk_index import ChunkIndex, parent_of
+from rag.stores.chunk_index import ChunkIndex, parent_of, transaction
 
 if TYPE_CHECKING:
     from rag.stores.base import StoreOptions
@@ -108,7 +108,7 @@ class BM25Index(ChunkIndex):
             position = int(meta.get("chunk_index", 0))
             start, end = meta.get("start"), meta.get("end")
             rows.append((chunk.id, source, parent, position, start, end, json.dumps(meta), chunk.text, words))
-        with self._mutex, self._db:
+        with self._mutex, transaction(self._db):
             self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._bump()
 

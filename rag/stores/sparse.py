@@ -21,7 +21,7 @@ import numpy as np
 from rag.documents import Chunk, Hit, indexed_text
 from rag.embeddings.splade import SparseVector, SpladeEncoder
 from rag.stores.base import Filter
-from rag.stores.chunk_index import ChunkIndex, parent_of
+from rag.stores.chunk_index import ChunkIndex, parent_of, transaction
 
 
 class SparseIndex(ChunkIndex):
@@ -77,7 +77,7 @@ class SparseIndex(ChunkIndex):
                     vector.values.astype(np.float16).tobytes(),
                 )
             )
-        with self._mutex, self._db:
+        with self._mutex, transaction(self._db):
             self._db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             self._bump()
 

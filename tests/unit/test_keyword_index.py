@@ -176,3 +176,23 @@ def test_retrieved_neighbours_read_as_one_segment_at_the_better_rank(tmp_path):
     assert [hit.id for hit in joined] == ["a.md-2", "b.md-9"]  # all three: one passage at the PP&E row's rank
     assert joined[0].text == text and joined[0].metadata["segment"] == 3
     assert (joined[0].metadata["start"], joined[0].metadata["end"]) == (0, len(text))
+
+
+def test_a_write_is_one_transaction_all_or_nothing(tmp_path):
+    # The index's connection is in autocommit mode, where `with db:` begins nothing: each row of a batch used to be
+    # its own transaction (and its own fsync), so a batch failing half-way left its first rows behind.
+    index = BM25Index(tmp_path / "k.sqlite", context=2)  # tokens made at the build, so the bad row reaches SQLite
+    index.upsert([chunk(0, "kept from before", 0)])
+    generation = index._generation()
+    broken = Chunk(id="bad", text=None, metadata={"source": "a.md", "chunk_index": 2})  # text NOT NULL
+    batch = [chunk(1, "first row of the failing batch", 20), broken]
+    try:
+        index.upsert(batch)
+    except Exception as exc:
+        assert "NOT NULL" in str(exc)
+    else:
+        raise AssertionError("a row violating NOT NULL was accepted")
+    assert index.ids() == {"a.md-0"}  # the batch's first row rolled back with the rest
+    assert index._generation() == generation
+    index.upsert(batch[:1])  # the connection is usable again (no transaction left open)
+    assert index.ids() == {"a.md-0", "a.md-1"}
