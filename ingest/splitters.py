@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ingest.word_tokens import cached_token_starts, word_separable
 from rag.config import SplitterConfig
 from rag.documents import Document
 from rag.tables import TableHeader, table_headers
@@ -119,6 +120,10 @@ class Splitter:
                 for encoding in found
             ]
 
+        if word_separable(tokenizer):  # BERT's WordPiece: each distinct word encoded once (ingest/word_tokens.py)
+            batch_starts = cached_token_starts(tokenizer)
+            starts = lambda text: batch_starts([text])[0]  # noqa: E731
+            count = lambda text: len(starts(text))  # noqa: E731
         splitter = cls(cfg, count, max_tokens, starts)
         splitter.batch_token_starts = batch_starts
         return splitter
