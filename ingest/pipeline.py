@@ -35,6 +35,7 @@ from rag.stores.reuse import fetch_from, stored_or_embedded
 from rag.tracing import Trace
 
 _EMIT_EVERY = 64  # chunks per message from the loader thread
+_EVENTS = 128  # messages the loader may be ahead (8,192 chunks at most)
 _MIN_WINDOW = 64  # the smallest window worth a model call when the loader has nothing more yet
 _VECTOR_CACHE = 50_000  # vectors of repeated text kept for reuse within a run
 
@@ -99,6 +100,51 @@ def extraction_estimate(jobs: list[Job], settings: Settings) -> str | None:
     )
 
 
+class Loading:
+    """The loader thread: parses and splits the jobs' files (in the parse child) into a bounded queue of events —
+    begin, chunks, end, fail — ahead of the embedder. ingest() starts it before the store opens, so a store that
+    takes seconds to open (a Milvus server creating and loading a collection: ~4 s) does so while files are parsed;
+    up to ``_EVENTS`` × ``_EMIT_EVERY`` chunks wait for it."""
+
+    def __init__(self, maker: ChunkMaker, jobs: list[Job]):
+        self.maker = maker
+        self.events: queue.Queue = queue.Queue(maxsize=_EVENTS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._load_all, args=(jobs,), name="ingest-loader", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop after the file being read (a loader waiting on a full queue is unblocked)."""
+        self._stop.set()
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.events.get(timeout=0.1)
+
+    def _load_all(self, jobs: list[Job]) -> None:
+        events = self.events
+        try:
+            for job in jobs:
+                if self._stop.is_set():
+                    return
+                events.put(("begin", job))
+                try:
+                    buffer: list[Chunk] = []
+                    for chunk in self.maker.chunks(job):
+                        buffer.append(chunk)
+                        if len(buffer) >= _EMIT_EVERY:
+                            events.put(("chunks", job, buffer))
+                            buffer = []
+                    events.put(("chunks", job, buffer))
+                    events.put(("end", job))
+                    crash_point("loaded")
+                except LoaderError as exc:
+                    events.put(("fail", job, exc.reason))
+                except Exception as exc:  # a bug in one file's handling must not stop the others
+                    events.put(("fail", job, f"{exc.__class__.__name__}: {exc}"))
+        finally:
+            events.put(None)
+
+
 class IngestPipeline:
     def __init__(
         self,
@@ -131,51 +177,21 @@ class IngestPipeline:
         """Vectors by chunk hash this run may reuse (a moved file's chunks)."""
         self._vector_cache.update(vectors)
 
-    def run(self, jobs: list[Job]) -> None:
-        events: queue.Queue = queue.Queue(maxsize=16)
+    def run(self, jobs: list[Job], loading: Loading | None = None) -> None:
+        """Ingest `jobs`; `loading` is their loader when ingest() started it before the store opened."""
+        loading = loading or Loading(self.maker, jobs)
         writes: queue.Queue = queue.Queue(maxsize=4)
-        loader = threading.Thread(target=self._load_all, args=(jobs, events), name="ingest-loader", daemon=True)
         writer = threading.Thread(target=self._write_all, args=(writes,), name="ingest-writer", daemon=True)
-        loader.start()
         writer.start()
         try:
-            self._embed_all(events, writes)
+            self._embed_all(loading.events, writes)
         finally:
             self._stop.set()
             writes.put(None)
             writer.join()
-            while loader.is_alive():  # unblock a loader waiting on a full queue
-                with contextlib.suppress(queue.Empty):
-                    events.get(timeout=0.1)
+            loading.close()
         if self._writer_error is not None:
             raise self._writer_error
-
-    # -- loader thread ---------------------------------------------------------------------------
-    def _load_all(self, jobs: list[Job], events: queue.Queue) -> None:
-        try:
-            for job in jobs:
-                if self._stop.is_set():
-                    return
-                events.put(("begin", job))
-                try:
-                    buffer: list[Chunk] = []
-                    for chunk in self._chunks(job):
-                        buffer.append(chunk)
-                        if len(buffer) >= _EMIT_EVERY:
-                            events.put(("chunks", job, buffer))
-                            buffer = []
-                    events.put(("chunks", job, buffer))
-                    events.put(("end", job))
-                    crash_point("loaded")
-                except LoaderError as exc:
-                    events.put(("fail", job, exc.reason))
-                except Exception as exc:  # a bug in one file's handling must not stop the others
-                    events.put(("fail", job, f"{exc.__class__.__name__}: {exc}"))
-        finally:
-            events.put(None)
-
-    def _chunks(self, job: Job):
-        return self.maker.chunks(job)
 
     # -- calling thread: embedding ----------------------------------------------------------------
     def _embed_all(self, events: queue.Queue, writes: queue.Queue) -> None:

@@ -17,9 +17,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from ingest.chunking import ChunkMaker
 from ingest.discover import Discovery, SourceFile, discover
 from ingest.manifest import Manifest, SourceEntry, manifest_file, recorded_hash
-from ingest.pipeline import IngestPipeline, Job, Progress
+from ingest.pipeline import IngestPipeline, Job, Loading, Progress
 from ingest.report import FileOutcome, IngestReport
 from ingest.sandbox import sandbox_for
 from rag.config import Settings
@@ -83,6 +84,7 @@ def ingest(
 def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans, access=None) -> IngestReport:
     started = time.perf_counter()
     prune = settings.ingest.prune if prune is None else prune
+    loading: Loading | None = None
     manifest = Manifest(manifest_file(settings))
     report = IngestReport(dry_run=dry_run, manifest=str(manifest.path))
     try:
@@ -113,7 +115,15 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans,
             sandbox.warm()  # the parser child imports while the model and the store open
         embedder = embedder or build_embedder(settings.embedding)
         dimension = manifest.model_dimension(embedder.name) or embedder.dimension
-        store = build_store(settings.store, embedder.name, dimension)
+        progress = progress or Progress()
+        if jobs and settings.ingest.engine != "ray":  # files are parsed while the store opens
+            loading = Loading(ChunkMaker(settings, embedder, on_pages=progress.pages_done), jobs)
+        try:
+            store = build_store(settings.store, embedder.name, dimension)
+        except BaseException:
+            if loading is not None:
+                loading.close()
+            raise
         manifest.record_model(embedder.name, dimension)
         manifest.record_access_keys({job.access for job in jobs})  # known before any chunk carries them
         report.store = store.location
@@ -127,18 +137,23 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans,
                 engine = IngestPipeline
                 if settings.ingest.engine == "ray":
                     from ingest.ray_engine import RayIngestPipeline as engine
-                pipeline = engine(settings, embedder, store, manifest, report, progress or Progress())
+                pipeline = engine(settings, embedder, store, manifest, report, progress)
                 pipeline.spans = spans
                 # a store kept while its manifest was lost holds chunks the manifest calls new: upserted then
                 pipeline.adds_new = isinstance(base_store(store), AddsNew) and (bool(entries) or store.count() == 0)
                 pipeline.seed_vectors(moved)
                 try:
-                    pipeline.run(jobs)
+                    if loading is not None:
+                        pipeline.run(jobs, loading)
+                    else:
+                        pipeline.run(jobs)
                 except KeyboardInterrupt:
                     report.interrupted = True
             if not report.interrupted:
                 manifest.record_settings_fingerprint(fingerprint)
         finally:
+            if loading is not None:  # stopped, whether or not the pipeline got to it
+                loading.close()
             store.close()
     finally:
         manifest.close()

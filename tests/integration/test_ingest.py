@@ -364,3 +364,45 @@ def test_a_store_from_before_root_labels_moves_to_the_new_ids_without_embedding_
     clean = settings_for(store={"path": str(docs.parent / "clean")})
     ingest([docs], clean, embedder=embedder)
     assert snapshot(settings, embedder) == snapshot(clean, embedder)
+
+
+def test_files_are_parsed_while_the_store_opens_and_a_store_that_fails_stops_them(
+    docs, settings_for, embedder, monkeypatch
+):
+    """The loader starts before the store opens (a Milvus server takes ~3 s to create a collection): the store here
+    opens only once a file's chunks are waiting. A store that cannot open stops the loader; nothing is written."""
+    import threading
+
+    import ingest.run as run
+    from ingest.chunking import ChunkMaker
+    from rag.errors import StoreError
+
+    parsed = threading.Event()
+    chunks = ChunkMaker.chunks
+
+    def parsing(self, job):
+        yield from chunks(self, job)
+        parsed.set()
+
+    monkeypatch.setattr(ChunkMaker, "chunks", parsing)
+    opened = run.build_store
+
+    def slow_store(*args):
+        assert parsed.wait(30), "no file was parsed while the store opened"
+        return opened(*args)
+
+    settings = settings_for()
+    monkeypatch.setattr(run, "build_store", slow_store)
+    report = ingest([docs], settings, embedder=embedder)
+    assert not report.failed and report.chunks_written == len(snapshot(settings, embedder)) > 0
+
+    def down(*args):
+        raise StoreError("could not open the store: down")
+
+    parsed.clear()
+    (docs / "new.md").write_text("# New\n\nA file the failed run must not write.\n")
+    monkeypatch.setattr(run, "build_store", down)
+    with pytest.raises(StoreError, match="down"):
+        ingest([docs], settings, embedder=embedder)
+    assert threading.active_count() < 20 and not any(t.name == "ingest-loader" for t in threading.enumerate())
+    assert not by_source(snapshot(settings, embedder), "docs/new.md")
