@@ -29,6 +29,7 @@ import numpy as np
 from rag.documents import Chunk, Hit, indexed_text
 from rag.faults import crash_point
 from rag.stores.base import AddsNew, Filter, StoredChunk, VectorStore
+from rag.stores.bm25_matrix import SUMMED_METHODS, index_from_parts
 from rag.stores.chunk_index import ChunkIndex, parent_of, transaction
 
 if TYPE_CHECKING:
@@ -170,15 +171,19 @@ class BM25Index(ChunkIndex):
             self._matrix = None
             return
         if self.context > 0:
-            corpus = _window_tokens(rows, self.context, self.tokenize)
+            parts, plans = _window_parts(rows, self.context, self.tokenize)
         else:  # rows written while a context window was set may have no tokens of their own: made now
-            corpus = [row[2].partition("\n")[0].split() for row in rows]
+            parts = [row[2].partition("\n")[0].split() for row in rows]
             missing = [i for i, row in enumerate(rows) if not row[2]]
             made = self.tokenize([indexed_text(rows[i][4], json.loads(rows[i][1])) for i in missing]) if missing else []
             for i, words in zip(missing, made, strict=True):
-                corpus[i] = words
+                parts[i] = words
+            plans = [[i] for i in range(len(parts))]
         matrix = bm25s.BM25(**self.params)
-        matrix.index(corpus, show_progress=False)
+        if matrix.method in SUMMED_METHODS:  # each part counted once (rag/stores/bm25_matrix.py)
+            index_from_parts(matrix, parts, plans)
+        else:
+            matrix.index([[token for part in plan for token in parts[part]] for plan in plans], show_progress=False)
         self._matrix = matrix
         staging = saved.with_name(saved.name + ".tmp")
         shutil.rmtree(staging, ignore_errors=True)
@@ -260,8 +265,17 @@ def _windows(rows: list[tuple], context: int) -> list[str]:
 def _window_tokens(
     rows: list[tuple], context: int, tokenize: Callable[[list[str]], list[list[str]]]
 ) -> list[list[str]]:
-    """The tokens of ``_windows(rows, context)``, each text tokenized once instead of once per window it is in:
-    the tokenizer finds words, so a window's tokens are its header's, then its parts' in order."""
+    """The tokens of ``_windows(rows, context)``."""
+    parts, plans = _window_parts(rows, context, tokenize)
+    return [[token for part in plan for token in parts[part]] for plan in plans]
+
+
+def _window_parts(
+    rows: list[tuple], context: int, tokenize: Callable[[list[str]], list[list[str]]]
+) -> tuple[list[list[str]], list[list[int]]]:
+    """The windows of ``_windows(rows, context)`` as parts: the tokens of each distinct text (a header, a chunk's text,
+    its tail), tokenized once instead of once per window it is in, and per window the parts it is made of in order
+    (the tokenizer finds words, so a window's tokens are its parts' tokens one after another)."""
     texts: dict[str, int] = {}  # each distinct header, chunk text and chunk tail, tokenized once
 
     def ref(text: str) -> int:
@@ -278,8 +292,7 @@ def _window_tokens(
     known = _known_tokens(rows)
     unknown = [text for text in texts if text not in known]
     known.update(zip(unknown, tokenize(unknown) if unknown else [], strict=True))
-    tokens = [known[text] for text in texts]
-    return [[token for part in plan for token in tokens[part]] for plan in plans]
+    return [known[text] for text in texts], plans
 
 
 class KeywordIndexedStore:
