@@ -13,6 +13,10 @@ The corpus is SciFact (5,183 abstracts in one JSONL file, ../shared/datasets/sci
   raw-milvus     pymilvus `insert` of the same chunks into the Milvus server (PyPI `milvus` 2.3.5, started here),
                  its collection created before the clock starts; raw-milvus+create: with the creation (~3 s), as
                  ours-milvus creates its collection inside its clock
+  raw-neo4j      the Neo4j 5 server (Maven Central, scripts/neo4j/): `UNWIND $rows AS row CREATE (c:Chunk …)` with
+                 each vector set by `db.create.setNodeVectorProperty`, 1,000 rows a transaction, into the same
+                 constraint, vector and full-text indexes ours makes (created before the clock)
+  ours-neo4j     `ingest()` into the same server (its own collection: labels and indexes made inside the clock)
   ours-milvus    `ingest()` into the same server
 With --real N, two more rows on the first N abstracts with the configured embedder: the model alone
 (`embed_documents` on our chunks) and `ingest()` end to end. Each ratio is against its anchor in the same run.
@@ -37,7 +41,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from gpu_bench import InstantEmbedder  # noqa: E402
 
 SCIFACT = REPO.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
-ROWS = ("raw-chroma", "lc-chroma", "ours-chroma", "raw-milvus", "ours-milvus")
+ROWS = ("raw-chroma", "lc-chroma", "ours-chroma", "raw-milvus", "ours-milvus", "raw-neo4j", "ours-neo4j")
 
 
 def settings_for(store: dict, window: int = 2048):
@@ -148,6 +152,52 @@ def raw_milvus(
     return creating, time.perf_counter() - started
 
 
+def raw_neo4j(uri: str, password: str, chunks: list, vectors: np.ndarray, dimension: int, label: str) -> float:
+    from neo4j import GraphDatabase
+
+    driver = GraphDatabase.driver(uri, auth=("neo4j", password), notifications_min_severity="OFF")
+    for statement in (
+        f"CREATE CONSTRAINT {label}_id IF NOT EXISTS FOR (c:{label}) REQUIRE c.id IS UNIQUE",
+        f"CREATE INDEX {label}_source IF NOT EXISTS FOR (c:{label}) ON (c.source)",
+        f"CREATE FULLTEXT INDEX {label}_text IF NOT EXISTS FOR (c:{label}) ON EACH [c.text]",
+        f"CREATE VECTOR INDEX {label}_vector IF NOT EXISTS FOR (c:{label}) ON (c.embedding) OPTIONS {{indexConfig: "
+        f"{{`vector.dimensions`: {dimension}, `vector.similarity_function`: 'cosine'}}}}",
+        "CALL db.awaitIndexes(300)",
+    ):
+        driver.execute_query(statement)
+    started = time.perf_counter()
+    rows = [
+        {"id": c.id, "text": c.text, "source": c.metadata["source"], "metadata": json.dumps(c.metadata),
+         "vector": v.tolist()}
+        for c, v in zip(chunks, vectors, strict=True)
+    ]  # fmt: skip
+    with driver.session() as session:
+        for start in range(0, len(rows), 1000):
+            session.execute_write(
+                lambda tx, part: tx.run(
+                    f"UNWIND $rows AS row CREATE (c:Chunk:{label} {{id: row.id, text: row.text, source: row.source, "
+                    "metadata_json: row.metadata}) WITH c, row "
+                    "CALL db.create.setNodeVectorProperty(c, 'embedding', row.vector)",
+                    rows=part,
+                ).consume(),
+                rows[start : start + 1000],
+            )
+    seconds = time.perf_counter() - started
+    driver.close()
+    return seconds
+
+
+def start_neo4j(work: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("neo4j_local", REPO / "scripts" / "neo4j" / "neo4j_local.py")
+    neo4j_local = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(neo4j_local)
+    server = neo4j_local.start(work / "neo4j-server", password="bench-password")
+    os.environ["NEO4J_PASSWORD"] = server.password
+    return server
+
+
 def start_milvus(work: Path):
     from milvus import MilvusServer
 
@@ -185,9 +235,10 @@ def main() -> None:
     corpus.write_bytes(SCIFACT.read_bytes())
 
     runs: dict[str, list[tuple[int, float]]] = {}
-    chunks = our_chunks(corpus, instant) if rows_wanted & {"raw-chroma", "raw-milvus"} else []
+    chunks = our_chunks(corpus, instant) if rows_wanted & {"raw-chroma", "raw-milvus", "raw-neo4j"} else []
     vectors = instant.embed_documents([c.text for c in chunks]) if chunks else None
     server, uri = start_milvus(work) if rows_wanted & {"raw-milvus", "ours-milvus"} else (None, "")
+    graph = start_neo4j(work) if rows_wanted & {"raw-neo4j", "ours-neo4j"} else None
     try:
         for turn in range(options.repeat):  # interleaved: a busy spell of a shared machine hits every row alike
             here = work / f"run-{turn}"
@@ -205,9 +256,17 @@ def main() -> None:
             if "ours-milvus" in rows_wanted:
                 milvus = {"kind": "milvus", "uri": uri, "collection": f"ours{turn}"}
                 runs.setdefault("ours-milvus", []).append(ours(here, corpus, milvus, instant))
+            if "raw-neo4j" in rows_wanted:
+                seconds = raw_neo4j(graph.uri, graph.password, chunks, vectors, instant.dimension, f"Raw{turn}")
+                runs.setdefault("raw-neo4j", []).append((len(chunks), seconds))
+            if "ours-neo4j" in rows_wanted:
+                store = {"kind": "neo4j", "uri": graph.uri, "collection": f"ours{turn}", "state": str(here / "neo4j")}
+                runs.setdefault("ours-neo4j", []).append(ours(here, corpus, store, instant))
     finally:
         if server is not None:
             server.stop()
+        if graph is not None:
+            graph.stop()
     results = {name: (done[0][0], statistics.median(s for _, s in done)) for name, done in runs.items()}
     if options.real:
         part = work / "real" / "scifact-part.jsonl"
@@ -222,7 +281,7 @@ def main() -> None:
         results["real-ours"] = ours(work, part, {"kind": "chroma", "path": str(work / "real-chroma")}, model)
 
     anchors = {"lc-chroma": "raw-chroma", "ours-chroma": "raw-chroma", "ours-milvus": "raw-milvus",
-               "real-ours": "real-encode"}  # fmt: skip
+               "ours-neo4j": "raw-neo4j", "real-ours": "real-encode"}  # fmt: skip
     also = {"ours-milvus": "raw-milvus+create"}  # ours creates its collection inside the clock, as this row does
     repeat = f", median of {options.repeat} interleaved runs" if options.repeat > 1 else ""
     title = f"SciFact ({SCIFACT.stat().st_size // 1024} KiB, one JSONL file), {os.cpu_count()} CPUs{repeat}"
