@@ -114,35 +114,45 @@ class Loading:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop after the file being read (a loader waiting on a full queue is unblocked)."""
+        """Stop, mid-file too (the parse child of a file given up is stopped); returns at once when the loader is
+        waiting on the parser (a long OCR page), which it then leaves at the parser's next message."""
         self._stop.set()
-        while self._thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                self.events.get(timeout=0.1)
+        self._thread.join(timeout=2)
+
+    def _put(self, event: tuple | None) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(queue.Full):
+                self.events.put(event, timeout=0.1)
+                return
+        raise _Stopped
 
     def _load_all(self, jobs: list[Job]) -> None:
-        events = self.events
         try:
             for job in jobs:
-                if self._stop.is_set():
-                    return
-                events.put(("begin", job))
+                self._put(("begin", job))
                 try:
                     buffer: list[Chunk] = []
                     for chunk in self.maker.chunks(job):
                         buffer.append(chunk)
                         if len(buffer) >= _EMIT_EVERY:
-                            events.put(("chunks", job, buffer))
+                            self._put(("chunks", job, buffer))
                             buffer = []
-                    events.put(("chunks", job, buffer))
-                    events.put(("end", job))
+                    self._put(("chunks", job, buffer))
+                    self._put(("end", job))
                     crash_point("loaded")
                 except LoaderError as exc:
-                    events.put(("fail", job, exc.reason))
+                    self._put(("fail", job, exc.reason))
+                except _Stopped:
+                    raise
                 except Exception as exc:  # a bug in one file's handling must not stop the others
-                    events.put(("fail", job, f"{exc.__class__.__name__}: {exc}"))
-        finally:
-            events.put(None)
+                    self._put(("fail", job, f"{exc.__class__.__name__}: {exc}"))
+            self._put(None)
+        except _Stopped:
+            return
+
+
+class _Stopped(Exception):
+    """The loader was told to stop."""
 
 
 class IngestPipeline:
