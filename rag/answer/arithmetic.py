@@ -167,7 +167,8 @@ class Calculation:
     decimals: int | None = None  # as the question asks ("round to one decimal place"); else 2 below 1,000, 0 above
 
     def result_text(self) -> str:
-        digits = self.decimals if self.decimals is not None else 2 if abs(self.result) < 1000 else 0
+        whole = self.unit.startswith("in ") and float(self.result).is_integer()  # an amount of printed figures
+        digits = self.decimals if self.decimals is not None else 2 if abs(self.result) < 1000 and not whole else 0
         number = f"{self.result:,.{digits}f}"
         unit = self.unit.strip()
         if unit in ("%", "percent"):

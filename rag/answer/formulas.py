@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -39,7 +40,14 @@ _ROUND_TO = re.compile(r"\bround(?: your answer| the answer| it)? to (\w+) decim
 _DIGITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "0": 0, "1": 1, "2": 2, "3": 3}
 _UNADJUSTED = re.compile(r"\bunadjusted\b", re.IGNORECASE)
 _TERM = re.compile(r"\b([a-z_]+)\[Y(-1)?\]")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)|\bFY ?(\d{2})(?!\d)", re.IGNORECASE)  # "FY20": 2020
+# A yes/no question about a metric's direction ("Does Adobe have an improving operating margin?", "Did Pfizer grow
+# its PPNE between FY20 and FY21?") or sign ("Does Corning have positive working capital?"): the metric of the year
+# and of the year before (or of the years named) computed, and the answer says which way it went.
+_ASKS_YES_NO = re.compile(r"^\s*(does|did|is|was|are|were|has|have|had)\b", re.IGNORECASE)
+_UP = re.compile(r"\b(improv\w*|grow\w*|grew|increas\w*|ris(e|es|ing)|rose|expand\w*)\b", re.IGNORECASE)
+_DOWN = re.compile(r"\b(declin\w*|decreas\w*|deteriorat\w*|fall\w*|fell|shrink\w*|shrank|drop\w*)\b", re.IGNORECASE)
+_SIGN = re.compile(r"\b(positive|negative)\b", re.IGNORECASE)
 _YEARS_AVERAGE = re.compile(r"\b(\d|two|three|four|five)[- ]year average\b", re.IGNORECASE)
 _FOOTNOTE = re.compile(r"\((?:[a-z]|\d{1,2}|notes? \d+(?:(?:,| and) \d+)*)\)|\$|[:*]", re.IGNORECASE)
 
@@ -89,8 +97,10 @@ class Formulas:
         return cls(items, metrics, name_or_path, statements)
 
     def metric_for(self, question: str) -> Metric | None:
-        """The first metric a question for a value names (None: not a question this set computes)."""
-        if not _ASKS_A_VALUE.search(question) or _ADJUSTED.search(_UNADJUSTED.sub(" ", question)):
+        """The first metric a question for a value (or a yes/no about its direction or sign) names (None: not a
+        question this set computes)."""
+        asks = _ASKS_A_VALUE.search(question) or (_ASKS_YES_NO.search(question) and _asks_about(question))
+        if not asks or _ADJUSTED.search(_UNADJUSTED.sub(" ", question)):
             return None
         return next((metric for metric in self.metrics if metric.when.search(question)), None)
 
@@ -113,17 +123,39 @@ class Formulas:
 
     def calculate(
         self, question: str, passages: list[str], lookup: Callable[[str], list[str]] | None = None
-    ) -> Calculation | None:
+    ) -> Calculation | Comparison | None:
         """The metric the question names, from the passages' statement rows; None when an input is missing.
         `lookup` searches for a missing line item ("operating income 2022") and returns more passages, numbered
-        after `passages` (the caller adds their hits to the answer's context, so they are cited like the others)."""
+        after `passages` (the caller adds their hits to the answer's context, so they are cited like the others).
+        A yes/no question about the metric's direction or sign gets a :class:`Comparison`."""
         metric = self.metric_for(question)
-        years = sorted({int(year) for year in _YEAR.findall(question)})
+        years = _years(question)
         if metric is None or not years:
             return None
         passages = list(passages)
+        if _ASKS_A_VALUE.search(question) or not _ASKS_YES_NO.search(question):
+            average = _YEARS_AVERAGE.search(question) and len(years) > 1
+            return self._compute(metric, range(years[0], years[-1] + 1) if average else [years[-1]], question,
+                                 passages, lookup)  # fmt: skip
+        named = metric.when.search(question).group(0)
+        asked = _asks_about(question) or ""
+        later = self._compute(metric, [years[-1]], question, passages, lookup)
+        if later is None or asked in ("positive", "negative"):
+            return None if later is None else Comparison(named, asked, None, later, years[-1])
+        earlier_year = years[0] if len(years) > 1 else years[-1] - 1
+        earlier = self._compute(metric, [earlier_year], question, passages, lookup)
+        return None if earlier is None else Comparison(named, asked, earlier, later, years[-1], earlier_year)
+
+    def _compute(
+        self,
+        metric: Metric,
+        span: range | list[int],
+        question: str,
+        passages: list[str],
+        lookup: Callable[[str], list[str]] | None,
+    ) -> Calculation | None:
+        """The metric of each year of `span` (averaged when several); `passages` grows by what `lookup` finds."""
         figures = statement_figures(question, passages, most=10_000)
-        span = range(years[0], years[-1] + 1) if _YEARS_AVERAGE.search(question) and len(years) > 1 else [years[-1]]
         inputs: dict[tuple[str, int], Input] = {}
         scales: dict[str, str] = {}  # letter -> the scale its value is in (the first input's)
         per_year: list[str] = []
@@ -134,7 +166,7 @@ class Formulas:
                 if (item, wanted) not in inputs:
                     figure = self._figure(item, wanted, figures)
                     if figure is None and lookup is not None:
-                        passages += lookup(f"{self.search_words(item)} {wanted}")
+                        passages.extend(lookup(f"{self.search_words(item)} {wanted}"))
                         figures = statement_figures(f"{question} {wanted}", passages, most=10_000)
                         figure = self._figure(item, wanted, figures)
                     if figure is None:
@@ -185,6 +217,56 @@ class Formulas:
                 if pattern.search(" ".join(_FOOTNOTE.sub(" ", figure.label).split()).strip(" ,")):
                     return figure
         return None
+
+
+def _years(question: str) -> list[int]:
+    """The years a question names, in order ("FY20" as 2020)."""
+    return sorted({int(full) if full else 2000 + int(short) for full, short in _YEAR.findall(question)})
+
+
+def _asks_about(question: str) -> str | None:
+    """What a yes/no question asks of a metric: its sign ("positive", "negative") or direction ("up", "down")."""
+    if sign := _SIGN.search(question):
+        return sign.group(1).lower()
+    if _UP.search(question):
+        return "up"
+    return "down" if _DOWN.search(question) else None
+
+
+@dataclass
+class Comparison:
+    """A yes/no about a metric: its sign in one year, or its direction from one year to the next."""
+
+    metric: str
+    asked: str  # "sign", "up" or "down"
+    earlier: Calculation | None
+    later: Calculation
+    year: int
+    earlier_year: int | None = None
+
+    def verdict(self) -> str:
+        """ "Yes: operating margin fell from 36.80 % in 2021 to 34.60 % in 2022" for "… a declining …?" """
+        now, before = self.later.result, self.earlier.result if self.earlier else None
+        if before is None:
+            sign = "positive" if now > 0 else "negative" if now < 0 else "zero"
+            yes = sign == self.asked
+            return f"{'Yes' if yes else 'No'}: {self.metric} was {self.later.result_text()} in {self.year}, {sign}"
+        went = "rose" if now > before else "fell" if now < before else "was unchanged"
+        yes = went == {"up": "rose", "down": "fell"}[self.asked]
+        change = (
+            f"from {self.earlier.result_text()} in {self.earlier_year} to {self.later.result_text()} in {self.year}"
+        )
+        return f"{'Yes' if yes else 'No'}: {self.metric} {went} {change}"
+
+    def answer(self, question: str) -> str:
+        parts = [c.answer(question) for c in (self.earlier, self.later) if c is not None]
+        cited = ", ".join(sorted({f"[{i.passage}]" for c in (self.earlier, self.later) if c for i in c.inputs}))
+        return f"{self.verdict()} {cited}. " + " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        shown = " ".join(c.result_text() for c in (self.earlier, self.later) if c is not None)
+        return {"metric": self.metric, "asked": self.asked, "verdict": self.verdict(), "shown": shown,
+                "earlier": self.earlier.to_dict() if self.earlier else None, "later": self.later.to_dict()}  # fmt: skip
 
 
 def _letter(index: int) -> str:

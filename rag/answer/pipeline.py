@@ -297,6 +297,8 @@ class RagPipeline:
 
     def says_nothing(self, answer: Answer) -> bool:
         """The answer restates the question, or answers yes/no about something no passage it cites names."""
+        if answer.calculation:  # a computed yes/no is the calculator's, from the figures it cites
+            return False
         question = answer.standalone_question
         if yes_or_no(answer.text):
             cited = [answer.contexts[c.number - 1] for c in answer.checks if c.valid]

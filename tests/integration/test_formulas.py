@@ -67,3 +67,9 @@ def test_a_metric_is_computed_from_a_looked_up_line_item_of_the_same_filing(
     assert item.text == (
         "Total current assets, 2019 (in millions): 7,292 [1]. Calculated: (7,292) / 1000 = 7.29 in billions [1]."
     )
+    # a yes/no about the metric's direction: computed for both years, the yes/no the calculator's, not retried
+    trend = pipeline.ask("Does Globex have an improving operating margin profile as of FY2019?")
+    assert trend.calculation is not None, trend.text
+    assert trend.calculation["verdict"] == "No: operating margin fell from 26.51 % in 2018 to 24.76 % in 2019"
+    assert trend.text.startswith("No: operating margin fell from 26.51 % in 2018 to 24.76 % in 2019 [")
+    assert trend.found and trend.grounded and trend.restated == 0 and "99,999" not in trend.text

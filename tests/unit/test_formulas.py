@@ -35,7 +35,10 @@ def finance():
         ("Calculate the FY2019 unadjusted EBITDA % margin.", "(operating_income[Y] + depreciation_amortization[Y])"),
         ("What is the FY2022 unadjusted EBITDA less capex?", "operating_income[Y] + depreciation_amortization[Y] -"),
         ("What was the year-over-year change in revenue from FY2018 to FY2019?", "(revenue[Y] - revenue[Y-1])"),
-        ("Does Globex have an improving operating margin profile?", None),  # asks for a judgement, not a value
+        ("Does Globex have an improving operating margin profile?", "operating_income[Y] / revenue[Y]"),  # direction
+        ("Does Globex have positive working capital based on FY2022 data?", "current_assets[Y] - current_liabil"),
+        ("Does Globex have a healthy operating margin?", None),  # a judgement: neither direction nor sign
+        ("Is Globex a capital-intensive business based on FY2022 data?", None),
         ("What was the organic sales growth in FY2019, excluding FX?", None),  # adjusted: not in the statements
         ("What is the Adjusted EBITDA margin for FY2023?", None),
         ("Who is the CEO?", None),
@@ -128,3 +131,25 @@ def test_figures_of_two_scales_are_put_in_one(finance):
     revenue = "(in thousands) 2019 2018\nTotal net revenues | 6,489,000 | 7,500,000"
     calculation = finance.calculate("What is the FY2019 fixed asset turnover ratio?", [BALANCE, revenue])
     assert round(calculation.result, 2) == 24.26  # 6,489,000 thousand is 6,489 million
+
+
+def test_a_yes_no_about_a_metrics_direction_compares_it_with_the_year_before(finance):
+    question = "Does Globex have an improving operating margin profile as of FY2019?"
+    comparison = finance.calculate(question, [INCOME])
+    assert (round(comparison.earlier.result, 2), round(comparison.later.result, 2)) == (26.51, 24.76)
+    text = comparison.answer(question)
+    assert text.startswith("No: operating margin fell from 26.51 % in 2018 to 24.76 % in 2019 [1]. ")
+    assert "Calculated: 1,988 / 7,500 * 100 = 26.51 % [1]." in text and "1,607 / 6,489 * 100 = 24.76 %" in text
+    declining = finance.calculate("Is Globex's operating margin declining as of FY2019?", [INCOME])
+    assert declining.verdict().startswith("Yes: operating margin fell")
+    assert comparison.to_dict()["shown"] == "26.51 % 24.76 %"  # what the citation check takes as given
+
+
+def test_two_digit_fiscal_years_and_a_sign_question(finance):
+    grew = finance.calculate("Did Globex grow its PPNE between FY18 and FY19?", [BALANCE])
+    assert grew.verdict() == "No: PPNE fell from 282 in millions in 2018 to 253 in millions in 2019"
+    positive = finance.calculate("Does Globex have positive working capital based on FY2019 data?", [BALANCE])
+    assert positive.verdict() == "Yes: working capital was 4,377 in millions in 2019, positive"
+    negative = finance.calculate("Does Globex have negative working capital based on FY2019 data?", [BALANCE])
+    assert negative.verdict().startswith("No: working capital was 4,377")
+    assert finance.calculate("Did Globex grow its PPNE between FY18 and FY19?", [INCOME]) is None  # no PP&E row
