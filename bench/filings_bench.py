@@ -41,7 +41,7 @@ VARIANTS: dict[str, dict] = {
     "filings": {
         "splitter": {"context_header": True},
         "retriever": {"glossary": "finance", "strategy": "documents", "base": "hybrid", "hybrid": {"fusion": "rrf"}},
-        "answer": {"segments": True, "formulas": "finance"},
+        "answer": {"segments": True, "formulas": "finance", "uncited": "withhold"},
         "store": "sections",
     },
     "sections+glossary": {

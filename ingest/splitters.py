@@ -149,6 +149,12 @@ class Splitter:
     def _sections(self, document: Document) -> list[Section]:
         if self.header_aware and document.format == "markdown":
             return markdown_sections(document.text)
+        if len(document.sections) > 1:
+            bounds = [offset for offset, _ in document.sections[1:]] + [len(document.text)]
+            return [
+                Section(document.text[start:end], start, path)
+                for (start, path), end in zip(document.sections, bounds, strict=True)
+            ]
         return [Section(document.text, 0, "")]
 
     def split(self, document: Document) -> Iterator[Piece]:

@@ -150,6 +150,9 @@ class AnswerConfig(_Section):
     max_history_chars: int = Field(200_000, ge=0, description="the longest conversation (all messages) accepted")
     min_lexical: float = Field(0.5, ge=0, le=1, description="citation support: shared content words")
     min_cosine: float = Field(0.6, ge=-1, le=1, description="citation support: embedding similarity")
+    uncited: Literal["note", "withhold"] = Field(
+        "note", description="an answer citing none of the passages: shown with a note, or withheld as not found"
+    )
     calculate: bool = Field(
         True, description="ratios, margins, changes: the model picks cited inputs, a calculator computes"
     )

@@ -18,6 +18,9 @@ class Document:
     metadata: Metadata = field(default_factory=dict)
     # "markdown": headings are `#` lines the splitter may use to record the section path.
     format: Literal["text", "markdown"] = "text"
+    # (offset, section path) where a part starts inside the text, when it has several: a PDF page with "Item 3. Legal
+    # Proceedings" printed below the end of "Item 2. Properties". The splitter cuts there; each chunk gets its path.
+    sections: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass

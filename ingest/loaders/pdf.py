@@ -36,7 +36,7 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     from pypdf.errors import PdfReadError
 
     from ingest.loaders import report_pages
-    from ingest.loaders.pdf_sections import outline_entries, page_sections
+    from ingest.loaders.pdf_sections import outline_entries, section_starts
 
     with path.open("rb") as handle:
         if b"%PDF-" not in handle.read(1024):  # readers accept junk before the header, not a file without one
@@ -73,17 +73,18 @@ def load_pdf(path: Path, cfg: LoaderConfig, warnings: list[str]) -> Iterator[Doc
     if cfg.pdf_tables:
         texts = _with_table_rows(path, texts, password, warnings)
     title = str(title).strip() if _real_title(title) else path.stem
-    sections = page_sections(texts, outline)
+    sections = section_starts(texts, outline)
     scanned = _pages_to_read(texts, cfg)
     read = _ocr_pages(path, password, scanned, title, cfg, warnings)
     wanted = set(scanned)
     for number, text in enumerate(texts, start=1):
         if number - 1 in wanted:
             document = next(read)  # one per scanned page, in page order: the pages stay in order
-            if document is not None:
-                yield _in_section(document, sections[number - 1])
+            if document is not None:  # its text is OCR's: the path in force where the page ends
+                yield _in_section(document, sections[number - 1][-1][1])
         else:
-            yield _in_section(Document(text=text, metadata={"page": number, "title": title}), sections[number - 1])
+            document = Document(text=text, metadata={"page": number, "title": title}, sections=sections[number - 1])
+            yield _in_section(document, sections[number - 1][0][1])
     read.close()
 
 
@@ -94,6 +95,7 @@ def _real_title(title) -> bool:
 
 
 def _in_section(document: Document, section: str) -> Document:
+    """The page's path (where it starts; each chunk of a page with several parts gets its own from the splitter)."""
     if section:
         document.metadata["section"] = section
     return document

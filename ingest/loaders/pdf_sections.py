@@ -25,6 +25,7 @@ _STATEMENT = re.compile(
 _STATEMENT_TAIL = re.compile(r"(?:continued|unaudited|in(?:millions|thousands|billions)\w*|[a-z]{0,3})")
 _TOC = 4  # this many item or note headings on one page: a table of contents, not a heading
 _HEADING_CHARS = 100
+_SHORTEST_PART = 200  # non-space characters: less is a running header or a heading alone, not a part
 # the items of 10-K and 10-Q forms: a heading run into its first sentence ("Item 1. Business This Annual Report
 # on Form 10-K …", as the text layer gives it) is cut after its known title
 _ITEM_TITLES = (
@@ -62,11 +63,22 @@ _ITEM_TITLES = (
 
 
 def page_sections(texts: list[str], outline: list[tuple[int, str]] | None = None) -> list[str]:
-    """One section path per page ("" where none is known yet). `outline`: (0-based page, path) of each bookmark,
-    in order; used instead of the headings where it has a few entries."""
+    """One section path per page: the one in force where the page ends ("" where none is known yet)."""
     if outline and len(outline) >= 3:
         return _from_outline(len(texts), outline)
-    return _from_headings(texts)
+    return [end for _, end in _from_headings(texts)]
+
+
+def section_starts(texts: list[str], outline: list[tuple[int, str]] | None = None) -> list[list[tuple[int, str]]]:
+    """For each page, (character offset, path) where a section starts in its text: the path carried in from the page
+    before (with the page's statement title) at 0, then each item or note heading printed further down ("Item 3.
+    Legal Proceedings" below the end of "Item 2. Properties"). A stretch under `_SHORTEST_PART` characters before a
+    heading ("Table of Contents") goes with the heading; a short one after the page's last heading stays with it.
+    `outline`: (0-based page, path) of each bookmark, in order; used instead of the headings where it has a few
+    entries (one path per page)."""
+    if outline and len(outline) >= 3:
+        return [[(0, path)] for path in _from_outline(len(texts), outline)]
+    return [starts for starts, _ in _from_headings(texts)]
 
 
 def outline_entries(reader) -> list[tuple[int, str]]:
@@ -106,37 +118,56 @@ def _from_outline(pages: int, outline: list[tuple[int, str]]) -> list[str]:
     return result
 
 
-def _from_headings(texts: list[str]) -> list[str]:
+def _from_headings(texts: list[str]) -> list[tuple[list[tuple[int, str]], str]]:
+    """Each page's section starts, and the path in force where it ends."""
     item = note = ""
     result = []
     for text in texts:
         lines = _lines(text)
-        items = [index for index, line in enumerate(lines) if _ITEM.match(line)]
-        notes = [line for line in lines if _note(line)]
-        if len(items) < _TOC:
-            for index in items:
-                heading = _item(lines, index)
-                if heading:
-                    item, note = heading, ""
-        if len(notes) < _TOC:
-            for line in notes:
+        statement = _statement([line for _, line in lines[:8]])
+        starts = [(0, _path(item, statement or note))]
+        items = [index for index, (_, line) in enumerate(lines) if _ITEM.match(line)]
+        notes = {index for index, (_, line) in enumerate(lines) if _note(line)}
+        headings = sorted({*(items if len(items) < _TOC else []), *(notes if len(notes) < _TOC else [])})
+        for index in headings:
+            offset, line = lines[index]
+            if index in notes:
                 note = _note(line)
-        statement = _statement(lines[:8])
-        result.append(" > ".join(part for part in (item, statement or note) if part))
+            else:
+                heading = _item([line for _, line in lines], index)
+                if not heading:
+                    continue
+                item, note = heading, ""
+            if len("".join(text[starts[-1][0] : offset].split())) < _SHORTEST_PART:  # a running header above it:
+                starts[-1] = (starts[-1][0], _path(item, statement or note))  # the heading's from there
+            else:
+                starts.append((offset, _path(item, statement or note)))
+        end = starts[-1][1]
+        if len(starts) > 1 and len("".join(text[starts[-1][0] :].split())) < _SHORTEST_PART:
+            starts[-2:] = [starts[-2]]  # a heading at the foot of the page: its few words stay with the part above
+        result.append((starts, end))
     return result
 
 
-def _lines(text: str) -> list[str]:
-    """The non-empty lines, a stray 1-2 letter fragment ("Consolidated Balance Shee" / "t") joined to the line above."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
+def _path(*parts: str) -> str:
+    return " > ".join(part for part in parts if part)
+
+
+def _lines(text: str) -> list[tuple[int, str]]:
+    """The non-empty lines with their offsets in `text`, a stray 1-2 letter fragment ("Consolidated Balance Shee" /
+    "t") joined to the line above."""
+    lines: list[tuple[int, str]] = []
+    offset = 0
+    for raw in text.splitlines(keepends=True):
+        line = raw.strip()
+        at = offset + len(raw) - len(raw.lstrip())
+        offset += len(raw)
         if not line:
             continue
         if lines and re.fullmatch(r"[a-z]{1,2}[.:]?", line):
-            lines[-1] += line
+            lines[-1] = (lines[-1][0], lines[-1][1] + line)
         else:
-            lines.append(line)
+            lines.append((at, line))
     return lines
 
 

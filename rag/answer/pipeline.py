@@ -5,7 +5,7 @@ HyDE, fusion, ± rerank) → context (dedupe, order, token budget, [n] labels) �
 citations. When retrieval finds nothing relevant (query–passage cosine below `answer.min_score`) the
 LLM is not called. An answer that says nothing (it restates the question, or answers yes/no about something no
 cited passage names) is asked again once with a stricter instruction when it passed the citation check, then
-withheld as not found; when no passage supports it either, it is withheld at once.
+withheld as not found; when no passage supports it either, at once. One citing no passage: see `answer.uncited`.
 """
 
 from __future__ import annotations
@@ -288,6 +288,9 @@ class RagPipeline:
                 answer.restated = 1
                 answer.guarded.append("withheld: the answer only restated the question, and no passage supports it")
                 answer.text, answer.found, answer.citations = prompts.NO_ANSWER, False, []
+        if not answer.grounded and not answer.citations and cfg.uncited == "withhold":
+            answer.guarded.append("withheld: the answer cites none of the passages (answer.uncited)")
+            answer.text, answer.found = prompts.NO_ANSWER, False
         if not answer.found:
             return
         if not answer.grounded:
@@ -333,9 +336,6 @@ class RagPipeline:
                 return calculation
         passages = [passage_text(hit) for hit in answer.contexts]
         return calculate(self.llm, answer.standalone_question, self.context_block(answer.contexts), passages)
-
-    def retrieve(self, question: str) -> list[Hit]:
-        return self.retriever.retrieve(question, self.settings.answer.k)
 
     def relevance(self, question: str, contexts: list[Hit]) -> float:
         """The best cosine of question and passage: comparable whatever scores the retriever gives."""

@@ -153,3 +153,23 @@ def test_two_digit_fiscal_years_and_a_sign_question(finance):
     negative = finance.calculate("Does Globex have negative working capital based on FY2019 data?", [BALANCE])
     assert negative.verdict().startswith("No: working capital was 4,377")
     assert finance.calculate("Did Globex grow its PPNE between FY18 and FY19?", [INCOME]) is None  # no PP&E row
+
+
+TAXES = """NOTE 20 INCOME TAXES
+A reconciliation of the U.S. federal statutory rate of 21 percent to our actual income tax rate was as follows:
+2022 2021 2020
+U.S. statutory federal income tax rate | 21.0 | 21.0 | 21.0
+State and local income taxes, net of federal benefit | 3.1 | 3.0 | 3.7
+Actual tax rates | 21.6 | 24.6 | 27.0"""
+
+
+def test_the_change_of_the_effective_tax_rate_is_read_off_the_reconciliation(finance):
+    question = "How much has the effective tax rate of Globex changed between FY2021 and FY2022?"
+    calculation = finance.calculate(question, [TAXES])
+    assert round(calculation.result, 2) == -3.0  # 21.6 - 24.6, not 27.0 (the 2020 column) nor the statutory 21.0
+    assert calculation.answer(question) == (
+        "Actual tax rates, 2022: 21.6 [1]. Actual tax rates, 2021: 24.6 [1]. "
+        "Calculated: 21.6 - 24.6 = -3.00 percentage points [1]."
+    )
+    rate = finance.calculate("What was the effective tax rate of Globex in FY2020?", [TAXES])
+    assert rate.result == 27.0 and rate.result_text() == "27.00 %"

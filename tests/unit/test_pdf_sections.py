@@ -9,8 +9,10 @@ import pytest
 
 from ingest.loaders import load
 from ingest.loaders.pdf import _filled_columns
-from ingest.loaders.pdf_sections import page_sections
-from rag.config import LoaderConfig
+from ingest.loaders.pdf_sections import page_sections, section_starts
+from ingest.splitters import Splitter
+from rag.config import LoaderConfig, SplitterConfig
+from rag.documents import Document
 
 CONTENTS = "\n".join(f"Item {n}. Something {n} 12" for n in ("1", "1A", "2", "3", "7", "8"))
 PAGES = [
@@ -38,6 +40,29 @@ def test_items_statements_and_notes_make_each_pages_path():
     assert sections[6] == f"{item8} > Consolidated Balance Sheet"  # and a stray last letter
     assert sections[7] == sections[8] == f"{item8} > Note 1. Significant Accounting Policies"  # not "Note 12 for"
     assert sections[9] == f"{item8} > Note 2. Income Taxes"
+
+
+PROPERTIES = "Our principal office is in Purchase, New York, and we own our plants in Plano, Texas. " * 4
+LEGAL = "We are party to litigation; management believes the outcome will not have a material adverse effect. " * 4
+
+
+def test_a_heading_below_the_top_of_a_page_starts_a_part_there():
+    page = (
+        f"Table of Contents\nItem 2. Properties.\n{PROPERTIES}\nItem 3. Legal Proceedings.\n{LEGAL}\n"
+        "Item 4. Mine Safety Disclosures. Not applicable.\n24"
+    )
+    [starts] = section_starts([page])
+    legal = page.index("Item 3.")
+    # the running header goes with the first heading; the short part at the foot stays with the one above it
+    assert starts == [(0, "Item 2. Properties"), (legal, "Item 3. Legal Proceedings")]
+    assert page_sections([page, "More."]) == ["Item 4. Mine Safety Disclosures"] * 2  # in force where it ends
+
+    document = Document(page, {"page": 26, "section": starts[0][1]}, sections=starts)
+    splitter = Splitter(SplitterConfig(chunk_size=400, chunk_overlap=0), lambda text: len(text.split()), 512)
+    pieces = list(splitter.split(document))
+    assert [piece.section for piece in pieces] == ["Item 2. Properties", "Item 3. Legal Proceedings"]
+    assert pieces[1].text.startswith("Item 3. Legal Proceedings.") and "Plano" not in pieces[1].text
+    assert all(page[piece.start : piece.end] == piece.text for piece in pieces)
 
 
 def test_the_outline_is_used_where_the_file_has_one():

@@ -91,6 +91,22 @@ def test_an_answer_without_valid_citations_is_flagged(store_settings, embedder):
     assert answer.text.endswith(prompts.UNCITED_NOTE)
 
 
+def test_an_uncited_answer_is_withheld_where_configured_and_a_cited_one_is_not(store_settings, embedder):
+    strict = store_settings.model_copy(
+        update={"answer": store_settings.answer.model_copy(update={"uncited": "withhold"})}
+    )
+    llm = ScriptedLLM(
+        "The battery lasts a long time [7].",  # [7]: no such passage
+        "Wheels are painted purple on Tuesdays [1].",  # cited, though unsupported: shown with its note
+    )
+    rag = pipeline(strict, embedder, llm)
+    answer = rag.ask("How far does the Aurora go on a full charge?")
+    assert not answer.found and answer.text == prompts.NO_ANSWER and answer.citations == []
+    assert answer.guarded == ["withheld: the answer cites none of the passages (answer.uncited)"]
+    answer = rag.ask("How far does the Aurora go on a full charge?")
+    assert answer.found and not answer.grounded and answer.text.endswith(prompts.UNSUPPORTED_NOTE)
+
+
 def test_the_model_saying_not_found_is_respected(store_settings, embedder):
     llm = ScriptedLLM(prompts.NO_ANSWER)
     answer = pipeline(store_settings, embedder, llm).ask("What colour is the Aurora's saddle?")
@@ -117,7 +133,7 @@ def test_context_is_deduplicated_and_fits_the_budget(store_settings, embedder):
 
     settings = Settings(**{**store_settings.model_dump(by_alias=True), "answer": {"k": 8, "context_tokens": 300}})
     flow = pipeline(settings, embedder, ScriptedLLM())
-    hits = flow.retrieve("battery charging and warranty")
+    hits = flow.retriever.retrieve("battery charging and warranty", settings.answer.k)
     doubled = hits + hits
     kept = flow._fit(doubled)  # expand is 0: the hits as retrieved
     assert len({h.id for h in kept}) == len(kept)
