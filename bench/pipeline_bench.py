@@ -10,6 +10,8 @@ The corpus is SciFact (5,183 abstracts in one JSONL file, ../shared/datasets/sci
   raw-chroma     chromadb `add` of our chunks with ready vectors, in the store's largest batches
   lc-chroma      stock LangChain: Documents -> RecursiveCharacterTextSplitter(1000, 0) -> Chroma.from_documents
   ours-chroma    `ingest()` (python -m ingest's code path) with chunks of 256 model tokens into Chroma
+  ours-chroma-small  the same with chunks of --small model tokens (160: about as many chunks as LangChain's 1,000
+                 characters make, so chunks/s compares the same number of store rows)
   raw-milvus     pymilvus `insert` of the same chunks into the Milvus server (PyPI `milvus` 2.3.5, started here),
                  its collection created before the clock starts; raw-milvus+create: with the creation (~3 s), as
                  ours-milvus creates its collection inside its clock
@@ -41,14 +43,15 @@ sys.path.insert(0, str(REPO / "bench"))
 from gpu_bench import InstantEmbedder  # noqa: E402
 
 SCIFACT = REPO.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
-ROWS = ("raw-chroma", "lc-chroma", "ours-chroma", "raw-milvus", "ours-milvus", "raw-neo4j", "ours-neo4j")
+ROWS = ("raw-chroma", "lc-chroma", "ours-chroma", "ours-chroma-small", "raw-milvus", "ours-milvus", "raw-neo4j",
+        "ours-neo4j")  # fmt: skip
 
 
-def settings_for(store: dict, window: int = 2048):
+def settings_for(store: dict, window: int = 2048, chunk_size: int = 256):
     from rag.config import Settings
 
     return Settings(
-        splitter={"chunk_size": 256, "chunk_overlap": 0},
+        splitter={"chunk_size": chunk_size, "chunk_overlap": 0},
         store=store,
         ingest={"window": window},
         loaders={"json": {"text_fields": ["title", "text"], "metadata_fields": [], "id_field": "_id"}},
@@ -114,10 +117,10 @@ def langchain_chroma(work: Path, corpus: Path, like) -> tuple[int, float]:
     return len(pieces), time.perf_counter() - started
 
 
-def ours(work: Path, corpus: Path, store: dict, embedder) -> tuple[int, float]:
+def ours(work: Path, corpus: Path, store: dict, embedder, chunk_size: int = 256) -> tuple[int, float]:
     from ingest.run import ingest
 
-    settings = settings_for(store)
+    settings = settings_for(store, chunk_size=chunk_size)
     started = time.perf_counter()
     report = ingest([corpus], settings, embedder=embedder)
     return report.chunks_written, time.perf_counter() - started
@@ -212,6 +215,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(ROWS), help="which instant-model rows: " + ", ".join(ROWS))
     parser.add_argument("--real", type=int, default=0, help="also the configured embedder on the first N abstracts")
+    parser.add_argument("--small", type=int, default=160, help="ours-chroma-small's chunk size (model tokens)")
     parser.add_argument(
         "--repeat", type=int, default=1, help="run the instant-model rows N times, interleaved; report medians"
     )
@@ -249,6 +253,9 @@ def main() -> None:
             if "ours-chroma" in rows_wanted:
                 store = {"kind": "chroma", "path": str(here / "ours-chroma")}
                 runs.setdefault("ours-chroma", []).append(ours(here, corpus, store, instant))
+            if "ours-chroma-small" in rows_wanted:
+                store = {"kind": "chroma", "path": str(here / "ours-chroma-small")}
+                runs.setdefault("ours-chroma-small", []).append(ours(here, corpus, store, instant, options.small))
             if "raw-milvus" in rows_wanted:
                 creating, seconds = raw_milvus(uri, chunks, vectors, instant.dimension, f"raw{turn}")
                 runs.setdefault("raw-milvus", []).append((len(chunks), seconds))
@@ -281,21 +288,26 @@ def main() -> None:
         results["real-ours"] = ours(work, part, {"kind": "chroma", "path": str(work / "real-chroma")}, model)
 
     anchors = {"lc-chroma": "raw-chroma", "ours-chroma": "raw-chroma", "ours-milvus": "raw-milvus",
+               "ours-chroma-small": "raw-chroma",
                "ours-neo4j": "raw-neo4j", "real-ours": "real-encode"}  # fmt: skip
     also = {"ours-milvus": "raw-milvus+create"}  # ours creates its collection inside the clock, as this row does
     repeat = f", median of {options.repeat} interleaved runs" if options.repeat > 1 else ""
     title = f"SciFact ({SCIFACT.stat().st_size // 1024} KiB, one JSONL file), {os.cpu_count()} CPUs{repeat}"
     table = Table(title=title)
-    for column in ("row", "chunks", "seconds", "chunks/s", "of anchor", "of stock LangChain"):
+    for column in ("row", "chunks", "seconds", "chunks/s", "of anchor", "of stock LangChain", "docs/s"):
         table.add_column(column, justify="right")
     rate = {name: count / seconds for name, (count, seconds) in results.items()}
+    documents = {name: options.real if name.startswith("real") else 5_183 for name in results}  # SciFact's abstracts
     for name, (count, seconds) in results.items():
         anchor = anchors.get(name)
         of_anchor = f"{rate[name] / rate[anchor]:.2f}× {anchor}" if anchor in rate else ""
         if also.get(name) in rate:
             of_anchor += f", {rate[name] / rate[also[name]]:.2f}× {also[name]}"
-        of_lc = f"{rate[name] / rate['lc-chroma']:.2f}×" if "lc-chroma" in rate and name.endswith("chroma") else ""
-        table.add_row(name, f"{count:,}", f"{seconds:.1f}", f"{rate[name]:,.0f}", of_anchor, of_lc)
+        of_lc = ""
+        if "lc-chroma" in rate and "chroma" in name and name != "lc-chroma":  # chunks/s, and docs/s (the same work)
+            of_lc = f"{rate[name] / rate['lc-chroma']:.2f}× ({results['lc-chroma'][1] / seconds:.2f}× docs/s)"
+        per_document = f"{documents[name] / seconds:,.0f}"
+        table.add_row(name, f"{count:,}", f"{seconds:.1f}", f"{rate[name]:,.0f}", of_anchor, of_lc, per_document)
     console.print(table)
     for name, anchor in [*anchors.items(), *also.items()]:
         if options.repeat > 1 and name in runs and anchor in runs:

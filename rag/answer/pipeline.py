@@ -288,7 +288,7 @@ class RagPipeline:
                 answer.restated = 1
                 answer.guarded.append("withheld: the answer only restated the question, and no passage supports it")
                 answer.text, answer.found, answer.citations = prompts.NO_ANSWER, False, []
-        if not answer.grounded and not answer.citations and cfg.uncited == "withhold":
+        if answer.found and not answer.grounded and not answer.citations and cfg.uncited == "withhold":
             answer.guarded.append("withheld: the answer cites none of the passages (answer.uncited)")
             answer.text, answer.found = prompts.NO_ANSWER, False
         if not answer.found:
