@@ -18,7 +18,7 @@ import numpy as np
 
 from ingest.chunking import ChunkMaker, Job
 from ingest.discover import SourceFile
-from ingest.pipeline import IngestPipeline
+from ingest.pipeline import IngestPipeline, Loading
 from rag.config import Settings
 from rag.documents import Chunk, indexed_text
 from rag.errors import LoaderError
@@ -82,7 +82,9 @@ class RayIngestPipeline(IngestPipeline):
 
     worker_class: type = IngestWorker  # bench/scale_bench.py swaps in workers that simulate a model
 
-    def run(self, jobs: list[Job]) -> None:
+    def run(self, jobs: list[Job], loading: Loading | None = None) -> None:
+        """Ingest `jobs` on the actors, which parse the files themselves (`loading`, the local engine's loader, is
+        never started for this engine: None)."""
         ray = start_ray(self.settings)
         from ray.util import ActorPool
 

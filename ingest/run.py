@@ -143,10 +143,7 @@ def _ingest(paths, settings, dry_run, prune, progress, embedder, on_plan, spans,
                 pipeline.adds_new = isinstance(base_store(store), AddsNew) and (bool(entries) or store.count() == 0)
                 pipeline.seed_vectors(moved)
                 try:
-                    if loading is not None:
-                        pipeline.run(jobs, loading)
-                    else:
-                        pipeline.run(jobs)
+                    pipeline.run(jobs, loading)
                 except KeyboardInterrupt:
                     report.interrupted = True
             if not report.interrupted:

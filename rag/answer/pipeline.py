@@ -30,7 +30,7 @@ from rag.answer.citations import (
 )
 from rag.answer.condense import clip, condense, recent_within
 from rag.answer.context import context_block, expand, fit, focus, passage_text, segments
-from rag.answer.formulas import Formulas
+from rag.answer.formulas import Comparison, Formulas
 from rag.answer.guard import check_input, echoes_question, guard_answer
 from rag.config import Settings
 from rag.documents import Hit, location, part
@@ -324,7 +324,7 @@ class RagPipeline:
             answer.guarded.append("withheld: the answer only restated the question, also when asked again")
             answer.text, answer.found, answer.grounded, answer.citations = prompts.NO_ANSWER, False, False, []
 
-    def _calculate(self, answer: Answer) -> Calculation | None:
+    def _calculate(self, answer: Answer) -> Calculation | Comparison | None:
         """A standard metric from the statements' rows (``answer.formulas``; line items it looked up are cited after
         the passages), else the model's plan over the passages (rag/answer/arithmetic.py)."""
         if self.formulas is not None:
