@@ -57,6 +57,7 @@ _BATCH = 256  # documents per message from the parser
 _PIECES = 512  # most pieces of one document per message
 _GROUP, _GROUP_CHARS = 64, 256_000  # small documents split together (one tokenizer call), at most
 _WATCH_S = 0.05  # how often the watchdog reads the child's resident memory
+_EXIT_S = 2.0  # how long a closed parser gets to exit on its own before it is killed
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -312,18 +313,24 @@ class ParseSandbox:
                 return
             process.join(_WATCH_S)
 
-    def _stop(self) -> None:
+    def _stop(self, wait: float = 0.0) -> None:
+        """Stop the child: at once (stopped mid-file, hung, dead), or given `wait` seconds to exit on its own first."""
         if self._connection is not None:
             self._connection.close()
             self._connection = None
         if self._process is not None:
             with contextlib.suppress(ValueError, AssertionError):  # a child that never started has nothing to stop
+                if wait:  # the closed pipe ends an idle child's loop: it exits and frees what it holds (semaphores)
+                    self._process.join(timeout=wait)
                 if self._process.is_alive():
                     self._process.kill()
                 self._process.join(timeout=5)
             self._process = None
 
-    close = _stop
+    def close(self) -> None:
+        """The run is over: an idle child exits on its own (killed, it would leave its semaphores to the resource
+        tracker, which warns of them at exit); one still busy after `_EXIT_S` is killed."""
+        self._stop(_EXIT_S)
 
 
 _SANDBOXES: dict[tuple[float, int], ParseSandbox] = {}
