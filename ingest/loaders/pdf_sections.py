@@ -124,7 +124,8 @@ def _from_headings(texts: list[str]) -> list[tuple[list[tuple[int, str]], str]]:
     result = []
     for text in texts:
         lines = _lines(text)
-        statement = _statement([line for _, line in lines[:8]])
+        plain = [line for _, line in lines]
+        statement = _statement(plain[:8])
         starts = [(0, _path(item, statement or note))]
         items = [index for index, (_, line) in enumerate(lines) if _ITEM.match(line)]
         notes = {index for index, (_, line) in enumerate(lines) if _note(line)}
@@ -134,14 +135,15 @@ def _from_headings(texts: list[str]) -> list[tuple[list[tuple[int, str]], str]]:
             if index in notes:
                 note = _note(line)
             else:
-                heading = _item([line for _, line in lines], index)
+                heading = _item(plain, index)
                 if not heading:
                     continue
                 item, note = heading, ""
-            if len("".join(text[starts[-1][0] : offset].split())) < _SHORTEST_PART:  # a running header above it:
-                starts[-1] = (starts[-1][0], _path(item, statement or note))  # the heading's from there
+            here = _path(item, statement or note)
+            if len("".join(text[starts[-1][0] : offset].split())) < _SHORTEST_PART:  # only a running header above
+                starts[-1] = (starts[-1][0], here)  # it: the heading's from there
             else:
-                starts.append((offset, _path(item, statement or note)))
+                starts.append((offset, here))
         end = starts[-1][1]
         if len(starts) > 1 and len("".join(text[starts[-1][0] :].split())) < _SHORTEST_PART:
             starts[-2:] = [starts[-2]]  # a heading at the foot of the page: its few words stay with the part above
