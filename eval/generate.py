@@ -7,18 +7,23 @@ Plan: chunks with enough text are drawn from every document in proportion to its
 kind — a fact, a number (a chunk with figures), a comparison (two chunks: neighbours in a document, or, for half
 of them, chunks of two documents that name the same rare entity), or a question the documents do not answer
 (about the chunk's subject, asking what it does not say: it measures refusals).
-Filters, each counted in the summary:
+Filters (eval/question_filters.py), each counted in the summary:
 
-- **answerable**: the generator model answers from the gold chunks alone and its answer matches the reference
-  (eval.answer_match for figures and spans, else shared content words); an unanswerable question must be refused;
+- **answerable**: the generator model answers from the gold chunks alone, as briefly as the reference, and its
+  answer matches the reference (eval.answer_match for figures and spans, else shared content words or meaning);
+  an unanswerable question must be refused, or answered with figures or names the passages do not hold;
 - **standalone**: a question that points at its passage ("this study", "the passage", "according to the text")
-  instead of naming its subject cannot be searched for;
+  instead of naming its subject cannot be searched for (a pointer that only frames it, "In this study, what …?",
+  is cut);
 - **not a copy**: a question that repeats a run of 8 words of its chunk, or 85 % of whose content words are one
   sentence of it, tests string matching, not retrieval;
-
-A draft rejected as not standalone or as a copy is shown to the model with the reason and written once more (a
-small model often gets it right then; counted as "rewritten").
+- **not too specific**: a question naming two or more of its passage's rare terms (in ≤ 0.1 % of the documents)
+  finds it by string matching; human questions rarely do;
 - **not a duplicate** of a kept question (the same content words, Jaccard ≥ 0.8).
+
+A draft rejected as not standalone, a copy or too specific is shown to the model with the reason (and the
+passage's subject, or the terms) and written once more (counted as "rewritten"). A reference whose figure a small
+model mangled ("{38%}", ".30%") is mended when the mended figure is in the passage, else rejected as malformed.
 
 The output is the QA JSONL ``eval run`` reads (``dataset: jsonl``): `context_ids` the sources, `contexts` the gold
 chunks' texts, `metadata` the kind, the chunk ids and the review state (``reviewed: null`` until someone accepts or
@@ -37,8 +42,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.answer_match import answer_match, numbers
-from rag.answer.citations import content_words
+from eval.answer_match import numbers
+from eval.question_filters import (
+    RARE_ALLOWED,
+    RareTerms,
+    copied,
+    duplicate,
+    matches,
+    standalone,
+    unanswered,
+    well_formed,
+)
 from rag.answer.prompts import NO_ANSWER
 from rag.llms.base import LLM
 from rag.stores.base import StoredChunk as Chunk  # what a store's get() gives: id, text, metadata
@@ -46,9 +60,6 @@ from rag.stores.base import StoredChunk as Chunk  # what a store's get() gives: 
 KINDS = ("fact", "number", "comparison", "unanswerable")
 SHARES = {"fact": 0.45, "number": 0.25, "comparison": 0.15, "unanswerable": 0.15}
 MIN_WORDS = 40  # a chunk with fewer words (a heading, a signature) makes a poor question
-COPY_RUN = 8  # a question repeating this many words of its chunk in a row is a copy
-COPY_SHARE = 0.85
-DUPLICATE = 0.8
 BRIDGE_SHARE = 0.5  # of comparisons: two documents that name the same rare entity, else two neighbouring chunks
 RARE_DOCUMENTS = 5
 CALLS_PER_ITEM = 2  # write, then answer from the gold chunks (a rewrite adds one or two)
@@ -73,18 +84,14 @@ _INSTRUCTIONS = {
     "unanswerable": "Write one question about the same subject as the passage that the passage does NOT answer "
     "(it asks for something the passage does not say). The answer must be exactly: not stated." + _STANDALONE,
 }
-_REDO = {
+_REDO = {  # what the model is told when its draft is rejected ({hint}: the passage's subject, or the rare terms)
     "not standalone": "That question points at the passage instead of naming its subject. Rewrite it so that it "
-    "names the subject (the drug, disease, product, company or event) and makes sense on its own.",
+    "names the subject (the passage is about: {hint}) and makes sense on its own.",
     "copies its passage": "That question copies the passage's wording. Rewrite it in other words (synonyms, another "
     "order), keeping its subject named and its answer the same.",
+    "too specific": "That question names {hint}: terms only this passage uses, which someone searching would not "
+    "know. Rewrite it describing them in general words (name at most one), keeping its answer the same.",
 }
-# a question that points at its passage instead of naming its subject cannot be searched for
-_DEICTIC = re.compile(
-    r"\b(this|the|that) (study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)\b"
-    r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -94,6 +101,7 @@ class Planned:
     chunks: list[Chunk]
     checked: str = ""  # the generator model's answer from the gold chunks (the answerability filter's evidence)
     bridge: str = ""  # a two-document question: the rare entity both chunks name
+    hint: str = ""  # for a rewrite: the passage's subject, or the rare terms the draft named
 
 
 @dataclass
@@ -102,7 +110,8 @@ class Summary:
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
-    rewritten: int = 0  # drafts rejected as not standalone or copied, and written once more
+    rewritten: int = 0  # drafts rejected as not standalone, copied or too specific, and written once more
+    confirmed: Counter = field(default_factory=Counter)  # kept unanswerable ones: refused, or answered unsupported
 
     def as_dict(self) -> dict[str, Any]:
         """The counts, and the answerability yield: of the questions that reached the answerability check, the
@@ -115,6 +124,7 @@ class Summary:
             "rejected": dict(self.rejected),
             "kinds": dict(self.kinds),
             "rewritten": self.rewritten,
+            "unanswerable confirmed": dict(self.confirmed),
             "answerable yield": round(self.kept / checked, 3) if checked else 0.0,
         }
 
@@ -183,62 +193,6 @@ def _document(chunk: Chunk) -> str:
     return f"{chunk.metadata.get('source')}#{record}" if record is not None else str(chunk.metadata.get("source"))
 
 
-def copied(question: str, passages: list[str]) -> bool:
-    """The question repeats COPY_RUN words of a passage in a row, or is mostly one of its sentences."""
-    words = re.findall(r"\w+", question.lower())
-    asked = content_words(question)
-    for passage in passages:
-        text = " ".join(re.findall(r"\w+", passage.lower()))
-        if any(" ".join(words[i : i + COPY_RUN]) in text for i in range(len(words) - COPY_RUN + 1)):
-            return True
-        for sentence in re.split(r"(?<=[.!?])\s+|\n+", passage):
-            said = content_words(sentence)
-            if asked and said and len(asked & said) / len(asked) >= COPY_SHARE and len(said) <= 2 * len(asked):
-                return True
-    return False
-
-
-def duplicate(question: str, kept: list[str]) -> bool:
-    words = content_words(question)
-    for other in kept:
-        theirs = content_words(other)
-        if words and theirs and len(words & theirs) / len(words | theirs) >= DUPLICATE:
-            return True
-    return False
-
-
-_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
-_NUMBER_WORDS = {word: str(value) for value, word in enumerate(f"{_UNITS} seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS |= {"half": "0.5", "a third": "0.33", "a quarter": "0.25", "three-quarters": "0.75", "two-thirds": "0.67"}
-_SPELLED = "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True))
-_NUMBER_WORD = re.compile(rf"\b({_SPELLED})\b", re.IGNORECASE)
-# what a small model's JSON sometimes puts in an answer instead of a figure: "{0.5}%", ".9%", "time:10%", a URL
-_MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d", re.IGNORECASE)
-SIMILAR = 0.85  # answers and references this close in the embedder's space say the same (paraphrases: 0.87-0.97)
-
-
-def matches(answer: str, reference: str, similarity: Any = None) -> bool:
-    """The model's answer from the gold chunks agrees with the reference: yes/no by its polarity; figures and spans
-    by answer_match (number words read as figures: "two" is 2); a sentence by most of the reference's content words,
-    or — given `similarity(a, b)`, the embedder's cosine — by meaning (≥ SIMILAR)."""
-    polarity = reference.strip().strip(".").lower()
-    if polarity in ("yes", "no"):
-        said = re.findall(r"[a-z]+", answer.lower())
-        return bool(said) and (said[0] == polarity or (polarity == "no" and said[0] in ("none", "not", "never")))
-    if numbers(reference):
-        spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
-        return answer_match(spelled, reference) >= 0.5
-    gold, said = content_words(reference), content_words(answer)
-    if gold and len(gold & said) / len(gold) >= 0.6:
-        return True
-    return similarity is not None and similarity(answer, reference) >= SIMILAR
-
-
-def refused(answer: str) -> bool:
-    lowered = answer.lower()
-    return any(phrase in lowered for phrase in ("not stated", "could not find", "not mention", "does not say"))
-
-
 def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[str, str] | None:
     """A drafted question and answer for `item`; with `redo` (the rejected draft and why), the model is shown its
     first draft and the reason, and asked once more."""
@@ -250,7 +204,7 @@ def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[s
     if redo:
         messages += [
             {"role": "assistant", "content": json.dumps({"question": redo["question"], "answer": redo["answer"]})},
-            {"role": "user", "content": _REDO[redo["reason"]] + " Reply in JSON."},
+            {"role": "user", "content": _REDO[redo["reason"]].format(hint=item.hint) + " Reply in JSON."},
         ]
     try:
         drafted = llm.complete_json(messages, _QUESTION_SCHEMA, max_tokens=200, temperature=0.0)
@@ -264,38 +218,56 @@ def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[s
 
 def answer_from(llm: LLM, question: str, chunks: list[Chunk]) -> str:
     passages = "\n\n".join(c.text for c in chunks)
-    messages = [
-        {"role": "system", "content": f'Answer from the passages only, in one sentence. Otherwise: "{NO_ANSWER}"'},
+    messages = [  # as briefly as the reference is written, so that the two compare
+        {
+            "role": "system",
+            "content": "Answer from the passages only, in a few words (a name, a figure or a short phrase). "
+            f'Otherwise: "{NO_ANSWER}"',
+        },
         {"role": "user", "content": f"Passages:\n{passages}\n\nQuestion: {question}"},
     ]
     return llm.complete(messages, max_tokens=80, temperature=0.0).text.strip()
 
 
 def judge(
-    llm: LLM, item: Planned, drafted: dict[str, str] | None, kept: list[str], similarity: Any = None
+    llm: LLM,
+    item: Planned,
+    drafted: dict[str, str] | None,
+    kept: list[str],
+    similarity: Any = None,
+    rare: RareTerms | None = None,
 ) -> tuple[dict | None, str]:
-    """The sample for `item`, or None and the filter that rejected it."""
+    """The sample for `item`, or None and the filter that rejected it (a framing pointer is cut from the question
+    and a slipped figure mended first; `rare`: the corpus's term statistics, for the "too specific" filter)."""
     if drafted is None:
         return None, "no question"
     texts = [c.text for c in item.chunks]
-    if _MALFORMED.search(drafted["answer"]):
-        return None, "malformed answer"
-    if _DEICTIC.search(drafted["question"]):
-        return None, "not standalone"
-    if copied(drafted["question"], texts):
-        return None, "copies its passage"
-    if duplicate(drafted["question"], kept):
-        return None, "duplicate"
-    answer = item.checked = answer_from(llm, drafted["question"], item.chunks)
     unanswerable = item.kind == "unanswerable"
-    if unanswerable and not refused(answer):
+    reference = drafted["answer"] if unanswerable else well_formed(drafted["answer"], texts)
+    if reference is None:
+        return None, "malformed answer"
+    question = standalone(drafted["question"])
+    if question is None:
+        item.hint = _subject(item.chunks[0])
+        return None, "not standalone"
+    if copied(question, texts):
+        return None, "copies its passage"
+    named = rare.named(question, texts) if rare is not None and not unanswerable else []
+    if len(named) > RARE_ALLOWED:
+        item.hint = ", ".join(named)
+        return None, "too specific"
+    if duplicate(question, kept):
+        return None, "duplicate"
+    answer = item.checked = answer_from(llm, question, item.chunks)
+    confirmed = unanswered(answer, texts) if unanswerable else ""
+    if unanswerable and not confirmed:
         return None, "answered although unanswerable"
-    if not unanswerable and not matches(answer, drafted["answer"], similarity):
+    if not unanswerable and not matches(answer, reference, similarity):
         return None, "not answerable from its chunks"
     sample = {
         "id": f"gen-{item.index:05d}",
-        "question": drafted["question"],
-        "reference": NO_ANSWER if unanswerable else drafted["answer"],
+        "question": question,
+        "reference": NO_ANSWER if unanswerable else reference,
         # the file names, as eval run names the retrieved passages' sources (eval.runner._source_name)
         "context_ids": [] if unanswerable else sorted({Path(str(c.metadata.get("source"))).name for c in item.chunks}),
         "contexts": [] if unanswerable else texts,
@@ -303,12 +275,20 @@ def judge(
             "kind": item.kind,
             "chunk_ids": [c.id for c in item.chunks],
             **({"bridge": item.bridge} if item.bridge else {}),
+            **({"confirmed": confirmed} if confirmed else {}),
             "generated_by": getattr(llm, "name", "") or type(llm).__name__,
             "checked_answer": answer,
             "reviewed": None,
         },
     }
     return sample, ""
+
+
+def _subject(chunk: Chunk) -> str:
+    """What a passage is about, for a rewrite: its title or section, else its first sentence (at most 25 words)."""
+    named = chunk.metadata.get("title") or chunk.metadata.get("section")
+    first = re.split(r"(?<=[.!?])\s+|\n+", chunk.text.strip(), maxsplit=1)[0]
+    return str(named or " ".join(first.split()[:25]))
 
 
 def generate(
@@ -318,6 +298,10 @@ def generate(
     `embedder`, an answer that says the reference in other words passes the answerability check."""
     similarity = _cosine(embedder) if embedder is not None else None
     items = plan(chunks, n, seed)
+    documents: dict[str, list[str]] = defaultdict(list)
+    for chunk in chunks:
+        documents[_document(chunk)].append(chunk.text)
+    rare = RareTerms("\n".join(texts) for texts in documents.values())
     journal = out.with_suffix(out.suffix + ".journal")
     done: dict[int, dict] = {}
     if journal.exists():
@@ -332,12 +316,12 @@ def generate(
         for item in items:
             if item.index not in done:
                 drafted = write(llm, item)
-                sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity)
+                sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity, rare)
                 record: dict[str, Any] = {"index": item.index}
                 if reason in _REDO and drafted:  # one rewrite, told why: a small model often gets it right then
                     record["first_draft"], record["first_reason"] = drafted, reason
                     drafted = write(llm, item, {**drafted, "reason": reason})
-                    sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity)
+                    sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity, rare)
                 record.update(sample=sample, reason=reason)
                 if reason and drafted:  # what was rejected, for whoever tunes the generator
                     record["draft"], record["checked_answer"] = drafted, item.checked
@@ -354,6 +338,8 @@ def generate(
         if record.get("sample"):
             summary.kept += 1
             summary.kinds[record["sample"]["metadata"]["kind"]] += 1
+            if record["sample"]["metadata"].get("confirmed"):
+                summary.confirmed[record["sample"]["metadata"]["confirmed"]] += 1
         else:
             summary.rejected[record["reason"]] += 1
     with out.open("w", encoding="utf-8") as handle:

@@ -8,7 +8,8 @@ import math
 from collections import Counter
 
 from eval.datasets import load_qa
-from eval.generate import copied, duplicate, generate, matches, plan, refused
+from eval.generate import generate, plan
+from eval.question_filters import copied, duplicate, matches, refused
 from rag.stores.base import StoredChunk
 from tests.unit.test_pipeline_flow import ScriptedLLM
 
@@ -195,3 +196,56 @@ def test_half_the_comparisons_join_two_documents_through_a_rare_entity():
     assert bridged, comparisons
     for item in bridged:  # "Northwind Cycles" is in every document: not rare, never a bridge
         assert item.bridge == "vantor 7" and {c.metadata["source"] for c in item.chunks} == {"d0.md", "d1.md"}
+
+
+def test_a_framing_pointer_is_cut_and_a_question_that_names_nothing_is_not_standalone():
+    from eval.question_filters import standalone
+
+    assert (
+        standalone("In this study, what effect did metformin have on tumour growth in mice?")
+        == "What effect did metformin have on tumour growth in mice?"
+    )
+    assert standalone("How long does the Aurora battery take to charge according to the passage?") == (
+        "How long does the Aurora battery take to charge?"
+    )
+    assert standalone("What is the primary objective of this study?") is None
+    assert standalone("In this study, what were the main findings?") is None  # nothing left to search for
+    assert standalone("According to the text, how long is a charge?") is None
+
+
+def test_a_mangled_figure_is_mended_only_when_the_passage_holds_it():
+    from eval.question_filters import well_formed
+
+    passage = ["Mortality fell by 38% and the hazard ratio was 0.30 in the treated group."]
+    assert well_formed("{38%}", passage) == "38%"
+    assert well_formed(".30", passage) == "0.30"
+    assert well_formed("{45%}", passage) is None  # not in the passage: a guess, not a mend
+    assert well_formed("time:10%", passage) is None
+    assert well_formed("4.5 hours", passage) == "4.5 hours"  # well formed: as it is
+
+
+def test_a_question_naming_two_rare_terms_of_its_passage_is_too_specific():
+    from eval.generate import Planned, judge
+    from eval.question_filters import RareTerms
+
+    passage = "The metalloprotease SPRTN cleaves DNA-protein crosslinks during replication in human cells. " * 3
+    filler = [f"Routine record {n} of human cells grown in culture during replication studies." for n in range(999)]
+    rare = RareTerms([passage, *filler])
+    assert rare.limit == 1
+    item = Planned(0, "fact", [chunk(0, passage)])
+    drafted = {"question": "What does the metalloprotease SPRTN cut?", "answer": "DNA-protein crosslinks"}
+    assert judge(ScriptedLLM([]), item, drafted, [], rare=rare) == (None, "too specific")
+    assert item.hint == "metalloprotease, sprtn"  # shown to the model when it rewrites the question
+    general = {"question": "Which enzyme removes proteins stuck to DNA while human cells copy it?", "answer": "SPRTN"}
+    sample, reason = judge(ScriptedLLM("SPRTN"), item, general, [], rare=rare)
+    assert reason == "" and sample["question"] == general["question"]
+    assert RareTerms([passage, *filler[:100]]).limit == 0  # under 500 documents, no term is rare
+
+
+def test_an_unanswerable_question_is_confirmed_by_a_refusal_or_a_made_up_answer():
+    from eval.question_filters import unanswered
+
+    assert unanswered("I could not find the answer to that in your documents.", [BATTERY]) == "refused"
+    assert unanswered("The passage does not specify the colours.", [BATTERY]) == "refused"
+    assert unanswered("It comes in Crimson Red and costs 2,400 euros.", [BATTERY]) == "unsupported"
+    assert unanswered("About 4.5 hours with the 4 A charger.", [BATTERY]) == ""  # answered from the passage

@@ -1,0 +1,148 @@
+"""The filters a generated question passes before it is kept (eval/generate.py): standalone, not a copy, not too
+specific, not a duplicate, a well-formed reference, and the answerability check's matching and refusal tests."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from eval.answer_match import answer_match, numbers
+from rag.answer.citations import content_words, facts_missing, figures_of
+
+COPY_RUN = 8  # a question repeating this many words of its chunk in a row is a copy
+COPY_SHARE = 0.85
+DUPLICATE = 0.8
+# "Too specific": a question may name at most one of its passage's rare terms (in at most RARE_SHARE of the
+# documents). Calibrated on SciFact's 809 human train claims: with terms in ≤ 5 of the
+# 5,183 abstracts, 62 % carry none of their gold abstract's rare terms, 24 % one, 13 % two or more.
+RARE_SHARE = 0.001
+RARE_ALLOWED = 1
+SIMILAR = 0.85  # answers and references this close in the embedder's space say the same (paraphrases: 0.87-0.97)
+
+# a question that points at its passage instead of naming its subject cannot be searched for
+DEICTIC = re.compile(
+    r"\b(this|the|that) (study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)\b"
+    r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b",
+    re.IGNORECASE,
+)
+_NOUNS = r"(?:study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)"
+# a pointer that frames a question which names its subject anyway: "In this study, what did metformin ..."
+_FRAME = re.compile(
+    rf"^\s*(?:(?:in|from|according to|based on|as (?:described|reported|stated) in) (?:this|the|that) {_NOUNS}"
+    rf"(?: (?:above|here))?\s*,\s*)|(?:,?\s+(?:in|according to|based on) (?:this|the|that) {_NOUNS}(?=\s*\?\s*$))",
+    re.IGNORECASE,
+)
+_GENERIC = {  # words a question can hold and still name nothing
+    "study", "studies", "result", "results", "finding", "findings", "main", "primary", "objective", "aim",
+    "purpose", "conclusion", "effect", "effects", "researchers", "investigated", "found", "show", "shown",
+}  # fmt: skip
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(f"{_UNITS} seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS |= {"half": "0.5", "a third": "0.33", "a quarter": "0.25", "three-quarters": "0.75", "two-thirds": "0.67"}
+_SPELLED = "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True))
+_NUMBER_WORD = re.compile(rf"\b({_SPELLED})\b", re.IGNORECASE)
+# what a small model's JSON sometimes puts in an answer instead of a figure: "{0.5}%", ".9%", "time:10%", a URL
+_MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d", re.IGNORECASE)
+
+
+def standalone(question: str) -> str | None:
+    """The question without a pointer at its passage that only frames it ("In this study, what …?" → "What …?"),
+    or None when it still points at the passage or names too little (two content words) to be searched for."""
+    stripped = _FRAME.sub("", question).strip()
+    stripped = stripped[:1].upper() + stripped[1:]
+    if DEICTIC.search(stripped) or len(content_words(stripped) - _GENERIC) < 3 or not stripped.endswith("?"):
+        return None
+    return stripped
+
+
+def copied(question: str, passages: list[str]) -> bool:
+    """The question repeats COPY_RUN words of a passage in a row, or is mostly one of its sentences."""
+    words = re.findall(r"\w+", question.lower())
+    asked = content_words(question)
+    for passage in passages:
+        text = " ".join(re.findall(r"\w+", passage.lower()))
+        if any(" ".join(words[i : i + COPY_RUN]) in text for i in range(len(words) - COPY_RUN + 1)):
+            return True
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", passage):
+            said = content_words(sentence)
+            if asked and said and len(asked & said) / len(asked) >= COPY_SHARE and len(said) <= 2 * len(asked):
+                return True
+    return False
+
+
+class RareTerms:
+    """Document frequencies of content words over a corpus's documents: which of a passage's terms are rare."""
+
+    def __init__(self, documents: Iterable[str]):
+        self.frequency: Counter = Counter()
+        count = 0
+        for text in documents:
+            self.frequency.update(content_words(text))
+            count += 1
+        self.limit = round(RARE_SHARE * count)  # under 500 documents no term is rare: each is in ≥ 0.1 % of them
+
+    def named(self, question: str, passages: list[str]) -> list[str]:
+        """The passages' rare terms the question repeats (a question naming two or more is too specific: it
+        finds its passage by string matching, which human questions rarely allow)."""
+        held = set().union(*(content_words(p) for p in passages)) if passages else set()
+        return sorted(w for w in content_words(question) & held if self.frequency[w] <= self.limit and w.isalpha())
+
+
+def duplicate(question: str, kept: list[str]) -> bool:
+    words = content_words(question)
+    for other in kept:
+        theirs = content_words(other)
+        if words and theirs and len(words & theirs) / len(words | theirs) >= DUPLICATE:
+            return True
+    return False
+
+
+def well_formed(answer: str, passages: list[str]) -> str | None:
+    """The reference with a small model's slips in a figure mended ("{38%}" → "38%", ".30%" → "0.30%") when the
+    mended figure is in the passages; None when it is still malformed (a URL, "time:10%", a figure not there)."""
+    if not _MALFORMED.search(answer):
+        return answer
+    mended = re.sub(r"(?:^|(?<=\s))\.(\d)", r"0.\1", answer.replace("{", "").replace("}", "")).strip()
+    if _MALFORMED.search(mended) or not numbers(mended):
+        return None
+    held = figures_of("\n".join(passages))
+    return mended if all(float(raw) in held for raw in re.findall(r"\d+(?:\.\d+)?", mended)) else None
+
+
+def matches(answer: str, reference: str, similarity: Any = None) -> bool:
+    """The model's answer from the gold chunks agrees with the reference: yes/no by its polarity; figures and spans
+    by answer_match (number words read as figures: "two" is 2); a sentence by most of the reference's content words,
+    or — given `similarity(a, b)`, the embedder's cosine — by meaning (≥ SIMILAR)."""
+    polarity = reference.strip().strip(".").lower()
+    if polarity in ("yes", "no"):
+        said = re.findall(r"[a-z]+", answer.lower())
+        return bool(said) and (said[0] == polarity or (polarity == "no" and said[0] in ("none", "not", "never")))
+    if numbers(reference):
+        spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
+        return answer_match(spelled, reference) >= 0.5
+    gold, said = content_words(reference), content_words(answer)
+    if gold and len(gold & said) / len(gold) >= 0.6:
+        return True
+    return similarity is not None and similarity(answer, reference) >= SIMILAR
+
+
+_REFUSALS = (
+    "not stated", "could not find", "not mention", "does not say", "does not state", "not specified",
+    "does not specify", "no information", "not provided", "does not provide information", "not discussed",
+)  # fmt: skip
+
+
+def refused(answer: str) -> bool:
+    lowered = answer.lower()
+    return any(phrase in lowered for phrase in _REFUSALS)
+
+
+def unanswered(answer: str, passages: list[str]) -> str:
+    """Why an "unanswerable" question's check confirms it: "refused", or "unsupported" when the model's answer
+    names figures or names its passages do not hold (it made them up: the passages do not say it); "" when the
+    model answered from the passages (the question was answerable after all)."""
+    if refused(answer):
+        return "refused"
+    return "unsupported" if facts_missing(answer, "\n".join(passages)) else ""
