@@ -48,6 +48,7 @@ from eval.question_filters import (
     RareTerms,
     copied,
     duplicate,
+    gives_away,
     matches,
     standalone,
     unanswered,
@@ -86,7 +87,8 @@ _INSTRUCTIONS = {
 }
 _REDO = {  # what the model is told when its draft is rejected ({hint}: the passage's subject, or the rare terms)
     "not standalone": "That question points at the passage instead of naming its subject. Rewrite it so that it "
-    "names the subject (the passage is about: {hint}) and makes sense on its own.",
+    "names the subject (the passage comes from: {hint}) and makes sense on its own, still asking what the passage "
+    "says, not what its title is.",
     "copies its passage": "That question copies the passage's wording. Rewrite it in other words (synonyms, another "
     "order), keeping its subject named and its answer the same.",
     "too specific": "That question names {hint}: terms only this passage uses, which someone searching would not "
@@ -256,6 +258,8 @@ def judge(
     if len(named) > RARE_ALLOWED:
         item.hint = ", ".join(named)
         return None, "too specific"
+    if not unanswerable and gives_away(question, reference):
+        return None, "answer in the question"
     if duplicate(question, kept):
         return None, "duplicate"
     answer = item.checked = answer_from(llm, question, item.chunks)

@@ -90,6 +90,13 @@ class RareTerms:
         return sorted(w for w in content_words(question) & held if self.frequency[w] <= self.limit and w.isalpha())
 
 
+def gives_away(question: str, reference: str) -> bool:
+    """Every content word and figure of the reference is in the question ("What is the Aurora E-Bike Owner's
+    Manual?" → "Aurora E-Bike"): nothing to find."""
+    said = content_words(reference)
+    return bool(said) and said <= content_words(question) and figures_of(reference) <= figures_of(question)
+
+
 def duplicate(question: str, kept: list[str]) -> bool:
     words = content_words(question)
     for other in kept:

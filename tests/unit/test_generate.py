@@ -249,3 +249,17 @@ def test_an_unanswerable_question_is_confirmed_by_a_refusal_or_a_made_up_answer(
     assert unanswered("The passage does not specify the colours.", [BATTERY]) == "refused"
     assert unanswered("It comes in Crimson Red and costs 2,400 euros.", [BATTERY]) == "unsupported"
     assert unanswered("About 4.5 hours with the 4 A charger.", [BATTERY]) == ""  # answered from the passage
+
+
+def test_a_question_that_holds_its_own_answer_is_rejected():
+    from eval.generate import Planned, judge
+    from eval.question_filters import gives_away
+
+    assert gives_away("What is the Aurora E-Bike Owner's Manual?", "Aurora E-Bike")
+    assert not gives_away("What battery does the Aurora use?", "a 540 Wh lithium-ion battery")
+    assert not gives_away("How far does the Aurora go on 540 Wh?", "110 km")
+    drafted = {"question": "What is the Aurora E-Bike Owner's Manual?", "answer": "Aurora E-Bike"}
+    assert judge(ScriptedLLM([]), Planned(0, "fact", [chunk(0, BATTERY)]), drafted, []) == (
+        None,
+        "answer in the question",
+    )
