@@ -24,7 +24,8 @@ SIMILAR = 0.85  # answers and references this close in the embedder's space say 
 # a question that points at its passage instead of naming its subject cannot be searched for
 DEICTIC = re.compile(
     r"\b(this|the|that) (study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)\b"
-    r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b",
+    r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b|\b(mentioned|described|given)\s*\?"
+    r"|\bthe (above|following|given)\b",
     re.IGNORECASE,
 )
 _NOUNS = r"(?:study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)"
