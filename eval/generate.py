@@ -276,7 +276,7 @@ def judge(
     confirmed = unanswered(answer, texts) if unanswerable else ""
     if unanswerable and not confirmed:
         return None, "answered although unanswerable"
-    if not unanswerable and not matches(answer, reference, similarity):
+    if not unanswerable and not matches(answer, reference, similarity, question):
         return None, "not answerable from its chunks"
     sample = {
         "id": f"gen-{item.index:05d}",

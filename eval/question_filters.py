@@ -48,10 +48,21 @@ _NUMBER_WORD = re.compile(rf"\b({_SPELLED})\b", re.IGNORECASE)
 _MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d", re.IGNORECASE)
 
 
+# "What does the passage about X say?" (a small model's rewrite of "What does this study find?") asks what is
+# known about X: the subject is named, only the pointer goes
+_ABOUT = re.compile(
+    rf"^\s*what (?:does|do|did) (?:the|this|that) {_NOUNS}s? (?:about|on) (?P<subject>.+?) "
+    r"(?:say|find|show|report|conclude|describe|discuss)\s*\?\s*$",
+    re.IGNORECASE,
+)
+
+
 def standalone(question: str) -> str | None:
-    """The question without a pointer at its passage that only frames it ("In this study, what …?" → "What …?"),
-    or None when it still points at the passage or names too little (two content words) to be searched for."""
-    stripped = _FRAME.sub("", question).strip()
+    """The question without a pointer at its passage that only frames it ("In this study, what …?" → "What …?",
+    "What does the passage about X say?" → "What is known about X?"), or None when it still points at the passage
+    or names too little (two content words) to be searched for."""
+    about = _ABOUT.match(question)
+    stripped = f"What is known about {about['subject']}?" if about else _FRAME.sub("", question).strip()
     stripped = stripped[:1].upper() + stripped[1:]
     if DEICTIC.search(stripped) or len(content_words(stripped) - _GENERIC) < 3 or not stripped.endswith("?"):
         return None
@@ -119,10 +130,12 @@ def well_formed(answer: str, passages: list[str]) -> str | None:
     return mended if all(float(raw) in held for raw in re.findall(r"\d+(?:\.\d+)?", mended)) else None
 
 
-def matches(answer: str, reference: str, similarity: Any = None) -> bool:
+def matches(answer: str, reference: str, similarity: Any = None, question: str = "") -> bool:
     """The model's answer from the gold chunks agrees with the reference: yes/no by its polarity; figures and spans
     by answer_match (number words read as figures: "two" is 2); a sentence by most of the reference's content words,
-    or — given `similarity(a, b)`, the embedder's cosine — by meaning (≥ SIMILAR)."""
+    or, the question's words aside, the shorter's words mostly in the longer ("To remove impurities from brine."
+    for "To remove impurities and contaminants from raw materials"), or — given `similarity(a, b)`, the
+    embedder's cosine — by meaning (≥ SIMILAR)."""
     polarity = reference.strip().strip(".").lower()
     if polarity in ("yes", "no"):
         said = re.findall(r"[a-z]+", answer.lower())
@@ -133,6 +146,11 @@ def matches(answer: str, reference: str, similarity: Any = None) -> bool:
     gold, said = content_words(reference), content_words(answer)
     if gold and len(gold & said) / len(gold) >= 0.6:
         return True
+    if question:  # beyond the question's own words, the shorter of the two mostly inside the longer
+        gold, said = gold - content_words(question), said - content_words(question)
+        shared = gold & said
+        if gold and said and len(shared) >= min(2, len(gold)) and len(shared) / min(len(gold), len(said)) >= 0.6:
+            return True
     return similarity is not None and similarity(answer, reference) >= SIMILAR
 
 

@@ -263,3 +263,18 @@ def test_a_question_that_holds_its_own_answer_is_rejected():
         None,
         "answer in the question",
     )
+
+
+def test_a_passage_summary_question_asks_what_is_known_and_a_shorter_answer_can_match():
+    from eval.question_filters import standalone
+
+    assert standalone("What does the passage about cancer-associated fibroblasts in HCC metastasis say?") == (
+        "What is known about cancer-associated fibroblasts in HCC metastasis?"
+    )
+    assert standalone("What does the study about it say?") is None  # nothing named
+    question = "What is the main purpose of brine purification in chemical production?"
+    reference = "To remove impurities and contaminants from raw materials before they are used for products."
+    assert matches("To remove impurities and contaminants from brine.", reference, question=question)
+    assert not matches("To concentrate the brine for chemical production.", reference, question=question)
+    # the question's own words do not count: "CD150" answers nothing asked about CD150
+    assert not matches("CD150 cells.", "CD4 T cell help", question="What is the main function of CD150 in cells?")
