@@ -340,9 +340,11 @@ def generate(
         embedder = build_embedder(settings.embedding)
         console.print(f"chunking {', '.join(map(str, paths))} into {work} (only what changed)")
         with RichProgress(console, enabled=True) as progress:
-            ingest(list(paths), settings, embedder=embedder, progress=progress)
+            report = ingest(list(paths), settings, embedder=embedder, progress=progress)
         store = build_store(settings.store, embedder.name, embedder.dimension)
-        chunks = list(store.get())
+        sources = {f.source for f in report.files if f.status not in ("failed", "removed")}
+        # the work store may hold files of earlier runs: questions come from the files named here only
+        chunks = [chunk for chunk in store.get() if chunk.metadata.get("source") in sources]
         store.close()
         console.print(
             f"{count} questions planned from {len(chunks)} chunks: about {count * CALLS_PER_ITEM} calls to "

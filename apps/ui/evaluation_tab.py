@@ -1,12 +1,21 @@
-"""The latest `python -m eval run` report (metrics, gate, trend), and the review of a generated test set: each
-question with its reference and source passages, accepted, edited or rejected by a named reviewer."""
+"""The latest `python -m eval run` report (metrics, gate, trend); for an administrator, a test set generated from
+the documents they may read (`python -m eval generate` in the background, its progress here), and its review: each
+question with its reference and source passages, accepted, edited or rejected by a named reviewer. Sets hold
+passages of the documents they came from, so only administrators see them."""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import streamlit as st
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def latest_results(runs: Path) -> dict | None:
@@ -31,8 +40,69 @@ def runs_folder(key: str = "runs") -> Path:
 
 
 def render_tab(runs: Path | None = None) -> None:
+    from apps.ui import state
+
     render_report(runs)
-    render_review()
+    who = state.principal()
+    if who is None or not who.admin:
+        st.caption("Generated test sets hold passages of the documents: an administrator generates and reviews them.")
+        return
+    folder = runs_folder("sets")
+    render_generate(folder, [d.path for d in state.service().library.documents(state.restriction())])
+    render_review(folder)
+
+
+def render_generate(folder: Path, paths: list[str]) -> None:
+    """Start `python -m eval generate` over `paths` (the documents this user may read) in a process of its own,
+    writing `<sets>/<name>.jsonl`; each job's progress is its journal's lines out of the questions planned."""
+    st.subheader("Generate a test set")
+    paths = [path for path in paths if Path(path).is_file()]
+    name = st.text_input("Set name", value="mine", key="generate_name", help="letters, digits, - and _")
+    count = st.number_input("Questions planned", min_value=2, max_value=1000, value=50, key="generate_count")
+    if st.button("Generate", key="generate", disabled=not paths, help=None if paths else "no documents yet"):
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+            st.error(f"{name!r} is not a set name: use letters, digits, - and _ (at most 64)")
+        else:
+            start_generation(folder, name, int(count), paths)
+    for job_file in sorted(folder.glob("*.jsonl.job")) if folder.is_dir() else []:
+        job = json.loads(job_file.read_text(encoding="utf-8"))
+        journal = Path(job["out"] + ".journal")
+        done = (
+            sum(1 for line in journal.read_text(encoding="utf-8").splitlines() if line.strip())
+            if journal.is_file()
+            else 0
+        )
+        running = _alive(job["pid"])
+        label = f"{Path(job['out']).name}: {done} of {job['planned']} planned questions written and checked"
+        st.progress(min(done / job["planned"], 1.0), text=label + ("" if running else " · finished"))
+        if not running and done < job["planned"]:
+            st.caption(f"It stopped early; its log: `{job['log']}`. Generate again with the same name to resume.")
+
+
+def start_generation(folder: Path, name: str, count: int, paths: list[str]) -> subprocess.Popen:
+    """The generate command in its own session (it outlives this page's reruns), with the app's config."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out, log = folder / f"{name}.jsonl", folder / f"{name}.log"
+    command = [sys.executable, "-m", "eval", "generate", *paths, "--out", str(out), "-n", str(count)]
+    command += ["--work", str(folder / ".work" / name)]
+    if os.environ.get("RAG_CONFIG"):
+        command += ["--config", os.environ["RAG_CONFIG"]]
+    with log.open("ab") as handle:
+        process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    job = {"pid": process.pid, "out": str(out), "planned": count, "log": str(log), "started": time.time()}
+    (folder / f"{name}.jsonl.job").write_text(json.dumps(job), encoding="utf-8")
+    return process
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a child of this process that has exited and not been waited for is a zombie: finished
+        return os.waitpid(pid, os.WNOHANG) == (0, 0)
+    except ChildProcessError:
+        return True
 
 
 def render_review(folder: Path | None = None) -> None:
@@ -41,6 +111,7 @@ def render_review(folder: Path | None = None) -> None:
 
     folder = folder or runs_folder("sets")
     sets = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    sets = [path for path in sets if path.stat().st_size]  # one still being written has no questions yet
     st.subheader("Review a generated test set")
     if not sets:
         st.caption("No generated set yet: `python -m eval generate docs/ --out sets/mine.jsonl -n 50` writes one here.")

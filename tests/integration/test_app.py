@@ -6,6 +6,7 @@ Real parts: the packaged MiniLM, Chroma in a temp folder, the packaged Qwen 0.5B
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -231,6 +232,38 @@ def test_a_generated_set_is_reviewed_in_the_evaluation_tab(app_env):
 
 
 @pytest.mark.slow
+def test_an_administrator_generates_a_set_from_the_library_in_the_background(app_env, monkeypatch):
+    import json
+    import time
+
+    monkeypatch.setenv("RAG__LLM__MODEL", "qwen2.5-coder-0.5b-instruct-q4_k_m")  # the generate process inherits it
+    at = upload(start(), EXAMPLES / "aurora-e-bike-manual.md")
+    at.text_input(key="generate_name").set_value("../escape")
+    at.button(key="generate").click()
+    at.run()
+    assert any("is not a set name" in e.value for e in at.error) and not (app_env / "escape.jsonl").exists()
+    at.text_input(key="generate_name").set_value("manual")
+    at.number_input(key="generate_count").set_value(2)
+    at.button(key="generate").click()
+    at.run()
+    job = json.loads((app_env / "sets" / "manual.jsonl.job").read_text())
+    assert job["planned"] == 2
+    deadline = time.time() + 600
+    while time.time() < deadline and not (app_env / "sets" / "manual.jsonl").exists():
+        time.sleep(2)
+    out = app_env / "sets" / "manual.jsonl"
+    assert out.exists(), (app_env / "sets" / "manual.log").read_text()[-2000:]
+    journal = (app_env / "sets" / "manual.jsonl.journal").read_text().splitlines()
+    assert len(journal) == 2  # both planned questions written and checked
+    for sample in map(json.loads, out.read_text().splitlines()):  # from the uploaded manual only
+        assert sample["context_ids"] in ([], ["aurora-e-bike-manual.md"])
+    at.run()
+    assert not at.exception, at.exception
+    progress = [element.proto.text for element in at.get("progress")]
+    assert progress == ["manual.jsonl: 2 of 2 planned questions written and checked · finished"], progress
+
+
+@pytest.mark.slow
 def test_a_conversation_is_renamed_exported_and_deleted_after_a_confirmation(app_env):
     from rag.config import ChatConfig
     from service.conversations import Conversations, new_key
@@ -276,6 +309,10 @@ def test_with_users_the_app_asks_for_a_key_and_shows_only_readable_knowledge_bas
         (folder / source).write_bytes((EXAMPLES / source).read_bytes())
         assert ingest([folder], knowledge_base_settings(settings, team)).exit_code == 0
     key = KeyFile(settings.server.users).add("alice", ["hr"])
+    (app_env / "sets").mkdir()  # a set generated from eng's manual: its passages are not alice's to read
+    secret = {"id": "gen-1", "question": "What is the Aurora's torque?", "reference": "85 Nm", "context_ids": [],
+              "contexts": ["The Aurora's motor gives 85 Nm of torque."], "metadata": {"reviewed": None}}  # fmt: skip
+    (app_env / "sets" / "eng.jsonl").write_text(json.dumps(secret) + "\n")
 
     at = start()
     assert not at.sidebar.selectbox and not at.tabs  # nothing but the sign-in form
@@ -296,6 +333,11 @@ def test_with_users_the_app_asks_for_a_key_and_shows_only_readable_knowledge_bas
     assert len(at.sidebar.file_uploader) == 1 and metric(at, "Documents") == "1"  # hr: alice may upload
     listed = at.dataframe[0].value["document"].tolist()
     assert listed == ["northwind-support-faq.txt"]  # hr's document; nothing of eng's
+    # generated sets are an administrator's: alice sees neither the set, its passages nor the generate button
+    shown = " ".join([*(m.value for m in at.markdown), *(e.label for e in at.expander), *(c.value for c in at.caption)])
+    assert "85 Nm" not in shown and "torque" not in shown
+    assert "an administrator generates and reviews them" in shown
+    assert "generate" not in [b.key for b in at.button]
 
 
 @pytest.mark.slow
