@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,19 @@ def test_generate_a_set_from_a_folder_and_evaluate_on_it(tmp_path):
         assert sample["question"].endswith("?") and sample["metadata"]["chunk_ids"]
         if sample["metadata"]["kind"] != "unanswerable":
             assert set(sample["context_ids"]) <= {"aurora-e-bike-manual.md", "northwind-support-faq.txt"}
+
+    # a second set from one of the two files, in the same work store: its questions come from that file only
+    faq = tmp_path / "faq"
+    faq.mkdir()
+    shutil.copy(EXAMPLES / "northwind-support-faq.txt", faq / "northwind-support-faq.txt")
+    second = tmp_path / "sets" / "faq.jsonl"
+    again = cli("generate", str(faq), "--out", str(second), "-n", "2", "--work", str(tmp_path / "w"), tmp_path=tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    said_both = " ".join([*generated.stderr.split(), "|", *again.stderr.split()])
+    chunks = [int(n) for n in re.findall(r"planned from (\d+) chunks", said_both)]
+    assert len(chunks) == 2 and 0 < chunks[1] < chunks[0], chunks
+    for sample in map(json.loads, second.read_text().splitlines()):
+        assert sample["context_ids"] in ([], ["northwind-support-faq.txt"])
 
     config = tmp_path / "eval.yaml"
     config.write_text(
