@@ -52,7 +52,7 @@ _MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d", re.I
 # known about X: the subject is named, only the pointer goes
 _ABOUT = re.compile(
     rf"^\s*what (?:does|do|did) (?:the|this|that) {_NOUNS}s? (?:about|on) (?P<subject>.+?) "
-    r"(?:say|find|show|report|conclude|describe|discuss)\s*\?\s*$",
+    r"(?:say|state|find|show|report|conclude|describe|discuss|suggest|indicate|reveal)\s*\?\s*$",
     re.IGNORECASE,
 )
 
