@@ -140,10 +140,15 @@ def matches(answer: str, reference: str, similarity: Any = None, question: str =
     if polarity in ("yes", "no"):
         said = re.findall(r"[a-z]+", answer.lower())
         return bool(said) and (said[0] == polarity or (polarity == "no" and said[0] in ("none", "not", "never")))
+    gold, said = content_words(reference), content_words(answer)
     if numbers(reference):
         spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
-        return answer_match(spelled, reference) >= 0.5
-    gold, said = content_words(reference), content_words(answer)
+        if answer_match(spelled, reference) >= 0.5:
+            return True
+        # a sentence with a figure in it ("… born before 34 weeks"): every figure said, then its words compared
+        wordy = {word for word in gold if not any(ch.isdigit() for ch in word)}
+        if len(wordy) < 3 or not figures_of(reference) <= figures_of(spelled):
+            return False
     if gold and len(gold & said) / len(gold) >= 0.6:
         return True
     if question:  # beyond the question's own words, the shorter of the two mostly inside the longer

@@ -278,3 +278,12 @@ def test_a_passage_summary_question_asks_what_is_known_and_a_shorter_answer_can_
     assert not matches("To concentrate the brine for chemical production.", reference, question=question)
     # the question's own words do not count: "CD150" answers nothing asked about CD150
     assert not matches("CD150 cells.", "CD4 T cell help", question="What is the main function of CD150 in cells?")
+
+
+def test_a_sentence_with_a_figure_matches_by_its_words_once_the_figure_is_said():
+    reference = "A single course of antenatal corticosteroids improves outcomes in offspring born before 34 weeks."
+    assert matches(
+        "One course of antenatal corticosteroids improves outcomes in offspring born before 34 weeks.", reference
+    )
+    assert not matches("Antenatal corticosteroids improve outcomes in offspring born before 30 weeks.", reference)
+    assert not matches("About 0.35.", "0.32 ± 0.07 mm Hg")  # a figure alone is still compared as a figure
