@@ -75,26 +75,18 @@ _STANDALONE = (
     "(the drug, the disease, the product, the company, the event), never 'this study', 'the passage' or 'the "
     "author'. The answer is short: a few words or one figure."
 )
-_EXAMPLE = " For example, for a passage of an e-bike manual: "  # a small model follows an example best
 _INSTRUCTIONS = {
     "fact": "Write one question a reader could ask, answered by a fact stated in the passage, and its short answer. "
-    "Use your own words; do not copy a sentence." + _STANDALONE + _EXAMPLE + '{"question": "Which parts of the '
-    'Aurora e-bike does the warranty leave out?", "answer": "wear parts: tyres, brake pads and chains"}',
+    "Use your own words; do not copy a sentence." + _STANDALONE,
     "number": "Write one question whose answer is a figure stated in the passage (an amount, a count, a date, a "
-    "percentage), and the answer with its unit. Use your own words; do not copy a sentence."
-    + _STANDALONE
-    + _EXAMPLE
-    + '{"question": "How long does a full charge of the Aurora e-bike battery take?", "answer": "about '
-    '4.5 hours"}',
+    "percentage), and the answer with its unit. Use your own words; do not copy a sentence." + _STANDALONE,
     "comparison": "Write one question that needs BOTH passages to answer (a comparison or a combination of what "
-    "each says), and its short answer." + _STANDALONE + _EXAMPLE + '{"question": "Is the Aurora e-bike\'s frame '
-    'warranty longer than its battery warranty?", "answer": "yes, two years against one"}',
+    "each says), and its short answer." + _STANDALONE,
     "unanswerable": "Write one question about the same subject as the passage that the passage does NOT answer "
-    "(it asks for something the passage does not say). The answer must be exactly: not stated."
-    + _STANDALONE
-    + _EXAMPLE
-    + '{"question": "How much does a replacement Aurora e-bike battery cost?", "answer": "not stated"}',
+    "(it asks for something the passage does not say). The answer must be exactly: not stated." + _STANDALONE,
 }
+# No worked example in the prompt: the 0.5B wrote the example's own question for passages of the e-bike manual it
+# came from (and a question copied from an example is as bad on any corpus).
 _REDO = {  # what the model is told when its draft is rejected ({hint}: the passage's subject, or the rare terms)
     "not standalone": "That question points at the passage instead of naming its subject. Rewrite it so that it "
     "names the subject (the passage comes from: {hint}) and makes sense on its own, still asking what the passage "
