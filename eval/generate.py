@@ -93,8 +93,6 @@ _REDO = {  # what the model is told when its draft is rejected ({hint}: the pass
     "says, not what its title is.",
     "copies its passage": "That question copies the passage's wording. Rewrite it in other words (synonyms, another "
     "order), keeping its subject named and its answer the same.",
-    "too close to its passage": "That question is written in the passage's own words. Rewrite it as someone who "
-    "has not read the passage would ask it: other words for the same things, keeping its answer the same.",
     "too specific": "That question names {hint}: terms only this passage uses, which someone searching would not "
     "know. Rewrite it describing them in general words (name at most one), keeping its answer the same.",
 }
@@ -262,8 +260,6 @@ def judge(
     if len(named) > RARE_ALLOWED:
         item.hint = ", ".join(named)
         return None, "too specific"
-    if rare is not None and not unanswerable and rare.too_close(question, texts):
-        return None, "too close to its passage"
     if not unanswerable and gives_away(question, reference):
         return None, "answer in the question"
     if duplicate(question, kept):

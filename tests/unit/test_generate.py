@@ -287,22 +287,3 @@ def test_a_sentence_with_a_figure_matches_by_its_words_once_the_figure_is_said()
     )
     assert not matches("Antenatal corticosteroids improve outcomes in offspring born before 30 weeks.", reference)
     assert not matches("About 0.35.", "0.32 ± 0.07 mm Hg")  # a figure alone is still compared as a figure
-
-
-def test_on_a_large_corpus_a_question_in_its_passage_s_own_words_is_too_close():
-    from eval.generate import Planned, judge
-    from eval.question_filters import RareTerms
-
-    passage = "Statin use after diagnosis lowered mortality among patients with head and neck squamous carcinoma. " * 2
-    filler = [f"Record {n}: statin use after diagnosis of head and neck carcinoma among patients." for n in range(999)]
-    rare = RareTerms([passage, *filler])
-    item = Planned(0, "fact", [chunk(0, passage)])
-    close = {
-        "question": "Did statin use after diagnosis lower mortality among head and neck carcinoma patients?",
-        "answer": "yes",
-    }
-    assert rare.too_close(close["question"], [passage])
-    assert judge(ScriptedLLM([]), item, close, [], rare=rare) == (None, "too close to its passage")
-    paraphrase = "Do cholesterol drugs help people with throat and mouth cancers live longer?"
-    assert not rare.too_close(paraphrase, [passage])
-    assert not RareTerms([passage, *filler[:100]]).too_close(close["question"], [passage])  # a small corpus: off
