@@ -249,7 +249,9 @@ def test_an_administrator_generates_a_set_from_the_library_in_the_background(app
     job = json.loads((app_env / "sets" / "manual.jsonl.job").read_text())
     assert job["planned"] == 2
     deadline = time.time() + 600
-    while time.time() < deadline and not (app_env / "sets" / "manual.jsonl").exists():
+    from apps.ui.evaluation_tab import _alive
+
+    while time.time() < deadline and _alive(job["pid"]):  # the process ends after writing the set
         time.sleep(2)
     out = app_env / "sets" / "manual.jsonl"
     assert out.exists(), (app_env / "sets" / "manual.log").read_text()[-2000:]
