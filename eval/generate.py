@@ -46,6 +46,7 @@ from eval.answer_match import numbers
 from eval.question_filters import (
     RARE_ALLOWED,
     RareTerms,
+    absent_detail,
     copied,
     duplicate,
     gives_away,
@@ -106,6 +107,7 @@ class Planned:
     checked: str = ""  # the generator model's answer from the gold chunks (the answerability filter's evidence)
     bridge: str = ""  # a two-document question: the rare entity both chunks name
     hint: str = ""  # for a rewrite: the passage's subject, or the rare terms the draft named
+    absent: str = ""  # an unanswerable question: the kind of detail its passage holds none of, to be asked for
 
 
 @dataclass
@@ -163,7 +165,8 @@ def plan(chunks: list[Chunk], n: int, seed: int = 13) -> list[Planned]:
             neighbour = group[position + 1] if position + 1 < len(group) else group[position - 1]
             chosen = [first, neighbour] if neighbour is not first else [first]
             kind = kind if len(chosen) == 2 else "fact"
-        items.append(Planned(index, kind, chosen, bridge=bridge))
+        absent = absent_detail(first.text) if kind == "unanswerable" else ""
+        items.append(Planned(index, kind, chosen, bridge=bridge, absent=absent))
     return items
 
 
@@ -203,7 +206,7 @@ def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[s
     passages = "\n\n".join(f"Passage {n}:\n{c.text}" for n, c in enumerate(item.chunks, start=1))
     messages = [
         {"role": "system", "content": "You write evaluation questions for a document search system."},
-        {"role": "user", "content": f"{passages}\n\n{_INSTRUCTIONS[item.kind]} Reply in JSON."},
+        {"role": "user", "content": f"{passages}\n\n{_instruction(item)} Reply in JSON."},
     ]
     if redo:
         messages += [
@@ -218,6 +221,15 @@ def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[s
     if not question.endswith("?") or len(question.split()) < 4 or not answer:
         return None
     return {"question": question, "answer": answer}
+
+
+def _instruction(item: Planned) -> str:
+    if item.kind == "unanswerable" and item.absent:
+        return (
+            f"Write one question about the passage's subject that asks for {item.absent}. The passage gives none, so "
+            "it does NOT answer it. The answer must be exactly: not stated." + _STANDALONE
+        )
+    return _INSTRUCTIONS[item.kind]
 
 
 def answer_from(llm: LLM, question: str, chunks: list[Chunk]) -> str:

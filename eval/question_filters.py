@@ -45,7 +45,16 @@ _NUMBER_WORDS |= {"half": "0.5", "a third": "0.33", "a quarter": "0.25", "three-
 _SPELLED = "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True))
 _NUMBER_WORD = re.compile(rf"\b({_SPELLED})\b", re.IGNORECASE)
 # what a small model's JSON sometimes puts in an answer instead of a figure: "{0.5}%", ".9%", "time:10%", a URL
-_MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d", re.IGNORECASE)
+_MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d|\b(?:log|ln|exp|sqrt)\(", re.IGNORECASE)
+
+
+_SPREAD = re.compile(r"\s*(?:±|\+/-)\s*\d[\d,]*(?:\.\d+)?")
+# a question whose answer is a quantity: its figure is the answer, a sentence without it is not
+_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|often|large|high|low|old|big|far)\b|\bwhat (?:percentage|proportion|number|fraction|share"
+    r"|rate|ratio|amount|level|dose|concentration|size|age|duration|frequency|range|value|year)\b",
+    re.IGNORECASE,
+)
 
 
 # "What does the passage about X say?" (a small model's rewrite of "What does this study find?") asks what is
@@ -55,6 +64,30 @@ _ABOUT = re.compile(
     r"(?:say|state|find|show|report|conclude|describe|discuss|suggest|indicate|reveal)\s*\?\s*$",
     re.IGNORECASE,
 )
+
+
+# An "unanswerable" question asks for a detail of a kind its passage holds none of, so that it is unanswerable by
+# construction: a small model asked only for "something the passage does not say" wrote questions the passage
+# answers (8 of 11 on SciFact). The first kind the passage lacks is asked for.
+ABSENT = (
+    ("the year or date it happened or was first reported", re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")),
+    (
+        "its price or cost in money",
+        re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds sterling|costs?|price[sd]?|USD)\b", re.I),
+    ),
+    (
+        "the country or city where it was done",
+        re.compile(
+            r"\b(?:countr(?:y|ies)|cit(?:y|ies)|nation(?:al|wide)?)\b|"
+            r"\b(?:US|USA|UK|China|Japan|India|Europe|European|America|American|Africa|African|Canada|Germany|France)\b"
+        ),
+    ),
+)
+
+
+def absent_detail(text: str) -> str:
+    """The first kind of detail in ABSENT that `text` holds none of ("" when it holds one of each)."""
+    return next((detail for detail, found in ABSENT if not found.search(text)), "")
 
 
 def standalone(question: str) -> str | None:
@@ -145,10 +178,22 @@ def matches(answer: str, reference: str, similarity: Any = None, question: str =
         spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
         if answer_match(spelled, reference) >= 0.5:
             return True
-        # a sentence with a figure in it ("… born before 34 weeks"): every figure said, then its words compared
+        stated, held = figures_of(spelled), figures_of(reference)
+        # the reference's figures said (its "± spread" aside) and no other: "0.32" for "0.32±0.07 mm Hg/L/min"
+        if stated and figures_of(_SPREAD.sub("", reference)) <= stated <= held:
+            return True
+        # a sentence with a figure in it ("… born before 34 weeks"): every figure said, then its words compared;
+        # or, for a question that asks for no quantity, the same meaning with no figure the reference lacks
         wordy = {word for word in gold if not any(ch.isdigit() for ch in word)}
-        if len(wordy) < 3 or not figures_of(reference) <= figures_of(spelled):
+        if len(wordy) < 3:
             return False
+        if not held <= stated:
+            return (
+                similarity is not None
+                and stated <= held
+                and not _QUANTITY.search(question)
+                and similarity(answer, reference) >= SIMILAR
+            )
     if gold and len(gold & said) / len(gold) >= 0.6:
         return True
     if question:  # beyond the question's own words, the shorter of the two mostly inside the longer

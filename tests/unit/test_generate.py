@@ -287,3 +287,34 @@ def test_a_sentence_with_a_figure_matches_by_its_words_once_the_figure_is_said()
     )
     assert not matches("Antenatal corticosteroids improve outcomes in offspring born before 30 weeks.", reference)
     assert not matches("About 0.35.", "0.32 ± 0.07 mm Hg")  # a figure alone is still compared as a figure
+
+
+def test_a_figure_with_its_spread_matches_its_value_and_a_sentence_its_meaning_without_a_new_figure():
+    assert matches("0.32", "0.32±0.07 mm Hg/L/min/bursts/min")  # the spread and unit aside, the value said
+    assert not matches("25%", "20%") and not matches("160 nt", "from 160 to approximately 750 nucleotides")
+    from eval.question_filters import well_formed
+
+    assert well_formed("log(1.69)", ["an odds ratio of 1.69"]) is None  # a formula is no reference
+    reference = "Rett syndrome is an inherited disorder of females that occurs once in 10,000–15,000 births."
+    close = {"Rett syndrome is an inherited neurodevelopmental disorder of females.": 0.94}
+    similarity = lambda a, b: close.get(a, 0.5)  # noqa: E731 — the embedder's cosine, scripted
+    assert matches(next(iter(close)), reference, similarity, question="What is known about Rett syndrome?")
+    # a question asking for a quantity is not answered by the sentence without it
+    assert not matches(next(iter(close)), reference, similarity, question="How often does Rett syndrome occur?")
+    # nor is a sentence with a figure the reference lacks, however close
+    close = {"Rett syndrome occurs once in 5,000 births.": 0.95}
+    assert not matches(next(iter(close)), reference, similarity, question="What is known about Rett syndrome?")
+
+
+def test_an_unanswerable_question_asks_for_a_kind_of_detail_its_passage_holds_none_of():
+    from eval.generate import _instruction
+    from eval.question_filters import absent_detail
+
+    assert "year" in absent_detail(BATTERY)  # no year in the battery passage
+    assert "cost" in absent_detail("Founded in 1998, the firm makes e-bikes in Germany.")
+    assert "country" in absent_detail("In 2019 the Aurora cost $2,400 at launch.")
+    assert absent_detail("In 2019 the Aurora cost $2,400 in the US.") == ""
+    planned = plan([chunk(i, BATTERY) for i in range(4)], 40)
+    unanswerable = [item for item in planned if item.kind == "unanswerable"]
+    assert unanswerable and all("year" in item.absent for item in unanswerable)
+    assert "asks for the year" in _instruction(unanswerable[0]) and "not stated" in _instruction(unanswerable[0])
