@@ -6,7 +6,8 @@ configured LLM (grammar-constrained JSON), kept only when they pass the filters.
 Plan: chunks with enough text are drawn from every document in proportion to its size (seeded); each gets a
 kind — a fact, a number (a chunk with figures), a comparison (two chunks: neighbours in a document, or, for half
 of them, chunks of two documents that name the same rare entity), or a question the documents do not answer
-(about the chunk's subject, asking what it does not say: it measures refusals).
+(about the chunk's subject, asking for a kind of detail it holds none of — a year, a cost, a place: it measures
+refusals).
 Filters (eval/question_filters.py), each counted in the summary:
 
 - **answerable**: the generator model answers from the gold chunks alone, as briefly as the reference, and its
@@ -19,7 +20,9 @@ Filters (eval/question_filters.py), each counted in the summary:
   sentence of it, tests string matching, not retrieval;
 - **not too specific**: a question naming two or more of its passage's rare terms (in ≤ 0.1 % of the documents)
   finds it by string matching; human questions rarely do;
-- **not a duplicate** of a kept question (the same content words, Jaccard ≥ 0.8).
+- **not a duplicate** of a kept question (the same content words, Jaccard ≥ 0.8);
+- **a founded reference**: one naming a figure or name its passages lack is made up, one that is only the
+  passage's title answers nothing.
 
 A draft rejected as not standalone, a copy or too specific is shown to the model with the reason (and the
 passage's subject, or the terms) and written once more (counted as "rewritten"). A reference whose figure a small
@@ -53,6 +56,7 @@ from eval.question_filters import (
     matches,
     standalone,
     unanswered,
+    unfounded,
     well_formed,
 )
 from rag.answer.prompts import NO_ANSWER
@@ -262,6 +266,9 @@ def judge(
     reference = drafted["answer"] if unanswerable else well_formed(drafted["answer"], texts)
     if reference is None:
         return None, "malformed answer"
+    unfit = "" if unanswerable else unfounded(reference, texts, _title(item.chunks[0]))
+    if unfit:
+        return None, unfit
     question = standalone(drafted["question"])
     if question is None:
         item.hint = _subject(item.chunks[0])
@@ -300,6 +307,12 @@ def judge(
         },
     }
     return sample, ""
+
+
+def _title(chunk: Chunk) -> str:
+    """A chunk's title: its metadata's, else a first line of at most 25 words followed by a blank line."""
+    first, blank, _ = chunk.text.strip().partition("\n\n")
+    return str(chunk.metadata.get("title") or (first if blank and len(first.split()) <= 25 else ""))
 
 
 def _subject(chunk: Chunk) -> str:

@@ -142,6 +142,19 @@ def gives_away(question: str, reference: str) -> bool:
     return bool(said) and said <= content_words(question) and figures_of(reference) <= figures_of(question)
 
 
+def unfounded(reference: str, passages: list[str], title: str = "") -> str:
+    """Why a reference cannot be its passages' answer: "answer not in its passages" when it states a figure or a
+    name they do not hold (the model made it up: "about 0.5 mg/dL" beside a passage without 0.5), "answer is the
+    title" when it is only the passage's title ("Treatments for somnambulism in adults: assessing the evidence.");
+    "" when neither."""
+    if facts_missing(reference, "\n".join(passages)):
+        return "answer not in its passages"
+    said, named = content_words(reference), content_words(title)
+    if said and named and len(said & named) / len(said | named) >= DUPLICATE:
+        return "answer is the title"
+    return ""
+
+
 def duplicate(question: str, kept: list[str]) -> bool:
     words = content_words(question)
     for other in kept:

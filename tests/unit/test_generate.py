@@ -259,7 +259,8 @@ def test_a_question_that_holds_its_own_answer_is_rejected():
     assert not gives_away("What battery does the Aurora use?", "a 540 Wh lithium-ion battery")
     assert not gives_away("How far does the Aurora go on 540 Wh?", "110 km")
     drafted = {"question": "What is the Aurora E-Bike Owner's Manual?", "answer": "Aurora E-Bike"}
-    assert judge(ScriptedLLM([]), Planned(0, "fact", [chunk(0, BATTERY)]), drafted, []) == (
+    manual = chunk(0, BATTERY.replace("The Aurora uses", "The Aurora E-Bike uses"))
+    assert judge(ScriptedLLM([]), Planned(0, "fact", [manual]), drafted, []) == (
         None,
         "answer in the question",
     )
@@ -318,3 +319,23 @@ def test_an_unanswerable_question_asks_for_a_kind_of_detail_its_passage_holds_no
     unanswerable = [item for item in planned if item.kind == "unanswerable"]
     assert unanswerable and all("year" in item.absent for item in unanswerable)
     assert "asks for the year" in _instruction(unanswerable[0]) and "not stated" in _instruction(unanswerable[0])
+
+
+def test_a_made_up_or_title_reference_is_rejected_before_the_check():
+    from eval.generate import Planned, judge
+    from eval.question_filters import unfounded
+
+    titled = "Charging the Aurora battery\n\n" + BATTERY
+    assert unfounded("about 6 hours", [BATTERY]) == "answer not in its passages"
+    assert unfounded("a Bosch charger", [BATTERY]) == "answer not in its passages"
+    assert unfounded("Charging the Aurora battery.", [titled], "Charging the Aurora battery") == "answer is the title"
+    assert unfounded("about 4.5 hours", [titled], "Charging the Aurora battery") == ""
+    item = Planned(0, "fact", [chunk(0, titled)])
+    drafted = {"question": "How long does the Aurora's battery take to charge?", "answer": "about 6 hours"}
+    llm = ScriptedLLM([])  # no call: the reference is rejected before the answerability check
+    assert judge(llm, item, drafted, []) == (None, "answer not in its passages")
+    drafted = {
+        "question": "What is the Aurora manual's chapter on the battery?",
+        "answer": "Charging the Aurora battery",
+    }
+    assert judge(llm, item, drafted, []) == (None, "answer is the title")
