@@ -20,11 +20,12 @@ Filters (eval/question_filters.py), each counted in the summary:
   sentence of it, tests string matching, not retrieval;
 - **not too specific**: a question naming two or more of its passage's rare terms (in ≤ 0.1 % of the documents)
   finds it by string matching; human questions rarely do;
+- **not vague**: "the main function/finding/cause of X" may be answered in several ways (rewritten once);
 - **not a duplicate** of a kept question (the same content words, Jaccard ≥ 0.8);
 - **a founded reference**: one naming a figure or name its passages lack is made up, one that is only the
   passage's title answers nothing.
 
-A draft rejected as not standalone, a copy or too specific is shown to the model with the reason (and the
+A draft rejected as not standalone, a copy, too specific or vague is shown to the model with the reason (and the
 passage's subject, or the terms) and written once more (counted as "rewritten"). A reference whose figure a small
 model mangled ("{38%}", ".30%") is mended when the mended figure is in the passage, else rejected as malformed.
 
@@ -51,12 +52,14 @@ from eval.question_filters import (
     RareTerms,
     absent_detail,
     copied,
+    cosine,
     duplicate,
     gives_away,
     matches,
     standalone,
     unanswered,
     unfounded,
+    vague,
     well_formed,
 )
 from rag.answer.prompts import NO_ANSWER
@@ -98,6 +101,8 @@ _REDO = {  # what the model is told when its draft is rejected ({hint}: the pass
     "says, not what its title is.",
     "copies its passage": "That question copies the passage's wording. Rewrite it in other words (synonyms, another "
     "order), keeping its subject named and its answer the same.",
+    "vague": "That question asks for 'the main' something, which the passage may answer in more than one way. "
+    "Rewrite it to ask for exactly the fact your answer states, keeping its subject named and its answer the same.",
     "too specific": "That question names {hint}: terms only this passage uses, which someone searching would not "
     "know. Rewrite it describing them in general words (name at most one), keeping its answer the same.",
 }
@@ -120,7 +125,7 @@ class Summary:
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
-    rewritten: int = 0  # drafts rejected as not standalone, copied or too specific, and written once more
+    rewritten: int = 0  # drafts rejected as not standalone, copied, too specific or vague, and written once more
     confirmed: Counter = field(default_factory=Counter)  # kept unanswerable ones: refused, or answered unsupported
 
     def as_dict(self) -> dict[str, Any]:
@@ -279,6 +284,8 @@ def judge(
     if len(named) > RARE_ALLOWED:
         item.hint = ", ".join(named)
         return None, "too specific"
+    if not unanswerable and vague(question):
+        return None, "vague"
     if not unanswerable and gives_away(question, reference):
         return None, "answer in the question"
     if duplicate(question, kept):
@@ -327,7 +334,7 @@ def generate(
 ) -> Summary:
     """Write the kept samples to `out` (JSONL), resuming from its journal; returns the filters' counts. With
     `embedder`, an answer that says the reference in other words passes the answerability check."""
-    similarity = _cosine(embedder) if embedder is not None else None
+    similarity = cosine(embedder) if embedder is not None else None
     items = plan(chunks, n, seed)
     documents: dict[str, list[str]] = defaultdict(list)
     for chunk in chunks:
@@ -377,17 +384,6 @@ def generate(
         for sample in kept:
             handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
     return summary
-
-
-def _cosine(embedder: Any):
-    import numpy as np
-
-    def similarity(a: str, b: str) -> float:
-        vectors = np.asarray(embedder.embed_documents([a, b]), dtype=float)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        return float(vectors[0] @ vectors[1])
-
-    return similarity
 
 
 def review(path: Path, sample_id: str, state: str, who: str, reference: str | None = None) -> dict:

@@ -339,3 +339,18 @@ def test_a_made_up_or_title_reference_is_rejected_before_the_check():
         "answer": "Charging the Aurora battery",
     }
     assert judge(llm, item, drafted, []) == (None, "answer is the title")
+
+
+def test_a_main_finding_question_is_vague_and_written_once_more_asking_for_its_fact(tmp_path):
+    from eval.question_filters import vague
+
+    assert vague("What is the main function of CD150 in T follicular helper cells?")
+    assert not vague("How long does the Aurora's battery take to charge?")
+    first = {"question": "What is the main finding about the Aurora battery?", "answer": "about 4.5 hours"}
+    second = {"question": "How long does a full charge of the Aurora battery take?", "answer": "about 4.5 hours"}
+    llm = ScriptedLLM(first, second, "About 4.5 hours.")
+    chunks = [chunk(0, BATTERY)]
+    summary = generate(chunks, llm, tmp_path / "set.jsonl", 1)
+    assert summary.rewritten == 1 and summary.kept == 1
+    assert load_qa(tmp_path / "set.jsonl")[0].question == second["question"]
+    assert "asks for 'the main' something" in llm.calls[1][1][-1]["content"]  # the model was told why
