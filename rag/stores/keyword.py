@@ -287,7 +287,8 @@ def _window_parts(
         tails = [whole[0]] + [ref(_tail(previous, row)) for previous, row in itertools.pairwise(group)]
         for i in range(len(group)):
             first = max(0, i - context)
-            header = json.loads(group[i][1]).get("context")
+            meta = group[i][1]  # parsed only when it holds a header: most chunks have none
+            header = json.loads(meta).get("context") if '"context"' in meta else None
             plans.append(([ref(header)] if header else []) + [whole[first]] + tails[first + 1 : i + context + 1])
     known = _known_tokens(rows)
     unknown = [text for text in texts if text not in known]
