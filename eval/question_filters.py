@@ -28,7 +28,8 @@ SIMILAR = 0.85  # answers and references this close in the embedder's space say 
 DEICTIC = re.compile(
     r"\b(this|the|that) (study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)\b"
     r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b|\b(mentioned|described|given)\s*\?"
-    r"|\bthe (above|following|given)\b",
+    r"|\bthe (above|following|given)\b"
+    r"|\b(being|was|were) (studied|investigated|examined|tested|described|discussed|reported)\s*\?",
     re.IGNORECASE,
 )
 _NOUNS = r"(?:study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)"

@@ -133,7 +133,12 @@ def test_a_question_that_points_at_its_passage_is_rejected_as_not_standalone():
     from eval.generate import Planned, judge
 
     item = Planned(0, "fact", [chunk(0, BATTERY)])
-    for question in ("What is the primary objective of this study?", "According to the text, how long is a charge?"):
+    pointing = (
+        "What is the primary objective of this study?",
+        "According to the text, how long is a charge?",
+        "What is the name of the drug being studied?",  # which drug? the one in the passage
+    )
+    for question in pointing:
         assert judge(ScriptedLLM([]), item, {"question": question, "answer": "x"}, []) == (None, "not standalone")
 
 
