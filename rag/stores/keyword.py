@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY, source TEXT NOT NULL, parent TEXT NOT NULL, position INTEGER NOT NULL,
     span_start INTEGER, span_end INTEGER, metadata TEXT NOT NULL, text TEXT NOT NULL, tokens TEXT NOT NULL
 );
+-- a chunk's neighbours (window(): 60 ms a call by scanning 67k rows, 0.05 ms with it) and the build's order
+CREATE INDEX IF NOT EXISTS chunks_parent ON chunks(parent, position);
 """
 # Bump when the tokenizer or the table changes: an index of another version is emptied and refilled.
 INDEX_VERSION = "2:bm25s-en-stop-snowball"

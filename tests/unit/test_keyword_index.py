@@ -196,3 +196,17 @@ def test_a_write_is_one_transaction_all_or_nothing(tmp_path):
     assert index._generation() == generation
     index.upsert(batch[:1])  # the connection is usable again (no transaction left open)
     assert index.ids() == {"a.md-0", "a.md-1"}
+
+
+def test_a_chunks_neighbours_are_found_through_an_index_not_a_scan(tmp_path):
+    index = BM25Index(tmp_path / "kw.sqlite")
+    index.upsert([chunk(i, f"text number {i}", i) for i in range(5)])
+    plan = " ".join(
+        str(row)
+        for row in index._db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM chunks WHERE parent = ? AND position BETWEEN ? AND ? ORDER BY position",
+            ("a.md", 0, 4),
+        )
+    )
+    assert "chunks_parent" in plan and "SCAN" not in plan.replace("SCAN chunks USING INDEX", "")
+    assert [row["id"] for row in index.window("a.md-2", 1)] == ["a.md-1", "a.md-2", "a.md-3"]
