@@ -222,9 +222,12 @@ def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[s
         {"role": "user", "content": f"{passages}\n\n{_instruction(item)} Reply in JSON."},
     ]
     if redo:
+        told = _REDO[redo["reason"]].format(hint=item.hint)
+        if item.kind == "unanswerable" and item.absent:  # a rewrite must not lose what makes it unanswerable
+            told += f" It must still ask for {item.absent}, which the passage does not give; the answer: not stated."
         messages += [
             {"role": "assistant", "content": json.dumps({"question": redo["question"], "answer": redo["answer"]})},
-            {"role": "user", "content": _REDO[redo["reason"]].format(hint=item.hint) + " Reply in JSON."},
+            {"role": "user", "content": told + " Reply in JSON."},
         ]
     try:
         drafted = llm.complete_json(messages, _QUESTION_SCHEMA, max_tokens=200, temperature=0.0)

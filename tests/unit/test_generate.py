@@ -378,3 +378,18 @@ def test_on_a_large_corpus_a_question_in_its_passage_s_own_words_is_too_close():
     paraphrase = "Do cholesterol drugs help people with throat and mouth cancers live longer?"
     assert not rare.too_close(paraphrase, [passage])
     assert not RareTerms([passage, *filler[:100]]).too_close(close["question"], [passage])  # a small corpus: off
+
+
+def test_a_rewritten_unanswerable_question_is_told_to_keep_asking_for_the_missing_detail(tmp_path):
+    first = {"question": "When was the study conducted?", "answer": "not stated"}  # points at its passage
+    second = {"question": "In what year was the Aurora's battery first sold?", "answer": "not stated"}
+    llm = ScriptedLLM(first, second, "I could not find the answer to that in your documents.")
+    planned = plan([chunk(0, BATTERY)], 7)
+    index = next(item.index for item in planned if item.kind == "unanswerable")
+    from eval.generate import judge, write
+
+    item = planned[index]
+    assert judge(llm, item, write(llm, item), []) == (None, "not standalone")
+    sample, reason = judge(llm, item, write(llm, item, {**first, "reason": "not standalone"}), [])
+    assert reason == "" and sample["metadata"]["confirmed"] == "refused"
+    assert "must still ask for the year" in llm.calls[1][1][-1]["content"]
