@@ -63,9 +63,10 @@ _QUANTITY = re.compile(
 
 # "What does the passage about X say?" (a small model's rewrite of "What does this study find?") asks what is
 # known about X: the subject is named, only the pointer goes
+_SAYS = r"(?:say|state|find|show|report|conclude|describe|discuss|suggest|indicate|reveal)"
 _ABOUT = re.compile(
-    rf"^\s*what (?:does|do|did) (?:the|this|that) {_NOUNS}s? (?:about|on) (?P<subject>.+?) "
-    r"(?:say|state|find|show|report|conclude|describe|discuss|suggest|indicate|reveal)\s*\?\s*$",
+    rf"^\s*what (?:does|do|did) (?:the|this|that) {_NOUNS}s? (?:(?:about|on) (?P<subject>.+?) {_SAYS}"
+    rf"|{_SAYS} (?:about|on|regarding) (?P<after>.+?))\s*\?\s*$",
     re.IGNORECASE,
 )
 
@@ -96,10 +97,11 @@ def absent_detail(text: str) -> str:
 
 def standalone(question: str) -> str | None:
     """The question without a pointer at its passage that only frames it ("In this study, what …?" → "What …?",
-    "What does the passage about X say?" → "What is known about X?"), or None when it still points at the passage
-    or names too little (two content words) to be searched for."""
+    "What does the passage about X say?" or "… say about X?" → "What is known about X?"), or None when it still
+    points at the passage or names too little (two content words) to be searched for."""
     about = _ABOUT.match(question)
-    stripped = f"What is known about {about['subject']}?" if about else _FRAME.sub("", question).strip()
+    subject = about and (about["subject"] or about["after"])
+    stripped = f"What is known about {subject}?" if subject else _FRAME.sub("", question).strip()
     stripped = stripped[:1].upper() + stripped[1:]
     if DEICTIC.search(stripped) or len(content_words(stripped) - _GENERIC) < 3 or not stripped.endswith("?"):
         return None

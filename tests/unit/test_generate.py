@@ -277,6 +277,9 @@ def test_a_passage_summary_question_asks_what_is_known_and_a_shorter_answer_can_
     assert standalone("What does the passage about cancer-associated fibroblasts in HCC metastasis say?") == (
         "What is known about cancer-associated fibroblasts in HCC metastasis?"
     )
+    assert standalone("What does the passage say about oxidative stress in renal dysfunction?") == (
+        "What is known about oxidative stress in renal dysfunction?"
+    )
     assert standalone("What does the study about it say?") is None  # nothing named
     question = "What is the main purpose of brine purification in chemical production?"
     reference = "To remove impurities and contaminants from raw materials before they are used for products."
