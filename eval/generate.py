@@ -275,7 +275,7 @@ def judge(
         return None, "no question"
     texts = [c.text for c in item.chunks]
     unanswerable = item.kind == "unanswerable"
-    reference = drafted["answer"] if unanswerable else well_formed(drafted["answer"], texts)
+    reference = drafted["answer"] if unanswerable else well_formed(drafted["answer"], texts, drafted["question"])
     if reference is None:
         return None, "malformed answer"
     unfit = "" if unanswerable else unfounded(reference, texts, _title(item.chunks[0]))

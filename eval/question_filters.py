@@ -26,13 +26,15 @@ SIMILAR = 0.85  # answers and references this close in the embedder's space say 
 
 # a question that points at its passage instead of naming its subject cannot be searched for
 DEICTIC = re.compile(
-    r"\b(this|the|that) (study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)\b"
-    r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b|\b(mentioned|described|given)\s*\?"
+    r"\b(this|the|that) (study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section"
+    r"|review|systematic review|meta-analysis)\b"
+    r"|\b(the|this) authors?\b|\baccording to the\b|\bmentioned (above|here|in)\b"
+    r"|\b(mentioned|described|given|discussed)\s*\?"
     r"|\bthe (above|following|given)\b"
     r"|\b(being|was|were) (studied|investigated|examined|tested|described|discussed|reported)\s*\?",
     re.IGNORECASE,
 )
-_NOUNS = r"(?:study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section)"
+_NOUNS = r"(?:study|passage|text|article|paper|document|report|trial|research|excerpt|abstract|section|review)"
 # a pointer that frames a question which names its subject anyway: "In this study, what did metformin ..."
 _FRAME = re.compile(
     rf"^\s*(?:(?:in|from|according to|based on|as (?:described|reported|stated) in) (?:this|the|that) {_NOUNS}"
@@ -55,8 +57,9 @@ _MALFORMED = re.compile(r"[{}]|https?://|(?:^|\s)\.\d|\b[a-z]+:\d|\d\. \d|\b(?:l
 _SPREAD = re.compile(r"\s*(?:±|\+/-)\s*\d[\d,]*(?:\.\d+)?")
 # a question whose answer is a quantity: its figure is the answer, a sentence without it is not
 _QUANTITY = re.compile(
-    r"\bhow (?:many|much|long|often|large|high|low|old|big|far)\b|\bwhat (?:percentage|proportion|number|fraction|share"
-    r"|rate|ratio|amount|level|dose|concentration|size|age|duration|frequency|range|value|year)\b",
+    r"\bhow (?:many|much|long|often|large|high|low|old|big|far)\b"
+    r"|\bwhat (?:(?:is|was|are|were) )?(?:the )?(?:total |average |mean |median )?(?:percentage|proportion|number"
+    r"|fraction|share|rate|ratio|amount|level|dose|concentration|size|age|duration|frequency|range|value|year)\b",
     re.IGNORECASE,
 )
 
@@ -190,9 +193,12 @@ def duplicate(question: str, kept: list[str]) -> bool:
     return False
 
 
-def well_formed(answer: str, passages: list[str]) -> str | None:
+def well_formed(answer: str, passages: list[str], question: str = "") -> str | None:
     """The reference with a small model's slips in a figure mended ("{38%}" → "38%", ".30%" → "0.30%") when the
-    mended figure is in the passages; None when it is still malformed (a URL, "time:10%", a figure not there)."""
+    mended figure is in the passages; None when it is still malformed (a URL, "time:10%", a figure not there) or
+    when `question` asks for a quantity and it states none ("How many strains …?" → "The passage states that …")."""
+    if question and _QUANTITY.search(question) and _first_figure(answer) is None:
+        return None
     if not _MALFORMED.search(answer):
         return answer
     mended = re.sub(r"(?:^|(?<=\s))\.(\d)", r"0.\1", answer.replace("{", "").replace("}", "")).strip()
@@ -213,8 +219,16 @@ def matches(answer: str, reference: str, similarity: Any = None, question: str =
         said = re.findall(r"[a-z]+", answer.lower())
         return bool(said) and (said[0] == polarity or (polarity == "no" and said[0] in ("none", "not", "never")))
     gold, said = content_words(reference), content_words(answer)
+    spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
+    # a quantity asked, a sentence given ("This review includes six trials (five RCTs …)"): the answer's one
+    # figure is the reference's first
+    if (
+        _QUANTITY.search(question)
+        and len(figures_of(spelled)) == 1
+        and figures_of(spelled) == {_first_figure(reference)}
+    ):
+        return True
     if numbers(reference):
-        spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
         if answer_match(spelled, reference) >= 0.5:
             return True
         stated, held = figures_of(spelled), figures_of(reference)
@@ -247,6 +261,15 @@ _REFUSALS = (
     "not stated", "could not find", "not mention", "does not say", "does not state", "not specified",
     "does not specify", "no information", "not provided", "does not provide information", "not discussed",
 )  # fmt: skip
+
+
+def _first_figure(text: str) -> float | None:
+    """The first figure of `text`, a number word read as its figure ("six controlled trials" → 6.0)."""
+    found = re.search(rf"\d[\d,]*(?:\.\d+)?|\b(?:{_SPELLED})\b", text, re.IGNORECASE)
+    if found is None:
+        return None
+    raw = found.group(0)
+    return float(_NUMBER_WORDS.get(raw.lower(), raw).replace(",", ""))
 
 
 def refused(answer: str) -> bool:

@@ -139,7 +139,8 @@ def test_a_question_that_points_at_its_passage_is_rejected_as_not_standalone():
         "What is the name of the drug being studied?",  # which drug? the one in the passage
     )
     for question in pointing:
-        assert judge(ScriptedLLM([]), item, {"question": question, "answer": "x"}, []) == (None, "not standalone")
+        drafted = {"question": question, "answer": "4.5 hours"}
+        assert judge(ScriptedLLM([]), item, drafted, []) == (None, "not standalone")
 
 
 def test_comparisons_pair_chunks_of_one_record_not_neighbouring_records():
@@ -396,3 +397,18 @@ def test_a_rewritten_unanswerable_question_is_told_to_keep_asking_for_the_missin
     sample, reason = judge(llm, item, write(llm, item, {**first, "reason": "not standalone"}), [])
     assert reason == "" and sample["metadata"]["confirmed"] == "refused"
     assert "must still ask for the year" in llm.calls[1][1][-1]["content"]
+
+
+def test_a_quantity_asked_needs_a_figure_in_the_reference_and_the_answer_its_first():
+    from eval.question_filters import standalone, well_formed
+
+    count = "How many controlled trials on sleepwalking in adults were found?"
+    assert well_formed("The passage states that trials were found.", [BATTERY], count) is None  # no figure
+    assert well_formed("bytes", [BATTERY], "What is the percentage of patients who died?") is None
+    reference = "This review includes six controlled trials (five RCTs and one quasi-RCT)."
+    assert well_formed(reference, [reference], count) == reference
+    assert matches("Six.", reference, question=count) and matches("6 trials", reference, question=count)
+    assert not matches("Five.", reference, question=count)  # a figure of the sentence, not the one asked for
+    assert not matches("20 nM", "5 nM", question="What is the concentration of rotenone used?")
+    assert standalone("What is the total number of controlled trials included in this systematic review?") is None
+    assert standalone("What is the name of the drug discussed in this passage?") is None
