@@ -20,16 +20,14 @@ Filters (eval/question_filters.py), each counted in the summary:
   sentence of it, tests string matching, not retrieval;
 - **not too specific**: a question naming two or more of its passage's rare terms (in ≤ 0.1 % of the documents)
   finds it by string matching; human questions rarely do;
-- **not too close** to its passage (a corpus of ≥ 500 documents): over 80 % of its content words its passage's —
-  such questions rank BM25 above dense, human ones do not;
 - **not vague**: "the main function/finding/cause of X" may be answered in several ways (rewritten once);
 - **not a duplicate** of a kept question (the same content words, Jaccard ≥ 0.8);
 - **a founded reference**: one naming a figure or name its passages lack is made up, one that is only the
   passage's title answers nothing.
 
-A draft rejected as not standalone, a copy, too specific, vague or too close is shown to the model with the reason
-(and the passage's subject, or the terms) and written once more (counted as "rewritten"). A reference whose figure a
-small model mangled ("{38%}", ".30%") is mended when the mended figure is in the passage, else rejected as malformed.
+A draft rejected as not standalone, a copy, too specific or vague is shown to the model with the reason (and the
+passage's subject, or the terms) and written once more (counted as "rewritten"). A reference whose figure a small
+model mangled ("{38%}", ".30%") is mended when the mended figure is in the passage, else rejected as malformed.
 
 The output is the QA JSONL ``eval run`` reads (``dataset: jsonl``): `context_ids` the sources, `contexts` the gold
 chunks' texts, `metadata` the kind, the chunk ids and the review state (``reviewed: null`` until someone accepts or
@@ -105,8 +103,6 @@ _REDO = {  # what the model is told when its draft is rejected ({hint}: the pass
     "order), keeping its subject named and its answer the same.",
     "vague": "That question asks for 'the main' something, which the passage may answer in more than one way. "
     "Rewrite it to ask for exactly the fact your answer states, keeping its subject named and its answer the same.",
-    "too close to its passage": "That question is written in the passage's own words. Rewrite it as someone who "
-    "has not read the passage would ask it: other words for the same things, keeping its answer the same.",
     "too specific": "That question names {hint}: terms only this passage uses, which someone searching would not "
     "know. Rewrite it describing them in general words (name at most one), keeping its answer the same.",
 }
@@ -129,7 +125,7 @@ class Summary:
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
-    rewritten: int = 0  # drafts rejected by a filter in _REDO, and written once more
+    rewritten: int = 0  # drafts rejected as not standalone, copied, too specific or vague, and written once more
     confirmed: Counter = field(default_factory=Counter)  # kept unanswerable ones: refused, or answered unsupported
 
     def as_dict(self) -> dict[str, Any]:
@@ -293,8 +289,6 @@ def judge(
         return None, "too specific"
     if not unanswerable and vague(question):
         return None, "vague"
-    if rare is not None and not unanswerable and rare.too_close(question, texts):
-        return None, "too close to its passage"
     if not unanswerable and gives_away(question, reference):
         return None, "answer in the question"
     if duplicate(question, kept):

@@ -19,9 +19,6 @@ DUPLICATE = 0.8
 # 5,183 abstracts, 62 % carry none of their gold abstract's rare terms, 24 % one, 13 % two or more.
 RARE_SHARE = 0.001
 RARE_ALLOWED = 1
-# "Too close to its passage": at most this share of a question's content words may be its passage's words (on a
-# corpus of 500 documents or more, as for rare terms). SciFact's human train claims: median 0.50; 12 % above 0.8.
-OVERLAP_CAP = 0.8
 SIMILAR = 0.85  # answers and references this close in the embedder's space say the same (paraphrases: 0.87-0.97)
 
 # a question that points at its passage instead of naming its subject cannot be searched for
@@ -142,13 +139,6 @@ class RareTerms:
         finds its passage by string matching, which human questions rarely allow)."""
         held = set().union(*(content_words(p) for p in passages)) if passages else set()
         return sorted(w for w in content_words(question) & held if self.frequency[w] <= self.limit and w.isalpha())
-
-    def too_close(self, question: str, passages: list[str]) -> bool:
-        """More than OVERLAP_CAP of the question's content words are its passages' own (a large corpus only):
-        such a question ranks lexical retrievers above dense ones, which human questions do not."""
-        asked = content_words(question)
-        held = set().union(*(content_words(p) for p in passages)) if passages else set()
-        return self.limit > 0 and bool(asked) and len(asked & held) / len(asked) > OVERLAP_CAP
 
 
 def gives_away(question: str, reference: str) -> bool:
