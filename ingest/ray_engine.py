@@ -10,6 +10,7 @@ code runs on an existing cluster (workers must have this package and the models 
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from typing import Any
@@ -23,6 +24,8 @@ from rag.config import Settings
 from rag.documents import Chunk, indexed_text
 from rag.errors import LoaderError
 from rag.stores.reuse import stored_or_embedded
+
+log = logging.getLogger(__name__)
 
 
 class _Exact(Settings):
@@ -69,12 +72,29 @@ def start_ray(settings: Settings) -> Any:
 
     cfg = settings.ingest.ray
     if not ray.is_initialized():
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if cfg.address:
-            ray.init(address=cfg.address, **options)
+            ray.init(address=cfg.address, **RAY_OPTIONS)
         else:  # "local": our own instance, never another job's cluster that happens to run on this machine
-            ray.init(address="local", num_cpus=cfg.num_cpus, **options)
+            start_local_ray(cfg.num_cpus)
     return ray
+
+
+RAY_OPTIONS: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+
+
+def start_local_ray(num_cpus: int | None) -> None:
+    """A local Ray instance; started once more when the first start times out (Ray waits 30 s, fixed, for its raylet
+    to register: on a loaded two-core machine the first start in a fresh environment has missed it)."""
+    import ray
+
+    try:
+        ray.init(address="local", num_cpus=num_cpus, **RAY_OPTIONS)
+    except Exception as error:
+        if "timed out during startup" not in str(error):
+            raise
+        log.warning("the local Ray instance did not start in time (%s); starting it once more", error)
+        ray.shutdown()
+        ray.init(address="local", num_cpus=num_cpus, **RAY_OPTIONS)
 
 
 class RayIngestPipeline(IngestPipeline):

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 def ray_cluster():
     import ray
 
-    # address="local": each xdist worker its own instance (the Milvus group's Ray test runs beside this module)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    from ingest.ray_engine import start_local_ray
+
+    start_local_ray(num_cpus=2)  # address="local": this process's own instance (tried twice if it starts too slowly)
     yield ray
     ray.shutdown()
 
