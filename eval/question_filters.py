@@ -210,18 +210,15 @@ def matches(answer: str, reference: str, similarity: Any = None, question: str =
         return bool(said) and (said[0] == polarity or (polarity == "no" and said[0] in ("none", "not", "never")))
     gold, said = content_words(reference), content_words(answer)
     spelled = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], answer)
+    stated, asks_quantity = figures_of(spelled), bool(_QUANTITY.search(question))
     # a quantity asked, a sentence given ("This review includes six trials (five RCTs …)"): the answer's one
     # figure is the reference's first
-    if (
-        _QUANTITY.search(question)
-        and len(figures_of(spelled)) == 1
-        and figures_of(spelled) == {_first_figure(reference)}
-    ):
+    if asks_quantity and stated == {_first_figure(reference)}:
         return True
     if numbers(reference):
         if answer_match(spelled, reference) >= 0.5:
             return True
-        stated, held = figures_of(spelled), figures_of(reference)
+        held = figures_of(reference)
         # the reference's figures said (its "± spread" aside) and no other: "0.32" for "0.32±0.07 mm Hg/L/min"
         if stated and figures_of(_SPREAD.sub("", reference)) <= stated <= held:
             return True
@@ -234,7 +231,7 @@ def matches(answer: str, reference: str, similarity: Any = None, question: str =
             return (
                 similarity is not None
                 and stated <= held
-                and not _QUANTITY.search(question)
+                and not asks_quantity
                 and similarity(answer, reference) >= SIMILAR
             )
     if gold and len(gold & said) / len(gold) >= 0.6:
