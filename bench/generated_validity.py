@@ -6,6 +6,8 @@ The collection's store is the one `python -m eval retrieval` builds under .rag/e
 the generated set must come from that store (`python -m eval generate` on the same corpus, or this script's
 `--generate N`). Each configuration (eval.retrieval.PRESETS, no LLM) is scored on the human test questions and on
 the generated ones; Kendall's τ between the two orderings per metric, with 95 % bootstrap intervals.
+`--chunk-sizes 128` adds dense, BM25 and hybrid over a store cut into 128-token chunks (ingested once, cached).
+The JSON written under --out holds each configuration's per-question scores on both sets.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ def main() -> None:
     parser.add_argument("--generated", type=Path, required=True, help="the generated JSONL (written with --generate)")
     parser.add_argument("--generate", type=int, default=0, help="first generate this many with the configured LLM")
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--kinds", default="", help="the generated kinds' mix, e.g. fact=0.5,finding=0.5")
+    parser.add_argument(
+        "--chunk-sizes",
+        default="",
+        help="also score dense, bm25 and hybrid over stores cut into chunks of these sizes (tokens), e.g. 128",
+    )
     parser.add_argument("--rounds", type=int, default=1000, help="bootstrap rounds")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     options = parser.parse_args()
@@ -57,25 +65,39 @@ def main() -> None:
     ingest([human.corpus], settings, embedder=embedder)
     store = build_store(settings.store, embedder.name, embedder.dimension)
     if options.generate:
-        from eval.generate import generate
+        from eval.generate import generate, parse_shares
         from rag.llms import build_llm
 
         llm = build_llm(settings.llm)
-        summary = generate(store.get(), llm, options.generated, options.generate, embedder=embedder)
+        shares = parse_shares(options.kinds)
+        summary = generate(store.get(), llm, options.generated, options.generate, embedder=embedder, shares=shares)
         console.print(f"generated: {json.dumps(summary.as_dict())}")
-    generated = generated_dataset(options.generated, store)
-    documents = len({c.metadata.get("record_id") for c in store.get()})
-    depth = chunk_depth(store.count(), documents)
+    generated = generated_dataset(options.generated, store)  # its gold chunks' records: the same in any store
     scores: dict[str, dict] = {"human": {}, "generated": {}}
     started = time.perf_counter()
-    for name in [c.strip() for c in options.configs.split(",") if c.strip()]:
-        run_settings, search_filter = preset_settings(settings, name, None)
-        retriever = build_retriever(run_settings, embedder=embedder, store=store)
-        for label, dataset in (("human", human), ("generated", generated)):
-            run, _ = run_config(name, retriever, dataset, sorted(dataset.queries), depth, search_filter=search_filter)
-            scores[label][name] = per_query(run, dataset.qrels)
-        console.print(f"{name}: {time.perf_counter() - started:.0f} s", style="dim")
+
+    def score(store_settings, store, names: list[str], suffix: str = "") -> None:
+        documents = len({c.metadata.get("record_id") for c in store.get()})
+        depth = chunk_depth(store.count(), documents)
+        for name in names:
+            run_settings, search_filter = preset_settings(store_settings, name, None)
+            retriever = build_retriever(run_settings, embedder=embedder, store=store)
+            for label, dataset in (("human", human), ("generated", generated)):
+                queries = sorted(dataset.queries)
+                run, _ = run_config(name, retriever, dataset, queries, depth, search_filter=search_filter)
+                scores[label][name + suffix] = per_query(run, dataset.qrels)
+            console.print(f"{name}{suffix}: {time.perf_counter() - started:.0f} s", style="dim")
+
+    score(settings, store, [c.strip() for c in options.configs.split(",") if c.strip()])
     store.close()
+    for size in [int(s) for s in options.chunk_sizes.split(",") if s.strip()]:
+        config = load_config()
+        config.splitter.chunk_size = size
+        sized = eval_settings(config, human, REPO / ".rag" / "eval")
+        ingest([human.corpus], sized, embedder=embedder)
+        sized_store = build_store(sized.store, embedder.name, embedder.dimension)
+        score(sized, sized_store, ["dense", "bm25", "hybrid"], f"@{size}")
+        sized_store.close()
 
     table = Table(title=f"{options.collection}: {len(human.queries)} human vs {len(generated.queries)} generated")
     table.add_column("config")
@@ -98,6 +120,7 @@ def main() -> None:
             f"{found.high:.3f}]"
         )
         results[measure] = vars(found)
+    results["per_query"] = scores  # {set: {config: {measure: {query: value}}}}, for reading which questions disagree
     results["means"] = {
         label: {name: {m: sum(v[m].values()) / len(v[m]) for m in MEASURES} for name, v in scores[label].items()}
         for label in scores

@@ -312,6 +312,7 @@ def generate(
     config: Path | None = typer.Option(None, "--config", "-c", help="Pipeline YAML: its LLM writes the questions."),
     work: Path = typer.Option(Path(".rag/eval/generate"), help="The store the documents are chunked into."),
     seed: int = typer.Option(13, help="The plan's seed (a rerun with the same seed resumes)."),
+    kinds: str = typer.Option("", help="The kinds' mix, e.g. fact=0.5,number=0.5 (default: eval.generate.SHARES)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Write questions with reference answers from documents, keep those the filters pass, print their counts."""
@@ -319,7 +320,7 @@ def generate(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from eval.generate import CALLS_PER_ITEM
+    from eval.generate import CALLS_PER_ITEM, parse_shares
     from eval.generate import generate as write_set
     from ingest.progress import RichProgress
     from ingest.run import ingest
@@ -334,6 +335,7 @@ def generate(
         missing = [str(path) for path in paths if not path.exists()]
         if missing:
             raise ConfigError(f"no such file or folder: {', '.join(missing)}")
+        shares = parse_shares(kinds)
         settings = load_config(config)
         settings.store.path = str(work / "chroma")
         settings.store.collection = "generate"
@@ -355,7 +357,7 @@ def generate(
                       console=console) as bar:  # fmt: skip
             task = bar.add_task("questions", total=count)
             summary = write_set(
-                chunks, llm, out, count, seed, lambda done, total: bar.update(task, completed=done), embedder
+                chunks, llm, out, count, seed, lambda done, total: bar.update(task, completed=done), embedder, shares
             )
     except RagError as exc:
         fail(console, exc, debug)

@@ -4,10 +4,11 @@ configured LLM (grammar-constrained JSON), kept only when they pass the filters.
     python -m eval generate docs/ --out sets/mine.jsonl -n 100
 
 Plan: chunks with enough text are drawn from every document in proportion to its size (seeded); each gets a
-kind — a fact, a number (a chunk with figures), a comparison (two chunks: neighbours in a document, or, for half
-of them, chunks of two documents that name the same rare entity), or a question the documents do not answer
-(about the chunk's subject, asking for a kind of detail it holds none of — a year, a cost, a place: it measures
-refusals).
+kind — a fact, a finding (a yes-or-no question about what the passage establishes, in a reader's words), a number
+(a chunk with figures), a comparison (two chunks: neighbours in a document, or, for half of them, chunks of two
+documents that name the same rare entity), or a question the documents do not answer (about the chunk's subject,
+asking for a kind of detail it holds none of — a year, a cost, a place: it measures refusals); the mix is SHARES,
+or the caller's (`--kinds fact=0.5,number=0.5`).
 Filters (eval/question_filters.py), each counted in the summary:
 
 - **answerable**: the generator model answers from the gold chunks alone, as briefly as the reference, and its
@@ -56,56 +57,25 @@ from eval.question_filters import (
     duplicate,
     gives_away,
     matches,
+    polar,
     standalone,
     unanswered,
     unfounded,
     vague,
     well_formed,
 )
+from eval.question_prompts import QUESTION_SCHEMA, REDO, instruction, redo
 from rag.answer.prompts import NO_ANSWER
+from rag.errors import ConfigError
 from rag.llms.base import LLM
 from rag.stores.base import StoredChunk as Chunk  # what a store's get() gives: id, text, metadata
 
-KINDS = ("fact", "number", "comparison", "unanswerable")
-SHARES = {"fact": 0.45, "number": 0.25, "comparison": 0.15, "unanswerable": 0.15}
+SHARES = {"fact": 0.3, "finding": 0.2, "number": 0.2, "comparison": 0.15, "unanswerable": 0.15}  # of the planned
+KINDS = tuple(SHARES)
 MIN_WORDS = 40  # a chunk with fewer words (a heading, a signature) makes a poor question
 BRIDGE_SHARE = 0.5  # of comparisons: two documents that name the same rare entity, else two neighbouring chunks
 RARE_DOCUMENTS = 5
 CALLS_PER_ITEM = 2  # write, then answer from the gold chunks (a rewrite adds one or two)
-
-_QUESTION_SCHEMA = {
-    "type": "object",
-    "properties": {"question": {"type": "string", "maxLength": 300}, "answer": {"type": "string", "maxLength": 300}},
-    "required": ["question", "answer"],
-}
-_STANDALONE = (
-    " The question must make sense to someone searching a library who has never seen the passage: name its subject "
-    "(the drug, the disease, the product, the company, the event), never 'this study', 'the passage' or 'the "
-    "author'. The answer is short: a few words or one figure."
-)
-_INSTRUCTIONS = {
-    "fact": "Write one question a reader could ask, answered by a fact stated in the passage, and its short answer. "
-    "Use your own words; do not copy a sentence." + _STANDALONE,
-    "number": "Write one question whose answer is a figure stated in the passage (an amount, a count, a date, a "
-    "percentage), and the answer with its unit. Use your own words; do not copy a sentence." + _STANDALONE,
-    "comparison": "Write one question that needs BOTH passages to answer (a comparison or a combination of what "
-    "each says), and its short answer." + _STANDALONE,
-    "unanswerable": "Write one question about the same subject as the passage that the passage does NOT answer "
-    "(it asks for something the passage does not say). The answer must be exactly: not stated." + _STANDALONE,
-}
-# No worked example in the prompt: the 0.5B wrote the example's own question for passages of the e-bike manual it
-# came from (and a question copied from an example is as bad on any corpus).
-_REDO = {  # what the model is told when its draft is rejected ({hint}: the passage's subject, or the rare terms)
-    "not standalone": "That question points at the passage instead of naming its subject. Rewrite it so that it "
-    "names the subject (the passage comes from: {hint}) and makes sense on its own, still asking what the passage "
-    "says, not what its title is.",
-    "copies its passage": "That question copies the passage's wording. Rewrite it in other words (synonyms, another "
-    "order), keeping its subject named and its answer the same.",
-    "vague": "That question asks for 'the main' something, which the passage may answer in more than one way. "
-    "Rewrite it to ask for exactly the fact your answer states, keeping its subject named and its answer the same.",
-    "too specific": "That question names {hint}: terms only this passage uses, which someone searching would not "
-    "know. Rewrite it describing them in general words (name at most one), keeping its answer the same.",
-}
 
 
 @dataclass
@@ -144,8 +114,25 @@ class Summary:
         }
 
 
-def plan(chunks: list[Chunk], n: int, seed: int = 13) -> list[Planned]:
-    """`n` items: documents drawn in proportion to their usable chunks, kinds in SHARES, all seeded."""
+def parse_shares(text: str) -> dict[str, float] | None:
+    """`--kinds` ("fact=0.5,number=0.5") as the kinds' shares (normalised); None for "" (SHARES)."""
+    shares: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, _, share = part.partition("=")
+        try:
+            shares[kind.strip()] = float(share)
+        except ValueError:
+            raise ConfigError(f"--kinds: {part!r} is not KIND=SHARE (e.g. fact=0.5,number=0.5)") from None
+        if kind.strip() not in KINDS or shares[kind.strip()] < 0:
+            raise ConfigError(f"--kinds: {part!r}: the kinds are {', '.join(KINDS)}, each with a share ≥ 0")
+    total = sum(shares.values())
+    if shares and total <= 0:
+        raise ConfigError("--kinds: the shares add up to 0")
+    return {kind: share / total for kind, share in shares.items()} if shares else None
+
+
+def plan(chunks: list[Chunk], n: int, seed: int = 13, shares: dict[str, float] | None = None) -> list[Planned]:
+    """`n` items: documents drawn in proportion to their usable chunks, kinds in `shares` (SHARES), all seeded."""
     rng = random.Random(seed)
     by_source: dict[str, list[Chunk]] = defaultdict(list)  # a document: a file, or a record of a JSON/CSV file
     for chunk in sorted(chunks, key=lambda c: (str(c.metadata.get("source")), int(c.metadata.get("chunk_index", 0)))):
@@ -154,8 +141,9 @@ def plan(chunks: list[Chunk], n: int, seed: int = 13) -> list[Planned]:
     pool = [chunk for group in by_source.values() for chunk in group]
     if not pool:
         return []
-    kinds = [kind for kind, share in SHARES.items() for _ in range(round(share * n))]
-    kinds = (kinds + ["fact"] * n)[:n]
+    shares = shares or SHARES
+    kinds = [kind for kind, share in shares.items() for _ in range(round(share * n))]
+    kinds = (kinds + [max(shares, key=shares.get)] * n)[:n]  # rounding's shortfall: the most common kind
     rng.shuffle(kinds)
     items = []
     rare: dict[str, list[Chunk]] | None = None  # built on the first two-document question
@@ -209,39 +197,29 @@ def _document(chunk: Chunk) -> str:
     return f"{chunk.metadata.get('source')}#{record}" if record is not None else str(chunk.metadata.get("source"))
 
 
-def write(llm: LLM, item: Planned, redo: dict[str, str] | None = None) -> dict[str, str] | None:
-    """A drafted question and answer for `item`; with `redo` (the rejected draft and why), the model is shown its
+def write(llm: LLM, item: Planned, rejected: dict[str, str] | None = None) -> dict[str, str] | None:
+    """A drafted question and answer for `item`; with `rejected` (the rejected draft and why), the model is shown its
     first draft and the reason, and asked once more."""
     passages = "\n\n".join(f"Passage {n}:\n{c.text}" for n, c in enumerate(item.chunks, start=1))
     messages = [
         {"role": "system", "content": "You write evaluation questions for a document search system."},
-        {"role": "user", "content": f"{passages}\n\n{_instruction(item)} Reply in JSON."},
+        {"role": "user", "content": f"{passages}\n\n{instruction(item.kind, item.absent)} Reply in JSON."},
     ]
-    if redo:
-        told = _REDO[redo["reason"]].format(hint=item.hint)
-        if item.kind == "unanswerable" and item.absent:  # a rewrite must not lose what makes it unanswerable
-            told += f" It must still ask for {item.absent}, which the passage does not give; the answer: not stated."
+    if rejected:
+        told = redo(rejected["reason"], item.hint, item.absent if item.kind == "unanswerable" else "")
+        draft = {"question": rejected["question"], "answer": rejected["answer"]}
         messages += [
-            {"role": "assistant", "content": json.dumps({"question": redo["question"], "answer": redo["answer"]})},
+            {"role": "assistant", "content": json.dumps(draft)},
             {"role": "user", "content": told + " Reply in JSON."},
         ]
     try:
-        drafted = llm.complete_json(messages, _QUESTION_SCHEMA, max_tokens=200, temperature=0.0)
+        drafted = llm.complete_json(messages, QUESTION_SCHEMA, max_tokens=200, temperature=0.0)
     except Exception:  # a model that writes no valid JSON for this item: the item is rejected, the run goes on
         return None
     question, answer = str(drafted.get("question", "")).strip(), str(drafted.get("answer", "")).strip()
     if not question.endswith("?") or len(question.split()) < 4 or not answer:
         return None
     return {"question": question, "answer": answer}
-
-
-def _instruction(item: Planned) -> str:
-    if item.kind == "unanswerable" and item.absent:
-        return (
-            f"Write one question about the passage's subject that asks for {item.absent}. The passage gives none, so "
-            "it does NOT answer it. The answer must be exactly: not stated." + _STANDALONE
-        )
-    return _INSTRUCTIONS[item.kind]
 
 
 def answer_from(llm: LLM, question: str, chunks: list[Chunk]) -> str:
@@ -272,6 +250,8 @@ def judge(
     texts = [c.text for c in item.chunks]
     unanswerable = item.kind == "unanswerable"
     reference = drafted["answer"] if unanswerable else well_formed(drafted["answer"], texts, drafted["question"])
+    if item.kind == "finding":  # a yes-or-no question, answered Yes or No
+        reference = polar(drafted["question"], drafted["answer"])
     if reference is None:
         return None, "malformed answer"
     unfit = "" if unanswerable else unfounded(reference, texts, _title(item.chunks[0]))
@@ -333,12 +313,20 @@ def _subject(chunk: Chunk) -> str:
 
 
 def generate(
-    chunks: list[Chunk], llm: LLM, out: Path, n: int, seed: int = 13, progress: Any = None, embedder: Any = None
+    chunks: list[Chunk],
+    llm: LLM,
+    out: Path,
+    n: int,
+    seed: int = 13,
+    progress: Any = None,
+    embedder: Any = None,
+    shares: dict[str, float] | None = None,
 ) -> Summary:
     """Write the kept samples to `out` (JSONL), resuming from its journal; returns the filters' counts. With
-    `embedder`, an answer that says the reference in other words passes the answerability check."""
+    `embedder`, an answer that says the reference in other words passes the answerability check; `shares`: the
+    kinds' mix (SHARES when None)."""
     similarity = cosine(embedder) if embedder is not None else None
-    items = plan(chunks, n, seed)
+    items = plan(chunks, n, seed, shares)
     documents: dict[str, list[str]] = defaultdict(list)
     for chunk in chunks:
         documents[_document(chunk)].append(chunk.text)
@@ -359,7 +347,7 @@ def generate(
                 drafted = write(llm, item)
                 sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity, rare)
                 record: dict[str, Any] = {"index": item.index}
-                if reason in _REDO and drafted:  # one rewrite, told why: a small model often gets it right then
+                if reason in REDO and drafted:  # one rewrite, told why: a small model often gets it right then
                     record["first_draft"], record["first_reason"] = drafted, reason
                     drafted = write(llm, item, {**drafted, "reason": reason})
                     sample, reason = judge(llm, item, drafted, [s["question"] for s in kept], similarity, rare)

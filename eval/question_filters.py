@@ -157,6 +157,15 @@ _VAGUE = re.compile(
 )
 
 
+_YES_NO = re.compile(r"^(?:does|do|did|is|are|was|were|can|could|has|have|had|will|would|should|may|might)\b", re.I)
+
+
+def polar(question: str, answer: str) -> str | None:
+    """ "Yes" or "No" for a yes-or-no question answered by one ("Yes, it lowers …" → "Yes"); None otherwise."""
+    said = re.findall(r"[a-z]+", answer.lower())[:1]
+    return said[0].capitalize() if _YES_NO.match(question.strip()) and said in (["yes"], ["no"]) else None
+
+
 def vague(question: str) -> bool:
     return bool(_VAGUE.search(question))
 

@@ -57,7 +57,7 @@ def test_the_plan_spreads_kinds_and_documents_and_skips_short_chunks():
     chunks.append(chunk(9, "Contents", "toc.md"))
     items = plan(chunks, 40, seed=1)
     kinds = Counter(item.kind for item in items)
-    assert kinds["fact"] >= 18 and kinds["number"] == 10 and kinds["comparison"] == 6 and kinds["unanswerable"] == 6
+    assert kinds == {"fact": 12, "finding": 8, "number": 8, "comparison": 6, "unanswerable": 6}
     sources = Counter(str(item.chunks[0].metadata["source"]) for item in items)
     assert "toc.md" not in sources and sources["manual.md"] > sources["warranty.md"] > 0  # by size
     assert all(len(item.chunks) == 2 for item in items if item.kind == "comparison")
@@ -317,8 +317,8 @@ def test_a_figure_with_its_spread_matches_its_value_and_a_sentence_its_meaning_w
 
 
 def test_an_unanswerable_question_asks_for_a_kind_of_detail_its_passage_holds_none_of():
-    from eval.generate import _instruction
     from eval.question_filters import absent_detail
+    from eval.question_prompts import instruction
 
     assert "year" in absent_detail(BATTERY)  # no year in the battery passage
     assert "cost" in absent_detail("Founded in 1998, the firm makes e-bikes in Germany.")
@@ -327,7 +327,8 @@ def test_an_unanswerable_question_asks_for_a_kind_of_detail_its_passage_holds_no
     planned = plan([chunk(i, BATTERY) for i in range(4)], 40)
     unanswerable = [item for item in planned if item.kind == "unanswerable"]
     assert unanswerable and all("year" in item.absent for item in unanswerable)
-    assert "asks for the year" in _instruction(unanswerable[0]) and "not stated" in _instruction(unanswerable[0])
+    told = instruction("unanswerable", unanswerable[0].absent)
+    assert "asks for the year" in told and "not stated" in told
 
 
 def test_a_made_up_or_title_reference_is_rejected_before_the_check():
@@ -393,3 +394,36 @@ def test_a_quantity_asked_needs_a_figure_in_the_reference_and_the_answer_its_fir
     assert not matches("20 nM", "5 nM", question="What is the concentration of rotenone used?")
     assert standalone("What is the total number of controlled trials included in this systematic review?") is None
     assert standalone("What is the name of the drug discussed in this passage?") is None
+
+
+def test_a_finding_question_is_a_yes_or_no_question_answered_yes_or_no(tmp_path):
+    from eval.generate import Planned, judge
+    from eval.question_filters import polar
+
+    assert polar("Does the Aurora's battery keep most of its capacity after years of use?", "Yes, 80 %.") == "Yes"
+    assert polar("Is a crash in a race covered by the warranty?", "no") == "No"
+    assert polar("How much capacity does the battery keep?", "Yes") is None  # not a yes-or-no question
+    assert polar("Does the battery keep its capacity?", "80 percent") is None  # not answered yes or no
+
+    item = Planned(0, "finding", [chunk(0, WARRANTY)])
+    asked = {"question": "Are tyres worn out by riding covered by the bike maker's guarantee?", "answer": "No."}
+    sample, reason = judge(ScriptedLLM("No, wear parts are not covered."), item, asked, [])
+    assert reason == "" and sample["reference"] == "No" and sample["metadata"]["kind"] == "finding"
+    assert judge(ScriptedLLM("Yes."), item, asked, []) == (None, "not answerable from its chunks")
+    wordy = {"question": "Which parts of the bike does the guarantee leave out?", "answer": "tyres and chains"}
+    assert judge(ScriptedLLM(), item, wordy, []) == (None, "malformed answer")
+
+
+def test_the_kinds_mix_is_chosen_by_name_and_a_wrong_one_is_a_clear_error():
+    import pytest
+
+    from eval.generate import parse_shares
+    from rag.errors import ConfigError
+
+    assert parse_shares("") is None
+    assert parse_shares("fact=1, number=3") == {"fact": 0.25, "number": 0.75}
+    chunks = [chunk(i, BATTERY) for i in range(4)]
+    assert Counter(item.kind for item in plan(chunks, 8, shares=parse_shares("number=1"))) == {"number": 8}
+    for wrong in ("opinion=1", "fact=lots", "fact=0"):
+        with pytest.raises(ConfigError, match="--kinds"):
+            parse_shares(wrong)
