@@ -60,7 +60,7 @@ def load_qa(path: str | Path) -> list[QASample]:
                         samples.append(reviewed)
                     continue
                 if ((record.get("metadata") or {}).get("reviewed") or {}).get("state") == "rejected":
-                    continue  # a generated question a reviewer rejected (eval.generate.review)
+                    continue  # a generated question a reviewer rejected (eval.review)
                 samples.append(
                     QASample(
                         id=str(record["id"]),

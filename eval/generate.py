@@ -38,10 +38,8 @@ edits it). A run is resumable: the plan is seeded and each planned item's outcom
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +51,7 @@ from eval.question_filters import (
     RareTerms,
     absent_detail,
     copied,
+    corpus_years,
     cosine,
     duplicate,
     gives_away,
@@ -65,6 +64,7 @@ from eval.question_filters import (
     well_formed,
 )
 from eval.question_prompts import QUESTION_SCHEMA, REDO, instruction, redo
+from rag.answer.arithmetic import calculate, needs_calculation
 from rag.answer.prompts import NO_ANSWER
 from rag.errors import ConfigError
 from rag.llms.base import LLM
@@ -87,6 +87,7 @@ class Planned:
     bridge: str = ""  # a two-document question: the rare entity both chunks name
     hint: str = ""  # for a rewrite: the passage's subject, or the rare terms the draft named
     absent: str = ""  # an unanswerable question: the kind of detail its passage holds none of, to be asked for
+    year: str = ""  # … or the year no document covers that it asks for (unanswerable by construction)
 
 
 @dataclass
@@ -147,6 +148,7 @@ def plan(chunks: list[Chunk], n: int, seed: int = 13, shares: dict[str, float] |
     rng.shuffle(kinds)
     items = []
     rare: dict[str, list[Chunk]] | None = None  # built on the first two-document question
+    covered = corpus_years(chunk.text for chunk in chunks)
     for index, kind in enumerate(kinds):
         first = rng.choice(pool)  # a draw over all usable chunks: each document in proportion to its size
         if kind == "number" and not numbers(first.text):
@@ -162,8 +164,8 @@ def plan(chunks: list[Chunk], n: int, seed: int = 13, shares: dict[str, float] |
             neighbour = group[position + 1] if position + 1 < len(group) else group[position - 1]
             chosen = [first, neighbour] if neighbour is not first else [first]
             kind = kind if len(chosen) == 2 else "fact"
-        absent = absent_detail(first.text) if kind == "unanswerable" else ""
-        items.append(Planned(index, kind, chosen, bridge=bridge, absent=absent))
+        absent, year = absent_detail(first.text, covered) if kind == "unanswerable" else ("", "")
+        items.append(Planned(index, kind, chosen, bridge=bridge, absent=absent, year=year))
     return items
 
 
@@ -235,6 +237,13 @@ def answer_from(llm: LLM, question: str, chunks: list[Chunk]) -> str:
     return llm.complete(messages, max_tokens=80, temperature=0.0).text.strip()
 
 
+def calculated(llm: LLM, question: str, texts: list[str]) -> str:
+    """The figure the answer pipeline's calculator computes for `question` from the passages ("" when none)."""
+    context = "\n\n".join(f"[{n}]\n{text}" for n, text in enumerate(texts, start=1))
+    calculation = calculate(llm, question, context, texts)
+    return calculation.result_text() if calculation is not None else ""
+
+
 def judge(
     llm: LLM,
     item: Planned,
@@ -255,7 +264,10 @@ def judge(
     if reference is None:
         return None, "malformed answer"
     unfit = "" if unanswerable else unfounded(reference, texts, _title(item.chunks[0]))
-    if unfit:
+    # a figure the passages do not print may be computed from theirs (a change, a ratio, a total: a third of
+    # TAT-QA's human questions); the check then computes it with the answer pipeline's calculator
+    arithmetic = unfit == "answer not in its passages" and needs_calculation(drafted["question"])
+    if unfit and not arithmetic:
         return None, unfit
     question = standalone(drafted["question"])
     if question is None:
@@ -273,8 +285,13 @@ def judge(
         return None, "answer in the question"
     if duplicate(question, kept):
         return None, "duplicate"
-    answer = item.checked = answer_from(llm, question, item.chunks)
-    confirmed = unanswered(answer, texts) if unanswerable else ""
+    if item.year and re.search(rf"\b{item.year}\b", question):  # a year no document names: nothing to ask the model
+        answer, confirmed = "", "asks for a year no document covers"
+    else:
+        answer = item.checked = (
+            calculated(llm, question, texts) if arithmetic else answer_from(llm, question, item.chunks)
+        )
+        confirmed = unanswered(answer, texts) if unanswerable else ""
     if unanswerable and not confirmed:
         return None, "answered although unanswerable"
     if not unanswerable and not matches(answer, reference, similarity, question):
@@ -375,25 +392,3 @@ def generate(
         for sample in kept:
             handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
     return summary
-
-
-def review(path: Path, sample_id: str, state: str, who: str, reference: str | None = None) -> dict:
-    """Record a person's verdict on one generated question: accepted, edited (a new reference) or rejected, by
-    whom and when (the file is rewritten atomically); `eval run` leaves rejected questions out."""
-    if state not in ("accepted", "edited", "rejected"):
-        raise ValueError(f"unknown review state {state!r}")
-    samples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    sample = next((s for s in samples if s["id"] == sample_id), None)
-    if sample is None:
-        raise KeyError(sample_id)
-    if state == "edited":
-        sample["reference"] = (reference or "").strip() or sample["reference"]
-    sample.setdefault("metadata", {})["reviewed"] = {
-        "state": state,
-        "by": who.strip() or "anonymous",
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    temporary = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
-    temporary.write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples), encoding="utf-8")
-    os.replace(temporary, path)
-    return sample

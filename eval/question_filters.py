@@ -90,9 +90,26 @@ ABSENT = (
 )
 
 
-def absent_detail(text: str) -> str:
-    """The first kind of detail in ABSENT that `text` holds none of ("" when it holds one of each)."""
-    return next((detail for detail, found in ABSENT if not found.search(text)), "")
+def absent_detail(text: str, covered: set[int] | None = None) -> tuple[str, str]:
+    """What an unanswerable question about `text` asks for, and the year it names ("" for none). A passage with
+    years (a statement table, a report) is asked for the first later year no document names — `covered`, the
+    corpus's years: unanswerable by construction, however a model reads the passage (on TAT-QA the model answered
+    11 of 12 questions asking for a place it was sure of); else the first kind in ABSENT it holds none of."""
+    years = {int(y) for y in _YEAR.findall(text)}
+    if years and covered is not None:
+        year = max(years) + 1
+        while year in covered:
+            year += 1
+        return f"its figures for {year}, a year the passage does not cover", str(year)
+    return next((detail for detail, found in ABSENT if not found.search(text)), ""), ""
+
+
+def corpus_years(texts: Iterable[str]) -> set[int]:
+    """Every year (1500–2099) the texts name."""
+    return {int(year) for text in texts for year in _YEAR.findall(text)}
+
+
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
 
 
 def standalone(question: str) -> str | None:

@@ -107,7 +107,7 @@ def _alive(pid: int) -> bool:
 
 def render_review(folder: Path | None = None) -> None:
     """The questions of a set `python -m eval generate` wrote under sets/, to accept, edit or reject."""
-    from eval.generate import review
+    from eval.review import review
 
     folder = folder or runs_folder("sets")
     sets = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []

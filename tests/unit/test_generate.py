@@ -107,7 +107,7 @@ def test_generate_keeps_what_passes_counts_the_rest_and_resumes(tmp_path):
 def test_a_review_is_recorded_with_who_and_when_and_rejected_questions_are_left_out(tmp_path):
     import pytest
 
-    from eval.generate import review
+    from eval.review import review
 
     path = tmp_path / "set.jsonl"
     rows = [
@@ -320,10 +320,10 @@ def test_an_unanswerable_question_asks_for_a_kind_of_detail_its_passage_holds_no
     from eval.question_filters import absent_detail
     from eval.question_prompts import instruction
 
-    assert "year" in absent_detail(BATTERY)  # no year in the battery passage
-    assert "cost" in absent_detail("Founded in 1998, the firm makes e-bikes in Germany.")
-    assert "country" in absent_detail("In 2019 the Aurora cost $2,400 at launch.")
-    assert absent_detail("In 2019 the Aurora cost $2,400 in the US.") == ""
+    assert "year" in absent_detail(BATTERY)[0]  # no year in the battery passage
+    assert "cost" in absent_detail("Founded in 1998, the firm makes e-bikes in Germany.")[0]
+    assert "country" in absent_detail("In 2019 the Aurora cost $2,400 at launch.")[0]
+    assert absent_detail("In 2019 the Aurora cost $2,400 in the US.") == ("", "")
     planned = plan([chunk(i, BATTERY) for i in range(4)], 40)
     unanswerable = [item for item in planned if item.kind == "unanswerable"]
     assert unanswerable and all("year" in item.absent for item in unanswerable)
@@ -427,3 +427,59 @@ def test_the_kinds_mix_is_chosen_by_name_and_a_wrong_one_is_a_clear_error():
     for wrong in ("opinion=1", "fact=lots", "fact=0"):
         with pytest.raises(ConfigError, match="--kinds"):
             parse_shares(wrong)
+
+
+SALES = (
+    "Northwind Cycles sold 12,400 e-bikes in 2019 and 10,900 in 2018; its revenue was $31.2 million in 2019 against "
+    "$27.5 million in 2018, and the Aurora made up 40 percent of the units sold in both years, the rest city bikes."
+)
+
+
+def test_a_passage_with_years_is_asked_for_a_year_no_document_covers_and_that_needs_no_model_check():
+    from eval.generate import judge
+    from eval.question_filters import absent_detail
+
+    # 2020 is named by another document, so the first year after the passage's that none names is 2021
+    assert absent_detail(SALES, {2018, 2019, 2020}) == (
+        "its figures for 2021, a year the passage does not cover",
+        "2021",
+    )
+    chunks = [chunk(i, SALES) for i in range(3)] + [chunk(0, WARRANTY + " Updated in 2020.", "warranty.md")]
+    item = next(item for item in plan(chunks, 20) if item.kind == "unanswerable" and item.chunks[0].text == SALES)
+    assert item.year == "2021" and "2021" in item.absent
+    asked = {"question": "How many e-bikes did Northwind Cycles sell in 2021?", "answer": "not stated"}
+    llm = ScriptedLLM()  # no answer queued: the model is not asked
+    sample, reason = judge(llm, item, asked, [])
+    assert reason == "" and sample["metadata"]["confirmed"] == "asks for a year no document covers"
+    assert llm.calls == [] and sample["context_ids"] == []
+    # a draft that lost the year is checked by the model as before: answered from the passage, rejected
+    other = {"question": "How many e-bikes did Northwind Cycles sell in 2019?", "answer": "not stated"}
+    assert judge(ScriptedLLM("12,400."), item, other, []) == (None, "answered although unanswerable")
+
+
+def test_a_computed_reference_is_kept_when_the_calculator_computes_it_from_the_passage():
+    from eval.generate import Planned, judge
+
+    item = Planned(0, "number", [chunk(0, SALES)])
+    asked = {
+        "question": "By how much did Northwind Cycles' revenue increase from 2018 to 2019?",
+        "answer": "$3.7 million",
+    }
+    plan_of = {
+        "inputs": [
+            {"letter": "a", "name": "revenue 2019", "value": "$31.2 million", "passage": 1},
+            {"letter": "b", "name": "revenue 2018", "value": "$27.5 million", "passage": 1},
+        ],
+        "formula": "a - b",
+        "unit": "USD million",
+    }
+    sample, reason = judge(ScriptedLLM(plan_of), item, asked, [])
+    assert (
+        reason == ""
+        and sample["reference"] == "$3.7 million"
+        and sample["metadata"]["checked_answer"] == "3.70 USD million"
+    )
+    wrong = {**plan_of, "formula": "a + b"}  # the calculator disagrees with the reference: not answerable
+    assert judge(ScriptedLLM(wrong), item, asked, []) == (None, "not answerable from its chunks")
+    made_up = {"question": "What was Northwind Cycles' revenue in 2017?", "answer": "$25.1 million"}
+    assert judge(ScriptedLLM(), item, made_up, []) == (None, "answer not in its passages")  # nothing to compute
