@@ -70,6 +70,13 @@ _ABOUT = re.compile(
     re.IGNORECASE,
 )
 
+# "Does the passage suggest that X?" (the 1.5B's finding question, kept by it when told to rewrite) asks whether X
+# holds: "Is there evidence that X?" — a SciFact claim put as a question
+_CLAIM = re.compile(
+    rf"^\s*(?:does|do|did|is|are) (?:the|this|that) (?:{_NOUNS}|authors?|researchers?|results?|findings?|data)s?"
+    rf"(?: \w+)? (?:{_SAYS}|support|demonstrate|confirm|claim|propose)s? (?:that )?(?P<claim>.+?)\s*\?\s*$",
+    re.IGNORECASE,
+)
 
 # An "unanswerable" question asks for a detail of a kind its passage holds none of, so that it is unanswerable by
 # construction: a small model asked only for "something the passage does not say" wrote questions the passage
@@ -118,7 +125,11 @@ def standalone(question: str) -> str | None:
     points at the passage or names too little (two content words) to be searched for."""
     about = _ABOUT.match(question)
     subject = about and (about["subject"] or about["after"])
-    stripped = f"What is known about {subject}?" if subject else _FRAME.sub("", question).strip()
+    claim = _CLAIM.match(question)
+    if claim:  # "Does the passage suggest that X?" asks whether X holds, as a reader would ask it
+        stripped = f"Is there evidence that {claim['claim']}?"
+    else:
+        stripped = f"What is known about {subject}?" if subject else _FRAME.sub("", question).strip()
     stripped = stripped[:1].upper() + stripped[1:]
     if DEICTIC.search(stripped) or len(content_words(stripped) - _GENERIC) < 3 or not stripped.endswith("?"):
         return None
@@ -210,14 +221,16 @@ def duplicate(question: str, kept: list[str]) -> bool:
 
 
 def well_formed(answer: str, passages: list[str], question: str = "") -> str | None:
-    """The reference with a small model's slips in a figure mended ("{38%}" → "38%", ".30%" → "0.30%") when the
-    mended figure is in the passages; None when it is still malformed (a URL, "time:10%", a figure not there) or
-    when `question` asks for a quantity and it states none ("How many strains …?" → "The passage states that …")."""
+    """The reference with a small model's slips in a figure mended ("{38%}" → "38%", ".30%" → "0.30%", "13. 3" →
+    "13.3") when the mended figure is in the passages; None when it is still malformed (a URL, "time:10%", a figure
+    not there) or when `question` asks for a quantity and it states none ("How many strains …?" → "The passage
+    states that …")."""
     if question and _QUANTITY.search(question) and _first_figure(answer) is None:
         return None
     if not _MALFORMED.search(answer):
         return answer
-    mended = re.sub(r"(?:^|(?<=\s))\.(\d)", r"0.\1", answer.replace("{", "").replace("}", "")).strip()
+    mended = re.sub(r"(?:^|(?<=\s))\.(\d)", r"0.\1", answer.replace("{", "").replace("}", ""))
+    mended = re.sub(r"(\d)\. (\d)", r"\1.\2", mended).strip()  # "13. 3 years" → "13.3 years"
     if _MALFORMED.search(mended) or not numbers(mended):
         return None
     held = figures_of("\n".join(passages))

@@ -219,6 +219,22 @@ def test_a_framing_pointer_is_cut_and_a_question_that_names_nothing_is_not_stand
     assert standalone("According to the text, how long is a charge?") is None
 
 
+def test_a_finding_put_to_the_passage_asks_whether_its_claim_holds():
+    from eval.question_filters import standalone
+
+    # the 1.5B's finding questions on SciFact, every one of them rejected as not standalone before, rewrite or not
+    assert standalone("Does the passage suggest that SAP-deficient mice have a defect in IL-4 production?") == (
+        "Is there evidence that SAP-deficient mice have a defect in IL-4 production?"
+    )
+    assert (
+        standalone("Did the trial show aspirin reduces stroke risk?")
+        == "Is there evidence that aspirin reduces stroke risk?"
+    )
+    assert standalone("Does metformin lower tumour growth in mice?") == "Does metformin lower tumour growth in mice?"
+    assert standalone("Does the passage suggest that this study was flawed?") is None  # the claim still points
+    assert standalone("Does the passage discuss something?") is None  # nothing to search for
+
+
 def test_a_mangled_figure_is_mended_only_when_the_passage_holds_it():
     from eval.question_filters import well_formed
 
@@ -226,6 +242,8 @@ def test_a_mangled_figure_is_mended_only_when_the_passage_holds_it():
     assert well_formed("{38%}", passage) == "38%"
     assert well_formed(".30", passage) == "0.30"
     assert well_formed("{45%}", passage) is None  # not in the passage: a guess, not a mend
+    assert well_formed("0. 30 in the treated group", passage) == "0.30 in the treated group"  # a space in a figure
+    assert well_formed("13. 3 years", passage) is None  # mended, but the passage has no 13.3
     assert well_formed("time:10%", passage) is None
     assert well_formed("4.5 hours", passage) == "4.5 hours"  # well formed: as it is
 
