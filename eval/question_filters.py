@@ -77,6 +77,13 @@ _CLAIM = re.compile(
     rf"(?: \w+)? (?:{_SAYS}|support|demonstrate|confirm|claim|propose)s? (?:that )?(?P<claim>.+?)\s*\?\s*$",
     re.IGNORECASE,
 )
+# a small model echoing its instruction into a "not in the documents" question ("What was the profit for 2040, a
+# year not covered?")
+_TELLS = re.compile(
+    r",\s*(?:a year |which |that )?(?:is |was )?(?:not (?:covered|stated|given|mentioned|reported|stating)"
+    r"|the passage does not \w+)[^?]*(?=\?\s*$)",
+    re.IGNORECASE,
+)
 
 # An "unanswerable" question asks for a detail of a kind its passage holds none of, so that it is unanswerable by
 # construction: a small model asked only for "something the passage does not say" wrote questions the passage
@@ -107,7 +114,7 @@ def absent_detail(text: str, covered: set[int] | None = None) -> tuple[str, str]
         year = max(years) + 1
         while year in covered:
             year += 1
-        return f"its figures for {year}, a year the passage does not cover", str(year)
+        return f"its figures for {year}", str(year)
     return next((detail for detail, found in ABSENT if not found.search(text)), ""), ""
 
 
@@ -125,6 +132,7 @@ def standalone(question: str) -> str | None:
     points at the passage or names too little (two content words) to be searched for."""
     about = _ABOUT.match(question)
     subject = about and (about["subject"] or about["after"])
+    question = _TELLS.sub("", question)  # "…, a year not covered?": a question does not say it is unanswerable
     claim = _CLAIM.match(question)
     if claim:  # "Does the passage suggest that X?" asks whether X holds, as a reader would ask it
         stripped = f"Is there evidence that {claim['claim']}?"

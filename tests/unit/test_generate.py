@@ -233,6 +233,13 @@ def test_a_finding_put_to_the_passage_asks_whether_its_claim_holds():
     assert standalone("Does metformin lower tumour growth in mice?") == "Does metformin lower tumour growth in mice?"
     assert standalone("Does the passage suggest that this study was flawed?") is None  # the claim still points
     assert standalone("Does the passage discuss something?") is None  # nothing to search for
+    # an unanswerable question does not say so (the 1.5B echoed its instruction on TAT-QA)
+    assert standalone("What was Northwind's e-bike revenue in 2040, a year not covered?") == (
+        "What was Northwind's e-bike revenue in 2040?"
+    )
+    assert standalone("Which drugs were not covered by insurance in 2019?") == (
+        "Which drugs were not covered by insurance in 2019?"
+    )
 
 
 def test_a_mangled_figure_is_mended_only_when_the_passage_holds_it():
@@ -459,7 +466,7 @@ def test_a_passage_with_years_is_asked_for_a_year_no_document_covers_and_that_ne
 
     # 2020 is named by another document, so the first year after the passage's that none names is 2021
     assert absent_detail(SALES, {2018, 2019, 2020}) == (
-        "its figures for 2021, a year the passage does not cover",
+        "its figures for 2021",
         "2021",
     )
     chunks = [chunk(i, SALES) for i in range(3)] + [chunk(0, WARRANTY + " Updated in 2020.", "warranty.md")]
