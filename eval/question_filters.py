@@ -199,7 +199,15 @@ _YES_NO = re.compile(r"^(?:does|do|did|is|are|was|were|can|could|has|have|had|wi
 def polar(question: str, answer: str) -> str | None:
     """ "Yes" or "No" for a yes-or-no question answered by one ("Yes, it lowers …" → "Yes"); None otherwise."""
     said = re.findall(r"[a-z]+", answer.lower())[:1]
+    if _EITHER.search(question):  # "Did X increase or decrease …?" is answered by one of the two, not by Yes
+        return None
     return said[0].capitalize() if _YES_NO.match(question.strip()) and said in (["yes"], ["no"]) else None
+
+
+_DIRECTION = (
+    r"(?:increas|decreas|ris|fall|fell|grow|grew|declin|drop|improv|worsen|higher|lower|more|less|fewer|up|down)"
+)
+_EITHER = re.compile(rf"\b{_DIRECTION}\w* or (?:\w+ )?{_DIRECTION}\w*|\bor not\b", re.IGNORECASE)
 
 
 def vague(question: str) -> bool:

@@ -429,6 +429,9 @@ def test_a_finding_question_is_a_yes_or_no_question_answered_yes_or_no(tmp_path)
     assert polar("Is a crash in a race covered by the warranty?", "no") == "No"
     assert polar("How much capacity does the battery keep?", "Yes") is None  # not a yes-or-no question
     assert polar("Does the battery keep its capacity?", "80 percent") is None  # not answered yes or no
+    # an either-or question is answered by one of its two, not by Yes (the 1.5B's "Yes" on TAT-QA)
+    assert polar("Did Northwind's revenue increase or decrease from 2018 to 2019?", "Yes") is None
+    assert polar("Do aspirin or statins lower the risk of stroke?", "Yes") == "Yes"  # "or" between two subjects
 
     item = Planned(0, "finding", [chunk(0, WARRANTY)])
     asked = {"question": "Are tyres worn out by riding covered by the bike maker's guarantee?", "answer": "No."}
