@@ -2,6 +2,7 @@
 Chroma and the BM25 index ingest keeps; LLM-driven strategies with a scripted LLM (deterministic)
 here and with the real packaged model in test_retrievers_llm.py."""
 
+import itertools
 import json
 import shutil
 
@@ -279,13 +280,13 @@ def test_cross_encoder_rerank_code_path(corpus, embedder, tmp_path):
     question = "Where is IBM headquartered?"
     candidates = retriever.base.retrieve(question, 6)
     expected = CrossEncoder(str(model_dir)).predict([(question, h.text) for h in candidates])
-    by_id = {h.id: float(score) for h, score in zip(candidates, expected)}
+    by_id = {h.id: float(score) for h, score in zip(candidates, expected, strict=True)}
     hits = retriever.retrieve(question, 6)
     # each hit carries the cross-encoder's own score for its passage, and the list is sorted by it (scores within
     # 1e-5 of each other may come in either order: padding in a batch moves the last digits)
     assert sorted(h.id for h in hits) == sorted(by_id)
     assert [h.score for h in hits] == pytest.approx([by_id[h.id] for h in hits], abs=1e-5)
-    assert all(a.score >= b.score - 1e-5 for a, b in zip(hits, hits[1:]))
+    assert all(a.score >= b.score - 1e-5 for a, b in itertools.pairwise(hits))
     assert [h.id for h in hits] != [h.id for h in candidates] or sorted(expected, reverse=True) == list(expected)
 
 
