@@ -65,7 +65,9 @@ from eval.question_filters import (
 )
 from eval.question_prompts import QUESTION_SCHEMA, REDO, instruction, redo
 from rag.answer.arithmetic import calculate, needs_calculation
+from rag.answer.context import context_block, passage_text
 from rag.answer.prompts import NO_ANSWER
+from rag.documents import Hit
 from rag.errors import ConfigError
 from rag.llms.base import LLM
 from rag.stores.base import StoredChunk as Chunk  # what a store's get() gives: id, text, metadata
@@ -237,10 +239,11 @@ def answer_from(llm: LLM, question: str, chunks: list[Chunk]) -> str:
     return llm.complete(messages, max_tokens=80, temperature=0.0).text.strip()
 
 
-def calculated(llm: LLM, question: str, texts: list[str]) -> str:
-    """The figure the answer pipeline's calculator computes for `question` from the passages ("" when none)."""
-    context = "\n\n".join(f"[{n}]\n{text}" for n, text in enumerate(texts, start=1))
-    calculation = calculate(llm, question, context, texts)
+def calculated(llm: LLM, question: str, chunks: list[Chunk]) -> str:
+    """The figure the answer pipeline's calculator computes for `question` from the chunks, read as the pipeline
+    reads them (numbered, table headers kept, each figure's year named); "" when none."""
+    hits = [Hit(chunk.id, chunk.text, chunk.metadata, 1.0) for chunk in chunks]
+    calculation = calculate(llm, question, context_block(hits), [passage_text(hit) for hit in hits])
     return calculation.result_text() if calculation is not None else ""
 
 
@@ -289,7 +292,7 @@ def judge(
         answer, confirmed = "", "asks for a year no document covers"
     else:
         answer = item.checked = (
-            calculated(llm, question, texts) if arithmetic else answer_from(llm, question, item.chunks)
+            calculated(llm, question, item.chunks) if arithmetic else answer_from(llm, question, item.chunks)
         )
         confirmed = unanswered(answer, texts) if unanswerable else ""
     if unanswerable and not confirmed:

@@ -85,11 +85,12 @@ _TELLS = re.compile(
     re.IGNORECASE,
 )
 
+_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")  # a year a passage names (1500–2099)
 # An "unanswerable" question asks for a detail of a kind its passage holds none of, so that it is unanswerable by
 # construction: a small model asked only for "something the passage does not say" wrote questions the passage
 # answers (8 of 11 on SciFact). The first kind the passage lacks is asked for.
 ABSENT = (
-    ("the year or date it happened or was first reported", re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b")),
+    ("the year or date it happened or was first reported", _YEAR),
     (
         "its price or cost in money",
         re.compile(r"[$€£¥]|\b(?:dollars?|euros?|pounds sterling|costs?|price[sd]?|USD)\b", re.I),
@@ -123,21 +124,19 @@ def corpus_years(texts: Iterable[str]) -> set[int]:
     return {int(year) for text in texts for year in _YEAR.findall(text)}
 
 
-_YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
-
-
 def standalone(question: str) -> str | None:
     """The question without a pointer at its passage that only frames it ("In this study, what …?" → "What …?",
     "What does the passage about X say?" or "… say about X?" → "What is known about X?"), or None when it still
     points at the passage or names too little (two content words) to be searched for."""
-    about = _ABOUT.match(question)
-    subject = about and (about["subject"] or about["after"])
     question = _TELLS.sub("", question)  # "…, a year not covered?": a question does not say it is unanswerable
-    claim = _CLAIM.match(question)
+    about, claim = _ABOUT.match(question), _CLAIM.match(question)
+    subject = about and (about["subject"] or about["after"])
     if claim:  # "Does the passage suggest that X?" asks whether X holds, as a reader would ask it
         stripped = f"Is there evidence that {claim['claim']}?"
+    elif subject:
+        stripped = f"What is known about {subject}?"
     else:
-        stripped = f"What is known about {subject}?" if subject else _FRAME.sub("", question).strip()
+        stripped = _FRAME.sub("", question).strip()
     stripped = stripped[:1].upper() + stripped[1:]
     if DEICTIC.search(stripped) or len(content_words(stripped) - _GENERIC) < 3 or not stripped.endswith("?"):
         return None
